@@ -1,0 +1,79 @@
+//! Types and schema helpers shared by the four kinds.
+//!
+//! Patterns live here once so that the schema, the docs and the operator's own checks
+//! agree on what an E.164 number or a time of day looks like.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// E.164: a plus sign, a country code that does not start with 0, at most 15 digits in all.
+pub const E164_PATTERN: &str = r"^\+[1-9][0-9]{1,14}$";
+/// A SIP URI as Twilio's `<Sip>` noun accepts it (`sip:` or `sips:` then user@host).
+pub const SIP_PATTERN: &str = r"^sips?:[^\s@]+@[^\s]+$";
+/// A 24-hour local time of day, `HH:MM`.
+pub const TIME_OF_DAY_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]$";
+/// A calendar date, `YYYY-MM-DD`.
+pub const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+/// A Kubernetes object name (RFC 1123 label), also used for names inside an object.
+pub const NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A BCP 47 language tag as Twilio's `<Say language>` takes it, such as `en-US` or `de-DE`.
+pub const LANGUAGE_PATTERN: &str = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$";
+
+/// A reference to another Switchboard object in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct LocalRef {
+    /// Name of the object, in the same namespace as the object that refers to it.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// A reference to a Secret in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct SecretRef {
+    /// Name of the Secret, in the same namespace as the object that refers to it.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// A reference to one key of a Secret in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret, in the same namespace as the object that refers to it.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// The key in the Secret's `data` that holds the value.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// What every Switchboard object reports back: the conditions and the generation they describe.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommonStatus {
+    /// The `metadata.generation` that the operator last acted on. When it is lower than
+    /// `metadata.generation`, the conditions describe an older version of the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Standard conditions. `Ready` sums up the others; `ReferencesResolved` says whether every
+    /// object this one names exists and is valid; `RoutesPublished` whether the compiled routing
+    /// table is live in Redis; `TwilioConfigured` (PhoneNumber only) whether Twilio sends the
+    /// number's calls and texts to Switchboard. Each has a reason and a message that names the
+    /// field at fault and the fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// The condition types the operator writes, as constants so that code and docs use one spelling.
+pub mod condition {
+    /// Sums up the other conditions: the object is doing its job.
+    pub const READY: &str = "Ready";
+    /// Every object this one names exists and is valid.
+    pub const REFERENCES_RESOLVED: &str = "ReferencesResolved";
+    /// The compiled routing table is current in Redis.
+    pub const ROUTES_PUBLISHED: &str = "RoutesPublished";
+    /// Twilio sends the number's calls and texts to Switchboard's webhook server.
+    pub const TWILIO_CONFIGURED: &str = "TwilioConfigured";
+}
