@@ -1,1 +1,23 @@
 #![forbid(unsafe_code)]
+//! The routing contract between the operator (writer) and the webhook server (reader).
+//!
+//! ```text
+//!   operator ──compile──► RoutingTable ──SET sb:v1:route:{number}──► Redis
+//!                                                                      │ GET
+//!   webhook server ◄───────────────────────────────────────────────────┘
+//!        └── oncall.rs: who is on call now, evaluated per call step
+//! ```
+//!
+//! Pure code only: no Kubernetes, no I/O. `table.rs` is the document, `keys.rs` where it lives,
+//! `schedule.rs` + `oncall.rs` the on-call engine.
+
+pub mod error;
+pub mod keys;
+pub mod oncall;
+pub mod schedule;
+pub mod table;
+
+pub use error::{ScheduleError, TableError};
+pub use oncall::{Handoff, OnCall, Source};
+pub use schedule::{Contact, Days, Layer, Override, Person, Schedule, ShiftLength, Window};
+pub use table::RoutingTable;

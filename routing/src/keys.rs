@@ -1,0 +1,66 @@
+//! The Redis key schema, defined once for the operator (writer) and the webhook server (reader).
+//!
+//! ```text
+//!   sb:v1:route:{+14155550100}        STRING  the number's RoutingTable as JSON (one SET = one atomic swap)
+//!   sb:v1:routes                      SET     numbers that have a published table (start-up GC)
+//!   sb:v1:call:{CA0123...}            HASH    one call's state (all of a call's keys share a slot)
+//!   sb:v1:call:{CA0123...}:events     LIST    the call's event stream
+//!   sb:v1:calls                       LIST    recent call summaries, newest first, trimmed
+//! ```
+//!
+//! Keys that belong together carry the same hash tag (`{...}`), so on Redis Cluster a number's
+//! keys, or a call's keys, live in one slot and can be used together in a MULTI or a script.
+//! The table is replaced with a single `SET` of the whole document: a reader sees the old table
+//! or the new one, never a mix.
+
+/// Prefix of every key, with the schema version of the key layout.
+pub const PREFIX: &str = "sb:v1";
+
+/// The key holding the routing table of `number` (E.164).
+pub fn route(number: &str) -> String {
+    format!("{PREFIX}:route:{{{number}}}")
+}
+
+/// The set of numbers with a published routing table.
+pub fn routes_index() -> String {
+    format!("{PREFIX}:routes")
+}
+
+/// The hash holding the state of call `call_sid`.
+pub fn call(call_sid: &str) -> String {
+    format!("{PREFIX}:call:{{{call_sid}}}")
+}
+
+/// The list of events of call `call_sid`.
+pub fn call_events(call_sid: &str) -> String {
+    format!("{PREFIX}:call:{{{call_sid}}}:events")
+}
+
+/// The list of recent call summaries.
+pub fn call_log() -> String {
+    format!("{PREFIX}:calls")
+}
+
+/// The hash tag of a key: the part Redis Cluster hashes to pick the slot.
+pub fn hash_tag(key: &str) -> &str {
+    match key.find('{') {
+        Some(open) => match key[open + 1..].find('}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_one_call_share_a_cluster_slot() {
+        assert_eq!(hash_tag(&call("CA1")), "CA1");
+        assert_eq!(hash_tag(&call_events("CA1")), "CA1");
+        assert_eq!(hash_tag(&route("+14155550100")), "+14155550100");
+        assert_eq!(route("+14155550100"), "sb:v1:route:{+14155550100}");
+    }
+}

@@ -1,0 +1,413 @@
+//! The compiled routing table: one self-contained, versioned document per phone number.
+//!
+//! ```text
+//!   RoutingTable (one per hotline number, JSON in Redis)
+//!   ├── policy ─── entry: Chain(name) | Menu(options -> chain names)
+//!   ├── chains ─── name -> steps -> targets (onCall / team / person -> schedule names)
+//!   └── schedules ─ name -> people, layers, overrides        (evaluated by oncall.rs)
+//! ```
+//!
+//! Everything a call needs is inside: the webhook server reads one key per call and never
+//! follows a reference outside the document. Secrets are not in it; the table names the Twilio
+//! account, and the webhook server holds that account's auth token itself.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::TableError;
+use crate::schedule::Schedule;
+
+/// The version of this document's shape. A reader refuses a table with a higher version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a call to one hotline number needs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingTable {
+    /// Shape version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Content hash of the table (without this field); changes exactly when the content does.
+    pub revision: String,
+    /// The hotline number, E.164.
+    pub number: String,
+    /// The PhoneNumber object that owns this table.
+    pub owner: ObjectName,
+    /// The Twilio account that owns the number, when known; its auth token checks signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_sid: Option<String>,
+    /// How calls are answered.
+    pub policy: Policy,
+    /// The chains the policy rings, by name.
+    pub chains: BTreeMap<String, Chain>,
+    /// The schedules the chains use, by name.
+    pub schedules: BTreeMap<String, Schedule>,
+}
+
+/// A namespaced object name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectName {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// The compiled IncomingCallPolicy, with every default filled in.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// The policy's name.
+    pub name: String,
+    /// Whether calls are routed.
+    pub mode: Mode,
+    /// Language and voice of everything said to the caller.
+    pub speech: Speech,
+    /// What the caller hears first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<Greeting>,
+    /// The sentences spoken, defaults resolved.
+    pub messages: Messages,
+    /// A chain, or a menu of chains.
+    pub entry: Entry,
+    /// Callers rejected before anything else.
+    pub blocklist: Blocklist,
+    /// Which caller ID responders see.
+    pub caller_id: CallerId,
+    /// The "press 1 to accept" check; `None` connects the first pickup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<Acceptance>,
+    /// Voicemail; `None` ends the call after `messages.no_answer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail: Option<Voicemail>,
+    /// Longest connected call, in seconds.
+    pub max_call_duration_seconds: u32,
+    /// The announcement said before a recorded conversation; `None` when not recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_announcement: Option<String>,
+    /// Ask the caller to describe the problem first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub describe_problem: Option<DescribeProblem>,
+    /// The reply to a routed text; `None` when texts are not routed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_reply: Option<String>,
+    /// Where alerts go.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationTarget>,
+}
+
+/// Whether calls are routed, and if not, what callers hear.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Calls are routed.
+    Active,
+    /// Switched off: say the message and hang up.
+    Disabled {
+        /// What callers hear.
+        message: String,
+    },
+    /// Under maintenance: say the message and hang up.
+    Maintenance {
+        /// What callers hear.
+        message: String,
+    },
+}
+
+/// Language and voice for `<Say>`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Speech {
+    /// BCP 47 language tag.
+    pub language: String,
+    /// Twilio voice name; `None` for Twilio's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+}
+
+/// The greeting.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Greeting {
+    /// Spoken text.
+    Say(String),
+    /// An audio URL.
+    Play(String),
+}
+
+/// The sentences spoken to the caller and to responders.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Messages {
+    /// Nobody accepted after every step.
+    pub no_answer: String,
+    /// Nobody to ring at all.
+    pub no_one_on_call: String,
+    /// Before the voicemail beep.
+    pub voicemail_greeting: String,
+    /// Before hanging up.
+    pub goodbye: String,
+}
+
+/// Where a call goes after the greeting.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Entry {
+    /// Ring this chain.
+    Chain(String),
+    /// Ask the caller to choose.
+    Menu(Menu),
+}
+
+/// A keypad menu.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Menu {
+    /// Said before the options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The options, in reading order.
+    pub options: Vec<MenuOption>,
+    /// The option taken for an unknown key or after the last retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_digit: Option<String>,
+    /// How many more times the menu is read.
+    pub retries: u32,
+    /// Seconds to wait for a key.
+    pub timeout_seconds: u32,
+}
+
+/// One menu choice.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MenuOption {
+    /// The key, `0`-`9`.
+    pub digit: String,
+    /// Spoken name.
+    pub name: String,
+    /// The chain it rings.
+    pub chain: String,
+}
+
+/// A blocklist, split for matching.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Blocklist {
+    /// Exact numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exact: Vec<String>,
+    /// Prefixes (without the `*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<String>,
+}
+
+impl Blocklist {
+    /// Builds a blocklist from entries as written in the policy (`+4420*` is a prefix).
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a str>) -> Blocklist {
+        let mut list = Blocklist::default();
+        for e in entries {
+            match e.strip_suffix('*') {
+                Some(prefix) => list.prefixes.push(prefix.to_string()),
+                None => list.exact.push(e.to_string()),
+            }
+        }
+        list
+    }
+
+    /// Whether `caller` is blocked.
+    pub fn blocks(&self, caller: &str) -> bool {
+        self.exact.iter().any(|n| n == caller) || self.prefixes.iter().any(|p| caller.starts_with(p.as_str()))
+    }
+}
+
+/// Which caller ID responders see.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum CallerId {
+    /// The hotline number.
+    Hotline,
+    /// The caller's number.
+    Caller,
+}
+
+/// The "press 1 to accept" check.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Acceptance {
+    /// Said after who is calling.
+    pub prompt: String,
+    /// The key that accepts.
+    pub digit: String,
+    /// Seconds to press it.
+    pub timeout_seconds: u32,
+}
+
+/// Voicemail settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Voicemail {
+    /// Longest message, seconds.
+    pub max_length_seconds: u32,
+    /// Ask Twilio for a transcription.
+    pub transcribe: bool,
+}
+
+/// Speech-to-text description of the problem.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeProblem {
+    /// What the caller is asked.
+    pub prompt: String,
+    /// Seconds of silence that end it.
+    pub timeout_seconds: u32,
+}
+
+/// A notification receiver. Credentials stay in Kubernetes Secrets; only their names are here.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationTarget {
+    /// Name, unique in the policy.
+    pub name: String,
+    /// Receiver kind, as in the CRD (`Webhook`, `Slack`, `PagerDuty`, `Alertmanager`, `GrafanaOnCall`).
+    pub kind: String,
+    /// Plain URL, when not secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Secret key holding the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_secret: Option<SecretKey>,
+    /// Secret key holding the credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretKey>,
+}
+
+/// Names one key of a Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SecretKey {
+    /// Secret name.
+    pub name: String,
+    /// Key in it.
+    pub key: String,
+}
+
+/// An escalation chain.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Chain {
+    /// The chain's name.
+    pub name: String,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+    /// Extra passes through the chain.
+    pub repeat: u32,
+    /// Most people one call may ring.
+    pub max_rung: u32,
+}
+
+/// One step of a chain.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// Name for logs (`step-2` when none was given).
+    pub name: String,
+    /// Who is rung.
+    pub targets: Vec<Target>,
+    /// All at once or one at a time.
+    pub strategy: RingStrategy,
+    /// Seconds each ring lasts.
+    pub ring_timeout_seconds: u32,
+    /// Skip numbers already rung in this call.
+    pub skip_already_rung: bool,
+}
+
+/// How a step's targets are rung.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum RingStrategy {
+    /// All at once.
+    Simultaneous,
+    /// One at a time, in order.
+    Sequential,
+    /// One at a time, random order.
+    Random,
+}
+
+/// One thing a step rings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// Whoever is on call in the schedule.
+    OnCall {
+        /// Schedule name.
+        schedule: String,
+    },
+    /// Everyone in the schedule.
+    Team {
+        /// Schedule name.
+        schedule: String,
+    },
+    /// One person of a schedule.
+    Person {
+        /// Schedule name.
+        schedule: String,
+        /// Person name.
+        person: String,
+    },
+    /// A plain number.
+    Number(String),
+    /// A SIP URI.
+    Sip(String),
+}
+
+impl RoutingTable {
+    /// Sets `revision` to the hash of the rest of the content.
+    pub fn seal(mut self) -> RoutingTable {
+        self.revision = String::new();
+        let bytes = serde_json::to_vec(&self).expect("a routing table always serializes");
+        let digest = Sha256::digest(&bytes);
+        self.revision = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        self
+    }
+
+    /// The JSON document stored in Redis.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a routing table always serializes")
+    }
+
+    /// Reads a stored document, refusing one from a newer schema.
+    pub fn from_json(json: &str) -> Result<RoutingTable, TableError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Header {
+            schema_version: u32,
+        }
+        let header: Header = serde_json::from_str(json)?;
+        if header.schema_version > SCHEMA_VERSION {
+            return Err(TableError::UnsupportedSchema {
+                found: header.schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(serde_json::from_str(json)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocklist_matches_exact_numbers_and_prefixes_only() {
+        let list = Blocklist::from_entries(["+4420*", "+14155550123"]);
+        assert!(list.blocks("+442071234567"));
+        assert!(list.blocks("+14155550123"));
+        assert!(!list.blocks("+14155550124"));
+        assert!(!list.blocks("+4421"));
+        assert!(!list.blocks("+1415555012"));
+    }
+}
