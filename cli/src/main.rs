@@ -1,1 +1,75 @@
-fn main() {}
+#![forbid(unsafe_code)]
+//! `switchboard`: the command users run.
+
+mod oncall;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Switchboard: live call routing for on-call teams, as a Kubernetes operator.
+#[derive(Parser, Debug)]
+#[command(name = "switchboard", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check manifests as the API server and the operator would: schema, unknown fields, CEL
+    /// rules, references between objects and the compile step. Exits non-zero on any problem.
+    Validate {
+        /// Files or folders of manifests (a folder's .yaml and .yml files).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also read the subfolders of folders (like `kubectl apply -R`).
+        #[arg(short = 'R', long)]
+        recursive: bool,
+    },
+    /// Show who is on call in each schedule, and the next handoffs.
+    Oncall {
+        /// Files or folders of manifests.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also read the subfolders of folders.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        /// The instant to ask about instead of now: RFC 3339 (`2026-03-08T14:00:00Z`), a zoned
+        /// time (`2026-03-08T09:00[America/New_York]`), or a local time (`2026-03-08T09:00`)
+        /// read in each schedule's own time zone.
+        #[arg(long)]
+        at: Option<String>,
+        /// Only this schedule (`name` or `namespace/name`).
+        #[arg(long)]
+        schedule: Option<String>,
+        /// How many upcoming handoffs to list per schedule.
+        #[arg(long, default_value_t = 3)]
+        handoffs: usize,
+    },
+    /// Print the CustomResourceDefinitions (the YAML committed in crds/).
+    Crds,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { paths, recursive } => validate::run(&paths, recursive),
+        Command::Oncall { paths, recursive, at, schedule, handoffs } => {
+            oncall::run(&paths, recursive, at.as_deref(), schedule.as_deref(), handoffs)
+        }
+        Command::Crds => {
+            print!("{}", switchboard_crds::crds_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

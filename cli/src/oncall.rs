@@ -1,0 +1,133 @@
+//! `switchboard oncall`: who is on call, and the next handoffs, in a readable table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use jiff::{Timestamp, Zoned, civil, tz::TimeZone};
+use switchboard_routing::{Handoff, Schedule};
+
+/// When to ask: an instant, or a local time read in each schedule's own zone.
+#[derive(Clone, Copy, Debug)]
+enum At {
+    Instant(Timestamp),
+    Local(civil::DateTime),
+}
+
+fn parse_at(s: &str) -> anyhow::Result<At> {
+    if let Ok(ts) = s.parse::<Timestamp>() {
+        return Ok(At::Instant(ts));
+    }
+    if let Ok(z) = s.parse::<Zoned>() {
+        return Ok(At::Instant(z.timestamp()));
+    }
+    if let Ok(dt) = s.parse::<civil::DateTime>() {
+        return Ok(At::Local(dt));
+    }
+    anyhow::bail!(
+        "--at {s:?} is not a time: write RFC 3339 (2026-03-08T14:00:00Z), a zoned time \
+         (2026-03-08T09:00[America/New_York]) or a local time (2026-03-08T09:00)"
+    )
+}
+
+pub fn run(
+    paths: &[PathBuf],
+    recursive: bool,
+    at: Option<&str>,
+    only: Option<&str>,
+    handoffs: usize,
+) -> anyhow::Result<ExitCode> {
+    let at = match at {
+        Some(s) => parse_at(s)?,
+        None => At::Instant(Timestamp::now()),
+    };
+    let (loaded, compiled) = crate::validate::check(paths, recursive)?;
+    let schedule_problems: Vec<_> = loaded
+        .problems
+        .iter()
+        .chain(&compiled.problems)
+        .filter(|p| p.object.as_ref().is_some_and(|o| o.kind == "Schedule"))
+        .collect();
+    for p in &schedule_problems {
+        eprintln!("error: {p}");
+    }
+    let selected: Vec<_> = compiled
+        .schedules
+        .iter()
+        .filter(|((ns, name), _)| match only {
+            None => true,
+            Some(o) => o == name || *o == format!("{ns}/{name}"),
+        })
+        .collect();
+    if selected.is_empty() {
+        match only {
+            Some(o) => anyhow::bail!("no valid schedule named {o:?}"),
+            None => anyhow::bail!("no valid schedules found"),
+        }
+    }
+
+    let mut now_rows = vec![["SCHEDULE", "LOCAL TIME", "ON CALL", "VIA", "UNTIL"].map(String::from)];
+    let mut next_rows = vec![["SCHEDULE", "HANDOFF (LOCAL)", "UTC", "FROM", "TO", "VIA"].map(String::from)];
+    for ((ns, name), schedule) in selected {
+        let tz = schedule.tz()?;
+        let instant = match at {
+            At::Instant(ts) => ts,
+            At::Local(dt) => tz.to_ambiguous_timestamp(dt).compatible().context("--at")?,
+        };
+        let who = schedule.on_call_at(instant)?;
+        let upcoming = schedule.next_handoffs(instant, handoffs.max(1))?;
+        let label = format!("{ns}/{name}");
+        now_rows.push([
+            label.clone(),
+            local(instant, &tz),
+            person(schedule, who.person.as_deref()),
+            who.source.label(),
+            upcoming.first().map(|h| local(h.at, &tz)).unwrap_or_else(|| "-".into()),
+        ]);
+        for Handoff { at, from, to } in upcoming.into_iter().take(handoffs) {
+            next_rows.push([
+                label.clone(),
+                local(at, &tz),
+                at.strftime("%Y-%m-%d %H:%M").to_string(),
+                person(schedule, from.as_deref()),
+                person(schedule, to.person.as_deref()),
+                to.source.label(),
+            ]);
+        }
+    }
+    print_table(&now_rows);
+    if handoffs > 0 {
+        println!();
+        print_table(&next_rows);
+    }
+    Ok(if schedule_problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn local(ts: Timestamp, tz: &TimeZone) -> String {
+    ts.to_zoned(tz.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string()
+}
+
+fn person(schedule: &Schedule, name: Option<&str>) -> String {
+    match name.and_then(|n| schedule.person(n)) {
+        Some(p) if p.display_name != p.name => format!("{} ({})", p.display_name, p.name),
+        Some(p) => p.name.clone(),
+        None => "(nobody)".into(),
+    }
+}
+
+fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}

@@ -1,0 +1,59 @@
+//! `switchboard validate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use switchboard_operator::{AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files};
+
+/// Loads, checks and compiles the manifests of `paths`.
+pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Compiled)> {
+    let files = manifest_files(paths, recursive)?;
+    if files.is_empty() {
+        anyhow::bail!("no .yaml or .yml files in {}", display_paths(paths));
+    }
+    let loaded = load_files(&files, &SchemaChecker::new())?;
+    let compiled = compile(&loaded.objects, &AccountSids::new());
+    Ok((loaded, compiled))
+}
+
+pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
+    let (loaded, compiled) = check(paths, recursive)?;
+    let o = &loaded.objects;
+    let mut problems: Vec<_> = loaded.problems.iter().chain(&compiled.problems).collect();
+    problems.sort();
+    for p in &problems {
+        println!("error: {p}");
+    }
+    let summary = format!(
+        "{} file(s): {} PhoneNumber(s), {} IncomingCallPolicy(ies), {} EscalationChain(s), {} Schedule(s)",
+        loaded.files.len(),
+        o.phone_numbers.len(),
+        o.policies.len(),
+        o.chains.len(),
+        o.schedules.len()
+    );
+    if !problems.is_empty() {
+        println!("\n{summary}\n{} problem(s) found", problems.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("{summary}: valid");
+    for t in &compiled.tables {
+        println!(
+            "  {} -> policy {}/{}: {} chain(s), {} schedule(s), revision {}",
+            t.number,
+            t.owner.namespace,
+            t.policy.name,
+            t.chains.len(),
+            t.schedules.len(),
+            t.revision
+        );
+    }
+    for id in &compiled.awaiting_number {
+        println!("  {id}: valid, no routing table until Twilio has sold it a number (spec.purchase)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,90 @@
+//! EscalationChain (CRD) -> compiled chain: checks every schedule and person it names.
+
+use std::collections::BTreeMap;
+
+use switchboard_crds::chain::RingStrategy;
+use switchboard_routing::{self as routing, table};
+
+use crate::problem::{ObjectId, Problem};
+
+/// Compiles one chain. `schedules` holds the compiled schedules of the chain's namespace by
+/// name; `None` for a schedule that exists but has problems of its own.
+pub fn compile_chain(
+    c: &switchboard_crds::EscalationChain,
+    id: &ObjectId,
+    schedules: &BTreeMap<String, Option<&routing::Schedule>>,
+) -> Result<table::Chain, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut steps = Vec::new();
+    for (i, step) in c.spec.steps.iter().enumerate() {
+        let mut targets = Vec::new();
+        for (j, t) in step.targets.iter().enumerate() {
+            let field = format!("spec.steps[{i}].targets[{j}]");
+            let mut schedule_ref = |name: &str, sub: &str| -> bool {
+                match schedules.get(name) {
+                    Some(Some(_)) => true,
+                    Some(None) => {
+                        problems.push(Problem::field(id, format!("{field}.{sub}"), format!("Schedule {name:?} has problems of its own: fix them first")));
+                        false
+                    }
+                    None => {
+                        problems.push(Problem::field(id, format!("{field}.{sub}"), format!("no Schedule named {name:?} in namespace {}: create it or fix the name", id.namespace)));
+                        false
+                    }
+                }
+            };
+            let target = match (&t.on_call, &t.team, &t.person, &t.number, &t.sip) {
+                (Some(s), None, None, None, None) => schedule_ref(s, "onCall").then(|| table::Target::OnCall { schedule: s.clone() }),
+                (None, Some(s), None, None, None) => schedule_ref(s, "team").then(|| table::Target::Team { schedule: s.clone() }),
+                (None, None, Some(p), None, None) => {
+                    if schedule_ref(&p.schedule, "person.schedule") {
+                        let known = schedules.get(&p.schedule).copied().flatten().is_some_and(|s| s.person(&p.name).is_some());
+                        if known {
+                            Some(table::Target::Person { schedule: p.schedule.clone(), person: p.name.clone() })
+                        } else {
+                            problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {:?} has no person {:?}: add them to its spec.people or fix the name", p.schedule, p.name)));
+                            None
+                        }
+                    } else {
+                        None
+                    }
+                }
+                (None, None, None, Some(n), None) => Some(table::Target::Number(n.clone())),
+                (None, None, None, None, Some(s)) => Some(table::Target::Sip(s.clone())),
+                _ => {
+                    problems.push(Problem::field(id, field.clone(), "a target sets exactly one of onCall, team, person, number or sip"));
+                    None
+                }
+            };
+            targets.extend(target);
+        }
+        steps.push(table::Step {
+            name: step.name.clone().unwrap_or_else(|| format!("step-{}", i + 1)),
+            targets,
+            strategy: match step.strategy {
+                RingStrategy::Simultaneous => table::RingStrategy::Simultaneous,
+                RingStrategy::Sequential => table::RingStrategy::Sequential,
+                RingStrategy::Random => table::RingStrategy::Random,
+            },
+            ring_timeout_seconds: step.ring_timeout_seconds,
+            skip_already_rung: step.skip_already_rung,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(table::Chain {
+        name: id.name.clone(),
+        steps,
+        repeat: c.spec.repeat,
+        max_rung: c.spec.max_rung,
+    })
+}
+
+/// The schedules a compiled chain names.
+pub fn schedules_of(chain: &table::Chain) -> impl Iterator<Item = &str> {
+    chain.steps.iter().flat_map(|s| &s.targets).filter_map(|t| match t {
+        table::Target::OnCall { schedule } | table::Target::Team { schedule } | table::Target::Person { schedule, .. } => Some(schedule.as_str()),
+        table::Target::Number(_) | table::Target::Sip(_) => None,
+    })
+}

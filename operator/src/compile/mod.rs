@@ -1,0 +1,195 @@
+//! The build step: CRD objects in, one routing table per phone number (or precise problems) out.
+//!
+//! ```text
+//!   Schedule ──compile_schedule──► routing::Schedule ─┐
+//!   EscalationChain ──compile_chain (names schedules)──► table::Chain ─┤
+//!   IncomingCallPolicy ──compile_policy (names chains)──► table::Policy ┤
+//!   PhoneNumber ──(policy + its chains + their schedules)──────────────► RoutingTable (sealed)
+//! ```
+//!
+//! Pure: no I/O, no clock. An object with problems produces no output, and everything that
+//! refers to it gets a problem saying so, so one bad object never takes down the others.
+
+pub mod chain;
+pub mod policy;
+pub mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::ResourceExt;
+use switchboard_routing::{self as routing, RoutingTable, table};
+
+use crate::manifests::{Objects, Sourced};
+use crate::problem::{ObjectId, Problem};
+
+/// Secrets' account SIDs, by (namespace, Secret name); filled in by the operator, which reads
+/// the Secrets. The compile step never sees the auth token.
+pub type AccountSids = BTreeMap<(String, String), String>;
+
+/// What the build step produced.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    /// Valid schedules by (namespace, name).
+    pub schedules: BTreeMap<(String, String), routing::Schedule>,
+    /// One table per PhoneNumber whose policy, chains and schedules are all valid.
+    pub tables: Vec<RoutingTable>,
+    /// PhoneNumbers that are valid but have no number yet (a purchase not yet made).
+    pub awaiting_number: Vec<ObjectId>,
+    /// Everything wrong, each on the object at fault.
+    pub problems: Vec<Problem>,
+}
+
+impl Compiled {
+    /// The problems of one object.
+    pub fn problems_of<'a>(&'a self, id: &'a ObjectId) -> impl Iterator<Item = &'a Problem> + 'a {
+        self.problems.iter().filter(move |p| p.object.as_ref() == Some(id))
+    }
+}
+
+type ByNamespace<T> = BTreeMap<String, BTreeMap<String, Option<T>>>;
+
+fn id_of<K: kube::Resource<DynamicType = ()>>(o: &K) -> ObjectId {
+    ObjectId::new(
+        &K::kind(&()),
+        o.namespace().as_deref().unwrap_or("default"),
+        &o.name_any(),
+    )
+}
+
+/// Keeps the first object of each name and reports the others.
+fn unique<'a, K: kube::Resource<DynamicType = ()>>(
+    objects: &'a [Sourced<K>],
+    problems: &mut Vec<Problem>,
+) -> Vec<(ObjectId, &'a Sourced<K>)> {
+    let mut seen: BTreeMap<ObjectId, &Sourced<K>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for o in objects {
+        let id = id_of(&o.object);
+        if let Some(first) = seen.get(&id) {
+            let where_ = first
+                .origin
+                .as_ref()
+                .map(|f| format!(" (first in {})", f.file.display()))
+                .unwrap_or_default();
+            problems.push(
+                Problem::field(&id, "metadata.name", format!("defined twice{where_}: each object needs its own name"))
+                    .at(o.origin.as_ref()),
+            );
+            continue;
+        }
+        seen.insert(id.clone(), o);
+        out.push((id, o));
+    }
+    out
+}
+
+/// Compiles a whole set of objects.
+pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
+    let mut out = Compiled::default();
+    let problems = &mut out.problems;
+
+    let mut schedules: ByNamespace<routing::Schedule> = BTreeMap::new();
+    for (id, s) in unique(&objects.schedules, problems) {
+        let compiled = schedule::compile_schedule(&s.object, &id)
+            .map_err(|ps| problems.extend(ps.into_iter().map(|p| p.at(s.origin.as_ref()))))
+            .ok();
+        if let Some(c) = &compiled {
+            out.schedules.insert((id.namespace.clone(), id.name.clone()), c.clone());
+        }
+        schedules.entry(id.namespace.clone()).or_default().insert(id.name.clone(), compiled);
+    }
+
+    let mut chains: ByNamespace<table::Chain> = BTreeMap::new();
+    for (id, c) in unique(&objects.chains, problems) {
+        let in_ns: BTreeMap<String, Option<&routing::Schedule>> = schedules
+            .get(&id.namespace)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_ref())).collect())
+            .unwrap_or_default();
+        let compiled = chain::compile_chain(&c.object, &id, &in_ns)
+            .map_err(|ps| problems.extend(ps.into_iter().map(|p| p.at(c.origin.as_ref()))))
+            .ok();
+        chains.entry(id.namespace.clone()).or_default().insert(id.name.clone(), compiled);
+    }
+
+    let mut policies: ByNamespace<table::Policy> = BTreeMap::new();
+    for (id, p) in unique(&objects.policies, problems) {
+        let (valid, invalid): (BTreeSet<String>, BTreeSet<String>) = chains
+            .get(&id.namespace)
+            .map(|m| {
+                let valid = m.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| k.clone()).collect();
+                let invalid = m.iter().filter(|(_, c)| c.is_none()).map(|(k, _)| k.clone()).collect();
+                (valid, invalid)
+            })
+            .unwrap_or_default();
+        let compiled = policy::compile_policy(&p.object, &id, &valid, &invalid)
+            .map_err(|ps| problems.extend(ps.into_iter().map(|p2| p2.at(p.origin.as_ref()))))
+            .ok();
+        policies.entry(id.namespace.clone()).or_default().insert(id.name.clone(), compiled);
+    }
+
+    let mut numbers: BTreeMap<String, ObjectId> = BTreeMap::new();
+    for (id, n) in unique(&objects.phone_numbers, problems) {
+        let origin = n.origin.as_ref();
+        let spec = &n.object.spec;
+        let policy_name = &spec.policy_ref.name;
+        let policy = match policies.get(&id.namespace).and_then(|m| m.get(policy_name)) {
+            Some(Some(p)) => Some(p),
+            Some(None) => {
+                problems.push(Problem::field(&id, "spec.policyRef.name", format!("IncomingCallPolicy {policy_name:?} has problems of its own: fix them first")).at(origin));
+                None
+            }
+            None => {
+                problems.push(Problem::field(&id, "spec.policyRef.name", format!("no IncomingCallPolicy named {policy_name:?} in namespace {}: create it or fix the name", id.namespace)).at(origin));
+                None
+            }
+        };
+        let number = spec
+            .number
+            .clone()
+            .or_else(|| n.object.status.as_ref().and_then(|s| s.number.clone()));
+        if let Some(num) = &number {
+            if let Some(first) = numbers.get(num) {
+                problems.push(Problem::field(&id, "spec.number", format!("{num} is already answered by PhoneNumber {}/{}: one number can have only one PhoneNumber", first.namespace, first.name)).at(origin));
+                continue;
+            }
+            numbers.insert(num.clone(), id.clone());
+        }
+        let (Some(policy), Some(number)) = (policy, number) else {
+            if policy.is_some() {
+                out.awaiting_number.push(id);
+            }
+            continue;
+        };
+        let ns_chains = &chains[&id.namespace];
+        let mut table_chains = BTreeMap::new();
+        let mut table_schedules = BTreeMap::new();
+        for chain_name in policy::chains_of(policy) {
+            let chain = ns_chains[chain_name].as_ref().expect("a valid policy names valid chains");
+            for schedule_name in chain::schedules_of(chain) {
+                let schedule = schedules[&id.namespace][schedule_name]
+                    .as_ref()
+                    .expect("a valid chain names valid schedules");
+                table_schedules.insert(schedule_name.to_string(), schedule.clone());
+            }
+            table_chains.insert(chain_name.to_string(), chain.clone());
+        }
+        let account_sid = account_sids
+            .get(&(id.namespace.clone(), spec.credentials_secret_ref.name.clone()))
+            .cloned();
+        out.tables.push(
+            RoutingTable {
+                schema_version: table::SCHEMA_VERSION,
+                revision: String::new(),
+                number,
+                owner: table::ObjectName { namespace: id.namespace.clone(), name: id.name.clone() },
+                account_sid,
+                policy: policy.clone(),
+                chains: table_chains,
+                schedules: table_schedules,
+            }
+            .seal(),
+        );
+    }
+    out.problems.sort();
+    out
+}

@@ -1,0 +1,187 @@
+//! IncomingCallPolicy (CRD) -> compiled policy: fills in every default and checks chain names.
+
+use std::collections::BTreeSet;
+
+use switchboard_crds::policy::{self as api, CallerId, Mode, NotificationType};
+use switchboard_routing::table;
+
+use crate::problem::{ObjectId, Problem};
+
+/// Said when nobody accepted after every step.
+pub const DEFAULT_NO_ANSWER: &str = "Sorry, nobody is available to take your call right now.";
+/// Said when there is nobody to ring at all.
+pub const DEFAULT_NO_ONE_ON_CALL: &str = "Sorry, nobody is on call right now.";
+/// Said before the voicemail beep.
+pub const DEFAULT_VOICEMAIL_GREETING: &str =
+    "Please leave a message after the tone, and press the pound key when you are done.";
+/// Said before hanging up.
+pub const DEFAULT_GOODBYE: &str = "Goodbye.";
+/// The responder's acceptance prompt.
+pub const DEFAULT_ACCEPT_PROMPT: &str = "Press 1 to accept this call, or hang up to pass it on.";
+/// Said before a recorded conversation.
+pub const DEFAULT_RECORDING_ANNOUNCEMENT: &str = "This call will be recorded.";
+/// The question before the spoken description.
+pub const DEFAULT_DESCRIBE_PROMPT: &str = "After the tone, please describe the problem in a few words.";
+/// The reply to a routed text.
+pub const DEFAULT_SMS_REPLY: &str = "Thanks, the on-call engineer has been notified.";
+
+/// Compiles one policy. `chains` are the names of valid chains in its namespace; `invalid`
+/// the names of chains that exist but have problems.
+pub fn compile_policy(
+    p: &switchboard_crds::IncomingCallPolicy,
+    id: &ObjectId,
+    chains: &BTreeSet<String>,
+    invalid: &BTreeSet<String>,
+) -> Result<table::Policy, Vec<Problem>> {
+    let spec = &p.spec;
+    let mut problems = Vec::new();
+    let chain_ref = |problems: &mut Vec<Problem>, name: &str, field: String| {
+        if invalid.contains(name) {
+            problems.push(Problem::field(id, field, format!("EscalationChain {name:?} has problems of its own: fix them first")));
+        } else if !chains.contains(name) {
+            problems.push(Problem::field(id, field, format!("no EscalationChain named {name:?} in namespace {}: create it or fix the name", id.namespace)));
+        }
+    };
+    let entry = match (&spec.chain_ref, &spec.menu) {
+        (Some(c), None) => {
+            chain_ref(&mut problems, &c.name, "spec.chainRef.name".into());
+            Some(table::Entry::Chain(c.name.clone()))
+        }
+        (None, Some(menu)) => {
+            let mut seen = BTreeSet::new();
+            for (i, o) in menu.options.iter().enumerate() {
+                chain_ref(&mut problems, &o.chain_ref.name, format!("spec.menu.options[{i}].chainRef.name"));
+                if !seen.insert(o.digit.as_str()) {
+                    problems.push(Problem::field(id, format!("spec.menu.options[{i}].digit"), format!("digit {} is used by two options: give each option its own digit", o.digit)));
+                }
+            }
+            if let Some(d) = &menu.default_digit
+                && !seen.contains(d.as_str())
+            {
+                problems.push(Problem::field(id, "spec.menu.defaultDigit", format!("{d} is not the digit of any option: use one of {}", seen.iter().copied().collect::<Vec<_>>().join(", "))));
+            }
+            Some(compile_menu(menu))
+        }
+        _ => {
+            problems.push(Problem::field(id, "spec", "set exactly one of spec.chainRef (ring one escalation chain) or spec.menu (let the caller choose)"));
+            None
+        }
+    };
+    let mode = match spec.mode {
+        Mode::Active => table::Mode::Active,
+        Mode::Disabled | Mode::Maintenance => {
+            let Some(message) = spec.mode_message.clone() else {
+                problems.push(Problem::field(id, "spec.modeMessage", "required when spec.mode is Disabled or Maintenance: it is what callers hear"));
+                return Err(problems);
+            };
+            if spec.mode == Mode::Disabled { table::Mode::Disabled { message } } else { table::Mode::Maintenance { message } }
+        }
+    };
+    let greeting = match &spec.greeting {
+        None => None,
+        Some(api::Greeting { text: Some(t), audio_url: None }) => Some(table::Greeting::Say(t.clone())),
+        Some(api::Greeting { text: None, audio_url: Some(u) }) => Some(table::Greeting::Play(u.clone())),
+        Some(_) => {
+            problems.push(Problem::field(id, "spec.greeting", "set exactly one of greeting.text or greeting.audioUrl"));
+            None
+        }
+    };
+    if spec.voicemail.transcribe && spec.voicemail.max_length_seconds > 120 {
+        problems.push(Problem::field(id, "spec.voicemail.maxLengthSeconds", "voicemail.transcribe needs voicemail.maxLengthSeconds of 120 or less: Twilio only transcribes recordings up to 2 minutes"));
+    }
+    let mut target_names = BTreeSet::new();
+    for (i, n) in spec.notifications.iter().enumerate() {
+        if !target_names.insert(n.name.as_str()) {
+            problems.push(Problem::field(id, format!("spec.notifications[{i}].name"), format!("{:?} is used by two notification targets: names must be unique", n.name)));
+        }
+    }
+    let Some(entry) = entry.filter(|_| problems.is_empty()) else {
+        return Err(problems);
+    };
+    let m = &spec.messages;
+    Ok(table::Policy {
+        name: id.name.clone(),
+        mode,
+        speech: table::Speech { language: spec.language.clone(), voice: spec.voice.clone() },
+        greeting,
+        messages: table::Messages {
+            no_answer: m.no_answer.clone().unwrap_or_else(|| DEFAULT_NO_ANSWER.into()),
+            no_one_on_call: m.no_one_on_call.clone().unwrap_or_else(|| DEFAULT_NO_ONE_ON_CALL.into()),
+            voicemail_greeting: m.voicemail_greeting.clone().unwrap_or_else(|| DEFAULT_VOICEMAIL_GREETING.into()),
+            goodbye: m.goodbye.clone().unwrap_or_else(|| DEFAULT_GOODBYE.into()),
+        },
+        entry,
+        blocklist: table::Blocklist::from_entries(spec.blocklist.iter().map(String::as_str)),
+        caller_id: match spec.caller_id {
+            CallerId::Hotline => table::CallerId::Hotline,
+            CallerId::Caller => table::CallerId::Caller,
+        },
+        acceptance: spec.acceptance.enabled.then(|| table::Acceptance {
+            prompt: spec.acceptance.prompt.clone().unwrap_or_else(|| {
+                DEFAULT_ACCEPT_PROMPT.replace("Press 1", &format!("Press {}", spec.acceptance.digit))
+            }),
+            digit: spec.acceptance.digit.clone(),
+            timeout_seconds: spec.acceptance.timeout_seconds,
+        }),
+        voicemail: spec.voicemail.enabled.then_some(table::Voicemail {
+            max_length_seconds: spec.voicemail.max_length_seconds,
+            transcribe: spec.voicemail.transcribe,
+        }),
+        max_call_duration_seconds: spec.max_call_duration_seconds,
+        recording_announcement: spec.recording.enabled.then(|| {
+            spec.recording.announcement.clone().unwrap_or_else(|| DEFAULT_RECORDING_ANNOUNCEMENT.into())
+        }),
+        describe_problem: spec.describe_problem.as_ref().map(|d| table::DescribeProblem {
+            prompt: d.prompt.clone().unwrap_or_else(|| DEFAULT_DESCRIBE_PROMPT.into()),
+            timeout_seconds: d.timeout_seconds,
+        }),
+        sms_reply: spec.sms.enabled.then(|| spec.sms.reply.clone().unwrap_or_else(|| DEFAULT_SMS_REPLY.into())),
+        notifications: spec
+            .notifications
+            .iter()
+            .map(|n| table::NotificationTarget {
+                name: n.name.clone(),
+                kind: notification_kind(n.target_type).into(),
+                url: n.url.clone(),
+                url_secret: n.url_secret_ref.as_ref().map(|s| table::SecretKey { name: s.name.clone(), key: s.key.clone() }),
+                secret: n.secret_ref.as_ref().map(|s| table::SecretKey { name: s.name.clone(), key: s.key.clone() }),
+            })
+            .collect(),
+    })
+}
+
+fn compile_menu(menu: &api::Menu) -> table::Entry {
+    // A one-option menu is no choice at all: ring its chain unless the policy asks otherwise.
+    if menu.options.len() == 1 && !menu.always_ask {
+        return table::Entry::Chain(menu.options[0].chain_ref.name.clone());
+    }
+    table::Entry::Menu(table::Menu {
+        prompt: menu.prompt.clone(),
+        options: menu
+            .options
+            .iter()
+            .map(|o| table::MenuOption { digit: o.digit.clone(), name: o.name.clone(), chain: o.chain_ref.name.clone() })
+            .collect(),
+        default_digit: menu.default_digit.clone(),
+        retries: menu.retries,
+        timeout_seconds: menu.timeout_seconds,
+    })
+}
+
+fn notification_kind(t: NotificationType) -> &'static str {
+    match t {
+        NotificationType::Webhook => "Webhook",
+        NotificationType::Slack => "Slack",
+        NotificationType::PagerDuty => "PagerDuty",
+        NotificationType::Alertmanager => "Alertmanager",
+        NotificationType::GrafanaOnCall => "GrafanaOnCall",
+    }
+}
+
+/// The chains a compiled policy rings.
+pub fn chains_of(policy: &table::Policy) -> Vec<&str> {
+    match &policy.entry {
+        table::Entry::Chain(c) => vec![c.as_str()],
+        table::Entry::Menu(m) => m.options.iter().map(|o| o.chain.as_str()).collect(),
+    }
+}

@@ -1,0 +1,213 @@
+//! Reading manifests from files: YAML documents in, typed Switchboard objects out.
+//!
+//! This is how `switchboard validate`, `oncall` and `simulate` see a folder of manifests, the
+//! same folder a team applies with `kubectl apply -f` or syncs with Argo CD or Flux. Documents
+//! of other kinds (Secrets, Namespaces, ...) are kept aside; documents of Switchboard kinds are
+//! checked against the CRD schema (`schema.rs`) before they are decoded.
+
+use std::path::{Path, PathBuf};
+
+use kube::core::ObjectMeta;
+use serde_json::Value;
+use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+
+use crate::problem::{ObjectId, Origin, Problem};
+use crate::schema::SchemaChecker;
+
+/// One decoded object and where it came from.
+#[derive(Clone, Debug)]
+pub struct Sourced<T> {
+    /// The object.
+    pub object: T,
+    /// Its file and document, when it came from a file.
+    pub origin: Option<Origin>,
+}
+
+/// All Switchboard objects of a set of manifests.
+#[derive(Clone, Debug, Default)]
+pub struct Objects {
+    /// PhoneNumbers.
+    pub phone_numbers: Vec<Sourced<PhoneNumber>>,
+    /// IncomingCallPolicies.
+    pub policies: Vec<Sourced<IncomingCallPolicy>>,
+    /// EscalationChains.
+    pub chains: Vec<Sourced<EscalationChain>>,
+    /// Schedules.
+    pub schedules: Vec<Sourced<Schedule>>,
+    /// Documents of other kinds (Secrets, ...), with their kind and name, kept for reference.
+    pub others: Vec<(ObjectId, Option<Origin>)>,
+}
+
+/// The manifests of some files: the objects that could be read and the problems found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Objects that passed the schema checks and decoded.
+    pub objects: Objects,
+    /// Everything wrong so far: unreadable YAML, schema and CEL failures.
+    pub problems: Vec<Problem>,
+    /// The files read.
+    pub files: Vec<PathBuf>,
+}
+
+/// Error reading a path at all (missing, unreadable).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct ReadError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+/// Lists the manifest files of `paths`: files as given, and the `.yaml`/`.yml` files of
+/// folders (their subfolders too with `recursive`, as `kubectl apply -R`), sorted.
+pub fn manifest_files(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>, ReadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| ReadError {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            collect_dir(path, recursive, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
+    let err = |source| ReadError {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            if recursive {
+                collect_dir(&path, recursive, out)?;
+            }
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks every manifest of `files`.
+pub fn load_files(files: &[PathBuf], checker: &SchemaChecker) -> Result<Loaded, ReadError> {
+    let mut loaded = Loaded {
+        files: files.to_vec(),
+        ..Loaded::default()
+    };
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|source| ReadError {
+            path: file.clone(),
+            source,
+        })?;
+        load_text(&text, Some(file), checker, &mut loaded);
+    }
+    Ok(loaded)
+}
+
+/// Reads and checks the YAML documents of one text (a file's content).
+pub fn load_text(text: &str, file: Option<&Path>, checker: &SchemaChecker, loaded: &mut Loaded) {
+    use serde::Deserialize;
+    for (document, de) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let origin = file.map(|f| Origin {
+            file: f.to_path_buf(),
+            document,
+        });
+        let value = match Value::deserialize(de) {
+            Ok(Value::Null) => continue, // an empty document (`---` at the end)
+            Ok(v) => v,
+            Err(e) => {
+                loaded.problems.push(Problem {
+                    origin,
+                    object: None,
+                    field: String::new(),
+                    message: format!("not valid YAML: {e}"),
+                });
+                // After a syntax error the rest of the stream cannot be trusted.
+                break;
+            }
+        };
+        load_value(value, origin, checker, loaded);
+    }
+}
+
+fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loaded: &mut Loaded) {
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let meta: ObjectMeta = value
+        .get("metadata")
+        .cloned()
+        .and_then(|m| serde_json::from_value(m).ok())
+        .unwrap_or_default();
+    let id = ObjectId::new(
+        if kind.is_empty() { "<no kind>" } else { kind },
+        meta.namespace.as_deref().unwrap_or("default"),
+        meta.name.as_deref().unwrap_or("<no name>"),
+    );
+    if api_version.is_empty() || kind.is_empty() {
+        loaded.problems.push(Problem {
+            origin,
+            object: None,
+            field: String::new(),
+            message: "a manifest needs apiVersion and kind".into(),
+        });
+        return;
+    }
+    let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
+    if group != switchboard_crds::GROUP {
+        loaded.objects.others.push((id, origin));
+        return;
+    }
+    if api_version != switchboard_crds::API_VERSION {
+        loaded.problems.push(
+            Problem::field(
+                &id,
+                "apiVersion",
+                format!(
+                    "unknown version {api_version:?}: this Switchboard serves {}",
+                    switchboard_crds::API_VERSION
+                ),
+            )
+            .at(origin.as_ref()),
+        );
+        return;
+    }
+    let problems = checker.check(kind, &id, &value);
+    if !problems.is_empty() {
+        loaded
+            .problems
+            .extend(problems.into_iter().map(|p| p.at(origin.as_ref())));
+        return;
+    }
+    let decode_error = |e: serde_json::Error| {
+        Problem::field(&id, "", format!("cannot be decoded: {e}")).at(origin.as_ref())
+    };
+    let objects = &mut loaded.objects;
+    let result = match kind {
+        "PhoneNumber" => serde_json::from_value(value).map(|object| {
+            objects.phone_numbers.push(Sourced { object, origin: origin.clone() })
+        }),
+        "IncomingCallPolicy" => serde_json::from_value(value).map(|object| {
+            objects.policies.push(Sourced { object, origin: origin.clone() })
+        }),
+        "EscalationChain" => serde_json::from_value(value).map(|object| {
+            objects.chains.push(Sourced { object, origin: origin.clone() })
+        }),
+        "Schedule" => serde_json::from_value(value).map(|object| {
+            objects.schedules.push(Sourced { object, origin: origin.clone() })
+        }),
+        _ => unreachable!("SchemaChecker::check rejects unknown kinds"),
+    };
+    if let Err(e) = result {
+        loaded.problems.push(decode_error(e));
+    }
+}
