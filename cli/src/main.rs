@@ -57,9 +57,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate { paths, recursive } => validate::run(&paths, recursive),
-        Command::Oncall { paths, recursive, at, schedule, handoffs } => {
-            oncall::run(&paths, recursive, at.as_deref(), schedule.as_deref(), handoffs)
-        }
+        Command::Oncall {
+            paths,
+            recursive,
+            at,
+            schedule,
+            handoffs,
+        } => oncall::run(
+            &paths,
+            recursive,
+            at.as_deref(),
+            schedule.as_deref(),
+            handoffs,
+        ),
         Command::Crds => {
             print!("{}", switchboard_crds::crds_yaml());
             Ok(ExitCode::SUCCESS)

@@ -66,8 +66,10 @@ pub fn run(
         }
     }
 
-    let mut now_rows = vec![["SCHEDULE", "LOCAL TIME", "ON CALL", "VIA", "UNTIL"].map(String::from)];
-    let mut next_rows = vec![["SCHEDULE", "HANDOFF (LOCAL)", "UTC", "FROM", "TO", "VIA"].map(String::from)];
+    let mut now_rows =
+        vec![["SCHEDULE", "LOCAL TIME", "ON CALL", "VIA", "UNTIL"].map(String::from)];
+    let mut next_rows =
+        vec![["SCHEDULE", "HANDOFF (LOCAL)", "UTC", "FROM", "TO", "VIA"].map(String::from)];
     for ((ns, name), schedule) in selected {
         let tz = schedule.tz()?;
         let instant = match at {
@@ -82,7 +84,10 @@ pub fn run(
             local(instant, &tz),
             person(schedule, who.person.as_deref()),
             who.source.label(),
-            upcoming.first().map(|h| local(h.at, &tz)).unwrap_or_else(|| "-".into()),
+            upcoming
+                .first()
+                .map(|h| local(h.at, &tz))
+                .unwrap_or_else(|| "-".into()),
         ]);
         for Handoff { at, from, to } in upcoming.into_iter().take(handoffs) {
             next_rows.push([
@@ -100,11 +105,17 @@ pub fn run(
         println!();
         print_table(&next_rows);
     }
-    Ok(if schedule_problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if schedule_problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn local(ts: Timestamp, tz: &TimeZone) -> String {
-    ts.to_zoned(tz.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string()
+    ts.to_zoned(tz.clone())
+        .strftime("%a %Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 fn person(schedule: &Schedule, name: Option<&str>) -> String {

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use switchboard_operator::{AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files};
+use switchboard_operator::{
+    AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files,
+};
 
 /// Loads, checks and compiles the manifests of `paths`.
 pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Compiled)> {
@@ -49,11 +51,17 @@ pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
         );
     }
     for id in &compiled.awaiting_number {
-        println!("  {id}: valid, no routing table until Twilio has sold it a number (spec.purchase)");
+        println!(
+            "  {id}: valid, no routing table until Twilio has sold it a number (spec.purchase)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -100,11 +100,17 @@ pub enum RingStrategy {
 pub struct Target {
     /// Whoever is on call, when the step starts, in the Schedule of this name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"), length(max = 253))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+        length(max = 253)
+    )]
     pub on_call: Option<String>,
     /// Everyone in the Schedule of this name (its `people`), as a team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"), length(max = 253))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+        length(max = 253)
+    )]
     pub team: Option<String>,
     /// One named person of a Schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,7 +130,10 @@ pub struct Target {
 #[serde(rename_all = "camelCase")]
 pub struct PersonRef {
     /// The Schedule that defines the person.
-    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"), length(max = 253))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+        length(max = 253)
+    )]
     pub schedule: String,
     /// The person's `name` in that Schedule.
     #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]

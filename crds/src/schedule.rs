@@ -34,7 +34,10 @@ pub struct ScheduleSpec {
     /// IANA time zone the layers' dates, handoff times and restrictions are in, such as
     /// `America/New_York` or `Europe/Berlin`. Handoffs keep their local time across daylight
     /// saving changes.
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"), length(max = 64))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"),
+        length(max = 64)
+    )]
     pub time_zone: String,
 
     /// The people of this schedule, defined once and referred to by `name`.
@@ -182,10 +185,14 @@ pub struct Override {
     pub person: String,
     /// When it starts: an RFC 3339 time (`2026-12-24T18:00:00Z`, `2026-12-24T18:00:00+01:00`) or a
     /// local time in the schedule's zone (`2026-12-24T18:00`).
-    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"))]
+    #[schemars(regex(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+    ))]
     pub start: String,
     /// When it ends (exclusive), in the same forms as `start`. Must be after `start`.
-    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"))]
+    #[schemars(regex(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+    ))]
     pub end: String,
 }
 

@@ -91,7 +91,10 @@ fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()
             if recursive {
                 collect_dir(&path, recursive, out)?;
             }
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             out.push(path);
         }
     }
@@ -141,8 +144,14 @@ pub fn load_text(text: &str, file: Option<&Path>, checker: &SchemaChecker, loade
 }
 
 fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loaded: &mut Loaded) {
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let meta: ObjectMeta = value
         .get("metadata")
         .cloned()
@@ -194,16 +203,28 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
     let objects = &mut loaded.objects;
     let result = match kind {
         "PhoneNumber" => serde_json::from_value(value).map(|object| {
-            objects.phone_numbers.push(Sourced { object, origin: origin.clone() })
+            objects.phone_numbers.push(Sourced {
+                object,
+                origin: origin.clone(),
+            })
         }),
         "IncomingCallPolicy" => serde_json::from_value(value).map(|object| {
-            objects.policies.push(Sourced { object, origin: origin.clone() })
+            objects.policies.push(Sourced {
+                object,
+                origin: origin.clone(),
+            })
         }),
         "EscalationChain" => serde_json::from_value(value).map(|object| {
-            objects.chains.push(Sourced { object, origin: origin.clone() })
+            objects.chains.push(Sourced {
+                object,
+                origin: origin.clone(),
+            })
         }),
         "Schedule" => serde_json::from_value(value).map(|object| {
-            objects.schedules.push(Sourced { object, origin: origin.clone() })
+            objects.schedules.push(Sourced {
+                object,
+                origin: origin.clone(),
+            })
         }),
         _ => unreachable!("SchemaChecker::check rejects unknown kinds"),
     };

@@ -58,7 +58,11 @@ pub struct Problem {
 
 impl Problem {
     /// A problem about a field of an object.
-    pub fn field(object: &ObjectId, field: impl Into<String>, message: impl Into<String>) -> Problem {
+    pub fn field(
+        object: &ObjectId,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Problem {
         Problem {
             origin: None,
             object: Some(object.clone()),

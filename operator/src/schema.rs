@@ -72,7 +72,10 @@ impl SchemaChecker {
             return vec![Problem::field(
                 id,
                 "kind",
-                format!("unknown kind {kind:?}; switchboard.dev/v1alpha1 has {}", known.join(", ")),
+                format!(
+                    "unknown kind {kind:?}; switchboard.dev/v1alpha1 has {}",
+                    known.join(", ")
+                ),
             )];
         };
         let mut problems = check_metadata(id, value);
@@ -86,7 +89,10 @@ impl SchemaChecker {
         }
         // apiVersion, kind and metadata are implicit at the root of every CRD schema.
         let mut root_schema = ks.schema.clone();
-        if let Some(props) = root_schema.get_mut("properties").and_then(Value::as_object_mut) {
+        if let Some(props) = root_schema
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+        {
             for implicit in ["apiVersion", "kind", "metadata"] {
                 props.insert(implicit.into(), serde_json::json!({}));
             }
@@ -96,7 +102,11 @@ impl SchemaChecker {
             && let Err(errors) = self.cel.validate_compiled(&ks.rules, value, None)
         {
             for e in errors.into_vec() {
-                problems.push(Problem::field(id, e.field_path.trim_start_matches('.'), e.message));
+                problems.push(Problem::field(
+                    id,
+                    e.field_path.trim_start_matches('.'),
+                    e.message,
+                ));
             }
         }
         problems
@@ -110,17 +120,25 @@ fn check_metadata(id: &ObjectId, value: &Value) -> Vec<Problem> {
             && n.len() <= 253
             && n.split('.').all(|label| {
                 !label.is_empty()
-                    && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     && !label.starts_with('-')
                     && !label.ends_with('-')
             })
     };
     match name {
-        None => vec![Problem::field(id, "metadata.name", "every object needs a name")],
+        None => vec![Problem::field(
+            id,
+            "metadata.name",
+            "every object needs a name",
+        )],
         Some(n) if !valid(n) => vec![Problem::field(
             id,
             "metadata.name",
-            format!("{n:?} is not a valid name: use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"),
+            format!(
+                "{n:?} is not a valid name: use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+            ),
         )],
         Some(_) => vec![],
     }
@@ -164,7 +182,13 @@ fn description_at(schema: &Value, path: &str) -> Option<String> {
     Some(first.trim().to_string())
 }
 
-fn unknown_fields(id: &ObjectId, value: &Value, schema: &Value, path: &str, out: &mut Vec<Problem>) {
+fn unknown_fields(
+    id: &ObjectId,
+    value: &Value,
+    schema: &Value,
+    path: &str,
+    out: &mut Vec<Problem>,
+) {
     if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
         return;
     }
@@ -174,7 +198,11 @@ fn unknown_fields(id: &ObjectId, value: &Value, schema: &Value, path: &str, out:
                 return; // free-form (metadata is checked by the API server itself)
             };
             for (key, child) in map {
-                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 match props.get(key) {
                     Some(child_schema) => unknown_fields(id, child, child_schema, &child_path, out),
                     None => {
@@ -216,7 +244,10 @@ mod tests {
 
     #[test]
     fn json_pointers_become_the_field_paths_kubectl_prints() {
-        assert_eq!(dotted_path("/spec/layers/0/members/12"), "spec.layers[0].members[12]");
+        assert_eq!(
+            dotted_path("/spec/layers/0/members/12"),
+            "spec.layers[0].members[12]"
+        );
         assert_eq!(dotted_path(""), "");
     }
 }

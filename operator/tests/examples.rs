@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use switchboard_operator::{AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files};
+use switchboard_operator::{
+    AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files,
+};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -23,7 +25,12 @@ fn the_example_company_setup_is_valid_and_compiles() {
     assert!(compiled.problems.is_empty(), "{:#?}", compiled.problems);
     let o = &loaded.objects;
     assert_eq!(
-        (o.phone_numbers.len(), o.policies.len(), o.chains.len(), o.schedules.len()),
+        (
+            o.phone_numbers.len(),
+            o.policies.len(),
+            o.chains.len(),
+            o.schedules.len()
+        ),
         (2, 2, 3, 3)
     );
     // The Secret and the Namespace are read but are not Switchboard kinds.
@@ -49,12 +56,18 @@ fn the_support_hotline_table_holds_its_policy_chains_and_schedules() {
 fn an_account_sid_from_the_secret_changes_the_revision() {
     let (loaded, without) = check(&[examples()]);
     let mut sids = AccountSids::new();
-    sids.insert(("oncall".into(), "twilio-credentials".into()), "AC123".into());
+    sids.insert(
+        ("oncall".into(), "twilio-credentials".into()),
+        "AC123".into(),
+    );
     let with = compile(&loaded.objects, &sids);
     assert_eq!(with.tables[0].account_sid.as_deref(), Some("AC123"));
     assert_ne!(with.tables[0].revision, without.tables[0].revision);
     // Compiling again gives the same revision: it depends on content only.
-    assert_eq!(compile(&loaded.objects, &sids).tables[0].revision, with.tables[0].revision);
+    assert_eq!(
+        compile(&loaded.objects, &sids).tables[0].revision,
+        with.tables[0].revision
+    );
 }
 
 fn header(text: &str, key: &str) -> String {
@@ -69,7 +82,11 @@ fn header(text: &str, key: &str) -> String {
 fn each_invalid_example_fails_with_exactly_the_announced_problem() {
     let dir = examples().join("invalid");
     let files = manifest_files(&[dir], false).unwrap();
-    assert!(files.len() >= 15, "expected the invalid examples, found {}", files.len());
+    assert!(
+        files.len() >= 15,
+        "expected the invalid examples, found {}",
+        files.len()
+    );
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let (loaded, compiled) = check(&[examples(), file.clone()]);
@@ -88,8 +105,17 @@ fn each_invalid_example_fails_with_exactly_the_announced_problem() {
             "{}",
             file.display()
         );
-        assert_eq!(p.field, header(&text, "expect-field"), "{}: {p}", file.display());
-        assert!(p.message.len() > 20, "{}: the message explains: {p}", file.display());
+        assert_eq!(
+            p.field,
+            header(&text, "expect-field"),
+            "{}: {p}",
+            file.display()
+        );
+        assert!(
+            p.message.len() > 20,
+            "{}: the message explains: {p}",
+            file.display()
+        );
     }
 }
 
@@ -120,8 +146,15 @@ fn a_policy_using_a_broken_chain_says_so_and_publishes_nothing() {
         .filter(|f| !f.ends_with("chains.yaml"))
         .collect();
     let chains = std::fs::read_to_string(examples().join("chains.yaml")).unwrap();
-    let without_database: Vec<&str> = chains.split("\n---\n").filter(|d| !d.contains("name: database\n")).collect();
-    std::fs::write(dir.join("other-chains.yaml"), without_database.join("\n---\n")).unwrap();
+    let without_database: Vec<&str> = chains
+        .split("\n---\n")
+        .filter(|d| !d.contains("name: database\n"))
+        .collect();
+    std::fs::write(
+        dir.join("other-chains.yaml"),
+        without_database.join("\n---\n"),
+    )
+    .unwrap();
     files.push(dir.join("other-chains.yaml"));
     files.push(dir.join("broken-chain.yaml"));
     let loaded = load_files(&files, &SchemaChecker::new()).unwrap();
@@ -133,4 +166,3 @@ fn a_policy_using_a_broken_chain_says_so_and_publishes_nothing() {
     assert!(messages.iter().any(|m| m.contains("PhoneNumber oncall/support-hotline: spec.policyRef.name: IncomingCallPolicy \"support\" has problems of its own")));
     assert!(compiled.tables.is_empty());
 }
-

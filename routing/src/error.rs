@@ -5,7 +5,9 @@
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScheduleError {
     /// The time zone is not in the bundled tz database.
-    #[error("schedule {schedule}: unknown time zone {time_zone:?}: use an IANA name such as Europe/Berlin")]
+    #[error(
+        "schedule {schedule}: unknown time zone {time_zone:?}: use an IANA name such as Europe/Berlin"
+    )]
     UnknownTimeZone {
         /// The schedule.
         schedule: String,
@@ -29,7 +31,9 @@ pub enum TableError {
     #[error("routing table is not valid JSON of the expected shape: {0}")]
     Malformed(#[from] serde_json::Error),
     /// The table was written by a newer operator than this reader understands.
-    #[error("routing table has schema version {found}; this build reads up to {supported}: upgrade the webhook server")]
+    #[error(
+        "routing table has schema version {found}; this build reads up to {supported}: upgrade the webhook server"
+    )]
     UnsupportedSchema {
         /// Version in the document.
         found: u32,

@@ -108,17 +108,17 @@ impl Schedule {
             });
         }
         for layer in self.layers.iter().rev() {
-            if let Some(shift) = self.shift_at(tz, layer, at)? {
-                if layer.restrictions.is_empty() || in_restrictions(layer, tz, at) {
-                    return Ok(OnCall {
-                        person: Some(layer.members[shift.member].clone()),
-                        source: Source::Layer {
-                            layer: layer.name.clone(),
-                            shift_start: shift.start,
-                            shift_end: shift.end,
-                        },
-                    });
-                }
+            if let Some(shift) = self.shift_at(tz, layer, at)?
+                && (layer.restrictions.is_empty() || in_restrictions(layer, tz, at))
+            {
+                return Ok(OnCall {
+                    person: Some(layer.members[shift.member].clone()),
+                    source: Source::Layer {
+                        layer: layer.name.clone(),
+                        shift_start: shift.start,
+                        shift_end: shift.end,
+                    },
+                });
             }
         }
         Ok(OnCall {
@@ -179,9 +179,15 @@ impl Schedule {
 
     /// The next `max` changes of who is on call strictly after `after`, looking at most about
     /// 400 days ahead. A shift boundary where the same person stays on call is not a handoff.
-    pub fn next_handoffs(&self, after: Timestamp, max: usize) -> Result<Vec<Handoff>, ScheduleError> {
+    pub fn next_handoffs(
+        &self,
+        after: Timestamp,
+        max: usize,
+    ) -> Result<Vec<Handoff>, ScheduleError> {
         let tz = self.tz()?;
-        let horizon = after.saturating_add(HANDOFF_HORIZON).unwrap_or(Timestamp::MAX);
+        let horizon = after
+            .saturating_add(HANDOFF_HORIZON)
+            .unwrap_or(Timestamp::MAX);
         let mut current = self.on_call_in(&tz, after)?;
         let mut t = after;
         let mut handoffs = Vec::new();
@@ -211,7 +217,11 @@ impl Schedule {
 
     /// The earliest instant after `t` at which the answer of `on_call_at` may change: an
     /// override starting or ending, a shift boundary, a restriction window opening or closing.
-    fn next_boundary(&self, tz: &TimeZone, t: Timestamp) -> Result<Option<Timestamp>, ScheduleError> {
+    fn next_boundary(
+        &self,
+        tz: &TimeZone,
+        t: Timestamp,
+    ) -> Result<Option<Timestamp>, ScheduleError> {
         let mut best: Option<Timestamp> = None;
         let mut consider = |c: Timestamp| {
             if c > t && best.is_none_or(|b| c < b) {
@@ -296,7 +306,10 @@ fn next_local_edge(layer: &Layer, tz: &TimeZone, t: Timestamp) -> Option<Timesta
         for w in &layer.restrictions {
             for time in [w.start, w.end] {
                 let ambiguous = tz.to_ambiguous_timestamp(date.to_datetime(time));
-                for c in [ambiguous.earlier(), ambiguous.later()].into_iter().flatten() {
+                for c in [ambiguous.earlier(), ambiguous.later()]
+                    .into_iter()
+                    .flatten()
+                {
                     if c > t && best.is_none_or(|b| c < b) {
                         best = Some(c);
                     }

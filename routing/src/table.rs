@@ -221,7 +221,8 @@ impl Blocklist {
 
     /// Whether `caller` is blocked.
     pub fn blocks(&self, caller: &str) -> bool {
-        self.exact.iter().any(|n| n == caller) || self.prefixes.iter().any(|p| caller.starts_with(p.as_str()))
+        self.exact.iter().any(|n| n == caller)
+            || self.prefixes.iter().any(|p| caller.starts_with(p.as_str()))
     }
 }
 

@@ -14,33 +14,128 @@ use switchboard_routing::{ShiftLength::*, Source};
 /// at the local time of `first shift`.
 const DAILY: &[(&str, &str, &str, &str)] = &[
     // New York, spring forward on 2026-03-08: 03-07 is shift 6 (a), 03-08 shift 7 (b).
-    ("America/New_York", "2026-03-01T09:00", "2026-03-08T08:59:59-04:00", "a"),
-    ("America/New_York", "2026-03-01T09:00", "2026-03-08T09:00:00-04:00", "b"),
-    ("America/New_York", "2026-03-01T09:00", "2026-03-08T12:59:59Z", "a"),
-    ("America/New_York", "2026-03-01T09:00", "2026-03-08T13:00:00Z", "b"),
+    (
+        "America/New_York",
+        "2026-03-01T09:00",
+        "2026-03-08T08:59:59-04:00",
+        "a",
+    ),
+    (
+        "America/New_York",
+        "2026-03-01T09:00",
+        "2026-03-08T09:00:00-04:00",
+        "b",
+    ),
+    (
+        "America/New_York",
+        "2026-03-01T09:00",
+        "2026-03-08T12:59:59Z",
+        "a",
+    ),
+    (
+        "America/New_York",
+        "2026-03-01T09:00",
+        "2026-03-08T13:00:00Z",
+        "b",
+    ),
     // New York, fall back on 2026-11-01: 09:00 EST is 14:00Z; 13:30Z is still 08:30 local.
-    ("America/New_York", "2026-10-01T09:00", "2026-11-01T13:30:00Z", "a"),
-    ("America/New_York", "2026-10-01T09:00", "2026-11-01T14:00:00Z", "b"),
+    (
+        "America/New_York",
+        "2026-10-01T09:00",
+        "2026-11-01T13:30:00Z",
+        "a",
+    ),
+    (
+        "America/New_York",
+        "2026-10-01T09:00",
+        "2026-11-01T14:00:00Z",
+        "b",
+    ),
     // Berlin, spring forward on 2026-03-29 (09:00 CEST = 07:00Z).
-    ("Europe/Berlin", "2026-03-01T09:00", "2026-03-29T06:59:59Z", "b"),
-    ("Europe/Berlin", "2026-03-01T09:00", "2026-03-29T07:00:00Z", "a"),
+    (
+        "Europe/Berlin",
+        "2026-03-01T09:00",
+        "2026-03-29T06:59:59Z",
+        "b",
+    ),
+    (
+        "Europe/Berlin",
+        "2026-03-01T09:00",
+        "2026-03-29T07:00:00Z",
+        "a",
+    ),
     // Berlin, fall back on 2026-10-25 (09:00 CET = 08:00Z).
-    ("Europe/Berlin", "2026-10-01T09:00", "2026-10-25T07:59:59Z", "b"),
-    ("Europe/Berlin", "2026-10-01T09:00", "2026-10-25T08:00:00Z", "a"),
+    (
+        "Europe/Berlin",
+        "2026-10-01T09:00",
+        "2026-10-25T07:59:59Z",
+        "b",
+    ),
+    (
+        "Europe/Berlin",
+        "2026-10-01T09:00",
+        "2026-10-25T08:00:00Z",
+        "a",
+    ),
     // Sydney, DST ends on 2026-04-05 (09:00 AEST = 23:00Z the day before).
-    ("Australia/Sydney", "2026-04-01T09:00", "2026-04-04T22:59:59Z", "b"),
-    ("Australia/Sydney", "2026-04-01T09:00", "2026-04-04T23:00:00Z", "a"),
+    (
+        "Australia/Sydney",
+        "2026-04-01T09:00",
+        "2026-04-04T22:59:59Z",
+        "b",
+    ),
+    (
+        "Australia/Sydney",
+        "2026-04-01T09:00",
+        "2026-04-04T23:00:00Z",
+        "a",
+    ),
     // Sydney, DST starts on 2026-10-04 (09:00 AEDT = 22:00Z the day before).
-    ("Australia/Sydney", "2026-10-01T09:00", "2026-10-03T21:59:59Z", "a"),
-    ("Australia/Sydney", "2026-10-01T09:00", "2026-10-03T22:00:00Z", "b"),
+    (
+        "Australia/Sydney",
+        "2026-10-01T09:00",
+        "2026-10-03T21:59:59Z",
+        "a",
+    ),
+    (
+        "Australia/Sydney",
+        "2026-10-01T09:00",
+        "2026-10-03T22:00:00Z",
+        "b",
+    ),
     // A handoff at 02:30 on Sydney's spring-forward day: 02:30 does not exist, so the shift
     // starts when the clock shows 03:30 (the local time moved forward by the gap).
-    ("Australia/Sydney", "2026-10-01T02:30", "2026-10-04T03:29:59+11:00", "a"),
-    ("Australia/Sydney", "2026-10-01T02:30", "2026-10-04T03:30:00+11:00", "b"),
+    (
+        "Australia/Sydney",
+        "2026-10-01T02:30",
+        "2026-10-04T03:29:59+11:00",
+        "a",
+    ),
+    (
+        "Australia/Sydney",
+        "2026-10-01T02:30",
+        "2026-10-04T03:30:00+11:00",
+        "b",
+    ),
     // A handoff at 02:30 on Sydney's fall-back day: 02:30 happens twice; the first counts.
-    ("Australia/Sydney", "2026-04-01T02:30", "2026-04-05T02:29:59+11:00", "b"),
-    ("Australia/Sydney", "2026-04-01T02:30", "2026-04-05T02:30:00+11:00", "a"),
-    ("Australia/Sydney", "2026-04-01T02:30", "2026-04-05T02:30:00+10:00", "a"),
+    (
+        "Australia/Sydney",
+        "2026-04-01T02:30",
+        "2026-04-05T02:29:59+11:00",
+        "b",
+    ),
+    (
+        "Australia/Sydney",
+        "2026-04-01T02:30",
+        "2026-04-05T02:30:00+11:00",
+        "a",
+    ),
+    (
+        "Australia/Sydney",
+        "2026-04-01T02:30",
+        "2026-04-05T02:30:00+10:00",
+        "a",
+    ),
 ];
 
 #[test]
@@ -62,7 +157,12 @@ fn a_shift_that_spans_spring_forward_is_an_hour_shorter_in_real_time() {
         vec![layer("primary", Days(1), "2026-03-01T09:00", &["a", "b"])],
     );
     let oc = s.on_call_at(ts("2026-03-08T03:00:00-04:00")).unwrap();
-    let Source::Layer { shift_start, shift_end, .. } = oc.source else {
+    let Source::Layer {
+        shift_start,
+        shift_end,
+        ..
+    } = oc.source
+    else {
         panic!("expected a layer, got {:?}", oc.source)
     };
     assert_eq!(shift_start, ts("2026-03-07T09:00:00-05:00"));
@@ -74,7 +174,12 @@ fn a_shift_that_spans_spring_forward_is_an_hour_shorter_in_real_time() {
 fn weekly_rotation_hands_off_on_monday_0900_berlin_before_and_after_the_change() {
     let s = schedule(
         "Europe/Berlin",
-        vec![layer("primary", Days(7), "2026-03-02T09:00", &["a", "b", "c"])],
+        vec![layer(
+            "primary",
+            Days(7),
+            "2026-03-02T09:00",
+            &["a", "b", "c"],
+        )],
     );
     // Weeks from 03-02: a, b, c, a (03-23), b (03-30, first week of CEST).
     assert_eq!(who(&s, "2026-03-30T08:59:59+02:00").as_deref(), Some("a"));
@@ -88,14 +193,23 @@ fn weekly_rotation_hands_off_on_monday_0900_berlin_before_and_after_the_change()
 fn twelve_hour_shifts_stay_at_0900_and_2100_across_fall_back() {
     let s = schedule(
         "Europe/Berlin",
-        vec![layer("follow", Hours(12), "2026-10-20T09:00", &["day", "night"])],
+        vec![layer(
+            "follow",
+            Hours(12),
+            "2026-10-20T09:00",
+            &["day", "night"],
+        )],
     );
     let hs = s.next_handoffs(ts("2026-10-24T08:00:00Z"), 4).unwrap();
     let got: Vec<(String, String)> = hs
         .iter()
         .map(|h| {
-            let local = h.at.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
-            (local.strftime("%m-%d %H:%M %Z").to_string(), h.to.person.clone().unwrap())
+            let local =
+                h.at.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+            (
+                local.strftime("%m-%d %H:%M %Z").to_string(),
+                h.to.person.clone().unwrap(),
+            )
         })
         .collect();
     assert_eq!(
@@ -171,7 +285,10 @@ fn a_window_edge_in_the_spring_forward_gap_takes_effect_at_the_transition() {
     l.restrictions = vec![window(&[], "02:30", "08:00")];
     let s = schedule("America/New_York", vec![l]);
     assert_eq!(who(&s, "2026-03-08T01:59:59-05:00"), None);
-    assert_eq!(who(&s, "2026-03-08T03:00:00-04:00").as_deref(), Some("early-bird"));
+    assert_eq!(
+        who(&s, "2026-03-08T03:00:00-04:00").as_deref(),
+        Some("early-bird")
+    );
     let hs = s.next_handoffs(ts("2026-03-08T05:00:00Z"), 1).unwrap();
     assert_eq!(hs[0].at, ts("2026-03-08T03:00:00-04:00"));
 }
@@ -179,14 +296,32 @@ fn a_window_edge_in_the_spring_forward_gap_takes_effect_at_the_transition() {
 #[test]
 fn business_hours_layer_wins_over_the_base_layer_only_inside_its_window() {
     let base = layer("base", Days(7), "2026-01-05T09:00", &["night-owl"]);
-    let mut day = layer("business-hours", Days(1), "2026-01-05T09:00", &["dana", "eli"]);
-    day.restrictions = vec![window(&[Monday, Tuesday, Wednesday, Thursday, Friday], "09:00", "17:00")];
+    let mut day = layer(
+        "business-hours",
+        Days(1),
+        "2026-01-05T09:00",
+        &["dana", "eli"],
+    );
+    day.restrictions = vec![window(
+        &[Monday, Tuesday, Wednesday, Thursday, Friday],
+        "09:00",
+        "17:00",
+    )];
     let s = schedule("Europe/Berlin", vec![base, day]);
     // Thursday 2026-11-19 is day 318 since 01-05: even -> dana.
-    assert_eq!(who(&s, "2026-11-19T10:00:00+01:00").as_deref(), Some("dana"));
-    assert_eq!(who(&s, "2026-11-19T17:00:00+01:00").as_deref(), Some("night-owl"));
+    assert_eq!(
+        who(&s, "2026-11-19T10:00:00+01:00").as_deref(),
+        Some("dana")
+    );
+    assert_eq!(
+        who(&s, "2026-11-19T17:00:00+01:00").as_deref(),
+        Some("night-owl")
+    );
     // Saturday: outside every window.
-    assert_eq!(who(&s, "2026-11-21T10:00:00+01:00").as_deref(), Some("night-owl"));
+    assert_eq!(
+        who(&s, "2026-11-21T10:00:00+01:00").as_deref(),
+        Some("night-owl")
+    );
     let oc = s.on_call_at(ts("2026-11-19T10:00:00+01:00")).unwrap();
     assert_eq!(oc.source.label(), "layer/business-hours");
 }
@@ -197,12 +332,25 @@ fn an_active_override_wins_and_the_latest_started_override_wins_over_another() {
         "Europe/Berlin",
         vec![layer("primary", Days(7), "2026-01-05T09:00", &["a", "b"])],
     );
-    let s = with_override(s, "zoe", "2026-12-24T18:00:00+01:00", "2026-12-27T09:00:00+01:00");
-    let s = with_override(s, "yann", "2026-12-25T00:00:00+01:00", "2026-12-25T12:00:00+01:00");
+    let s = with_override(
+        s,
+        "zoe",
+        "2026-12-24T18:00:00+01:00",
+        "2026-12-27T09:00:00+01:00",
+    );
+    let s = with_override(
+        s,
+        "yann",
+        "2026-12-25T00:00:00+01:00",
+        "2026-12-25T12:00:00+01:00",
+    );
     // 2026-12-21 starts week 50 of the rotation: a.
     assert_eq!(who(&s, "2026-12-24T17:59:59+01:00").as_deref(), Some("a"));
     assert_eq!(who(&s, "2026-12-24T18:00:00+01:00").as_deref(), Some("zoe"));
-    assert_eq!(who(&s, "2026-12-25T06:00:00+01:00").as_deref(), Some("yann"));
+    assert_eq!(
+        who(&s, "2026-12-25T06:00:00+01:00").as_deref(),
+        Some("yann")
+    );
     assert_eq!(who(&s, "2026-12-25T12:00:00+01:00").as_deref(), Some("zoe"));
     assert_eq!(who(&s, "2026-12-27T09:00:00+01:00").as_deref(), Some("a"));
     let hs = s.next_handoffs(ts("2026-12-24T12:00:00Z"), 5).unwrap();
@@ -226,14 +374,25 @@ fn cost_does_not_depend_on_how_long_the_rotation_has_run() {
         .unwrap()
         .get_days();
     let expected = members[(days % 7) as usize];
-    assert_eq!(old.on_call_at(at).unwrap().person.as_deref(), Some(expected));
+    assert_eq!(
+        old.on_call_at(at).unwrap().person.as_deref(),
+        Some(expected)
+    );
     // The same rotation started last week answers the same for the same phase.
     let recent_start = jiff::civil::date(2026, 11, 21)
         .checked_sub(jiff::Span::new().days(7 + i64::from(days % 7) as i64))
         .unwrap();
     let recent = schedule(
         "America/New_York",
-        vec![layer("primary", Days(1), &format!("{recent_start}T09:00"), &members)],
+        vec![layer(
+            "primary",
+            Days(1),
+            &format!("{recent_start}T09:00"),
+            &members,
+        )],
     );
-    assert_eq!(recent.on_call_at(at).unwrap().person.as_deref(), Some(expected));
+    assert_eq!(
+        recent.on_call_at(at).unwrap().person.as_deref(),
+        Some(expected)
+    );
 }

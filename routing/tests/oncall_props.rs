@@ -26,23 +26,38 @@ fn shift_length() -> impl Strategy<Value = ShiftLength> {
 fn local_start() -> impl Strategy<Value = civil::DateTime> {
     // Dates around the 2026 transitions, handoff times including the ones that DST skips or
     // repeats (01:xx to 03:xx).
-    (0i64..700, 0i8..24, prop::sample::select(vec![0i8, 15, 30, 59])).prop_map(|(day, h, m)| {
-        civil::date(2025, 6, 1)
-            .checked_add(Span::new().days(day))
-            .unwrap()
-            .at(h, m, 0, 0)
-    })
+    (
+        0i64..700,
+        0i8..24,
+        prop::sample::select(vec![0i8, 15, 30, 59]),
+    )
+        .prop_map(|(day, h, m)| {
+            civil::date(2025, 6, 1)
+                .checked_add(Span::new().days(day))
+                .unwrap()
+                .at(h, m, 0, 0)
+        })
 }
 
 /// The shift index found the slow way: walking shift by shift from the start, with local
 /// times built by calendar arithmetic on a `Span` (another code path than the engine's).
-fn naive_shift_index(tz: &TimeZone, start: civil::DateTime, len: ShiftLength, at: Timestamp) -> Option<i64> {
+fn naive_shift_index(
+    tz: &TimeZone,
+    start: civil::DateTime,
+    len: ShiftLength,
+    at: Timestamp,
+) -> Option<i64> {
     let start_of = |k: i64| -> Timestamp {
         let span = match len {
             ShiftLength::Hours(h) => Span::new().hours(k * i64::from(h)),
             ShiftLength::Days(d) => Span::new().hours(k * i64::from(d) * 24),
         };
-        start.checked_add(span).unwrap().to_zoned(tz.clone()).unwrap().timestamp()
+        start
+            .checked_add(span)
+            .unwrap()
+            .to_zoned(tz.clone())
+            .unwrap()
+            .timestamp()
     };
     if at < start_of(0) {
         return None;

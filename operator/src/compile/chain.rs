@@ -24,7 +24,11 @@ pub fn compile_chain(
                 match schedules.get(name) {
                     Some(Some(_)) => true,
                     Some(None) => {
-                        problems.push(Problem::field(id, format!("{field}.{sub}"), format!("Schedule {name:?} has problems of its own: fix them first")));
+                        problems.push(Problem::field(
+                            id,
+                            format!("{field}.{sub}"),
+                            format!("Schedule {name:?} has problems of its own: fix them first"),
+                        ));
                         false
                     }
                     None => {
@@ -34,13 +38,28 @@ pub fn compile_chain(
                 }
             };
             let target = match (&t.on_call, &t.team, &t.person, &t.number, &t.sip) {
-                (Some(s), None, None, None, None) => schedule_ref(s, "onCall").then(|| table::Target::OnCall { schedule: s.clone() }),
-                (None, Some(s), None, None, None) => schedule_ref(s, "team").then(|| table::Target::Team { schedule: s.clone() }),
+                (Some(s), None, None, None, None) => {
+                    schedule_ref(s, "onCall").then(|| table::Target::OnCall {
+                        schedule: s.clone(),
+                    })
+                }
+                (None, Some(s), None, None, None) => {
+                    schedule_ref(s, "team").then(|| table::Target::Team {
+                        schedule: s.clone(),
+                    })
+                }
                 (None, None, Some(p), None, None) => {
                     if schedule_ref(&p.schedule, "person.schedule") {
-                        let known = schedules.get(&p.schedule).copied().flatten().is_some_and(|s| s.person(&p.name).is_some());
+                        let known = schedules
+                            .get(&p.schedule)
+                            .copied()
+                            .flatten()
+                            .is_some_and(|s| s.person(&p.name).is_some());
                         if known {
-                            Some(table::Target::Person { schedule: p.schedule.clone(), person: p.name.clone() })
+                            Some(table::Target::Person {
+                                schedule: p.schedule.clone(),
+                                person: p.name.clone(),
+                            })
                         } else {
                             problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {:?} has no person {:?}: add them to its spec.people or fix the name", p.schedule, p.name)));
                             None
@@ -52,14 +71,21 @@ pub fn compile_chain(
                 (None, None, None, Some(n), None) => Some(table::Target::Number(n.clone())),
                 (None, None, None, None, Some(s)) => Some(table::Target::Sip(s.clone())),
                 _ => {
-                    problems.push(Problem::field(id, field.clone(), "a target sets exactly one of onCall, team, person, number or sip"));
+                    problems.push(Problem::field(
+                        id,
+                        field.clone(),
+                        "a target sets exactly one of onCall, team, person, number or sip",
+                    ));
                     None
                 }
             };
             targets.extend(target);
         }
         steps.push(table::Step {
-            name: step.name.clone().unwrap_or_else(|| format!("step-{}", i + 1)),
+            name: step
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("step-{}", i + 1)),
             targets,
             strategy: match step.strategy {
                 RingStrategy::Simultaneous => table::RingStrategy::Simultaneous,
@@ -83,8 +109,14 @@ pub fn compile_chain(
 
 /// The schedules a compiled chain names.
 pub fn schedules_of(chain: &table::Chain) -> impl Iterator<Item = &str> {
-    chain.steps.iter().flat_map(|s| &s.targets).filter_map(|t| match t {
-        table::Target::OnCall { schedule } | table::Target::Team { schedule } | table::Target::Person { schedule, .. } => Some(schedule.as_str()),
-        table::Target::Number(_) | table::Target::Sip(_) => None,
-    })
+    chain
+        .steps
+        .iter()
+        .flat_map(|s| &s.targets)
+        .filter_map(|t| match t {
+            table::Target::OnCall { schedule }
+            | table::Target::Team { schedule }
+            | table::Target::Person { schedule, .. } => Some(schedule.as_str()),
+            table::Target::Number(_) | table::Target::Sip(_) => None,
+        })
 }

@@ -42,7 +42,9 @@ pub struct Compiled {
 impl Compiled {
     /// The problems of one object.
     pub fn problems_of<'a>(&'a self, id: &'a ObjectId) -> impl Iterator<Item = &'a Problem> + 'a {
-        self.problems.iter().filter(move |p| p.object.as_ref() == Some(id))
+        self.problems
+            .iter()
+            .filter(move |p| p.object.as_ref() == Some(id))
     }
 }
 
@@ -72,8 +74,12 @@ fn unique<'a, K: kube::Resource<DynamicType = ()>>(
                 .map(|f| format!(" (first in {})", f.file.display()))
                 .unwrap_or_default();
             problems.push(
-                Problem::field(&id, "metadata.name", format!("defined twice{where_}: each object needs its own name"))
-                    .at(o.origin.as_ref()),
+                Problem::field(
+                    &id,
+                    "metadata.name",
+                    format!("defined twice{where_}: each object needs its own name"),
+                )
+                .at(o.origin.as_ref()),
             );
             continue;
         }
@@ -94,9 +100,13 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
             .map_err(|ps| problems.extend(ps.into_iter().map(|p| p.at(s.origin.as_ref()))))
             .ok();
         if let Some(c) = &compiled {
-            out.schedules.insert((id.namespace.clone(), id.name.clone()), c.clone());
+            out.schedules
+                .insert((id.namespace.clone(), id.name.clone()), c.clone());
         }
-        schedules.entry(id.namespace.clone()).or_default().insert(id.name.clone(), compiled);
+        schedules
+            .entry(id.namespace.clone())
+            .or_default()
+            .insert(id.name.clone(), compiled);
     }
 
     let mut chains: ByNamespace<table::Chain> = BTreeMap::new();
@@ -108,7 +118,10 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
         let compiled = chain::compile_chain(&c.object, &id, &in_ns)
             .map_err(|ps| problems.extend(ps.into_iter().map(|p| p.at(c.origin.as_ref()))))
             .ok();
-        chains.entry(id.namespace.clone()).or_default().insert(id.name.clone(), compiled);
+        chains
+            .entry(id.namespace.clone())
+            .or_default()
+            .insert(id.name.clone(), compiled);
     }
 
     let mut policies: ByNamespace<table::Policy> = BTreeMap::new();
@@ -116,15 +129,26 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
         let (valid, invalid): (BTreeSet<String>, BTreeSet<String>) = chains
             .get(&id.namespace)
             .map(|m| {
-                let valid = m.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| k.clone()).collect();
-                let invalid = m.iter().filter(|(_, c)| c.is_none()).map(|(k, _)| k.clone()).collect();
+                let valid = m
+                    .iter()
+                    .filter(|(_, c)| c.is_some())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                let invalid = m
+                    .iter()
+                    .filter(|(_, c)| c.is_none())
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 (valid, invalid)
             })
             .unwrap_or_default();
         let compiled = policy::compile_policy(&p.object, &id, &valid, &invalid)
             .map_err(|ps| problems.extend(ps.into_iter().map(|p2| p2.at(p.origin.as_ref()))))
             .ok();
-        policies.entry(id.namespace.clone()).or_default().insert(id.name.clone(), compiled);
+        policies
+            .entry(id.namespace.clone())
+            .or_default()
+            .insert(id.name.clone(), compiled);
     }
 
     let mut numbers: BTreeMap<String, ObjectId> = BTreeMap::new();
@@ -164,7 +188,9 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
         let mut table_chains = BTreeMap::new();
         let mut table_schedules = BTreeMap::new();
         for chain_name in policy::chains_of(policy) {
-            let chain = ns_chains[chain_name].as_ref().expect("a valid policy names valid chains");
+            let chain = ns_chains[chain_name]
+                .as_ref()
+                .expect("a valid policy names valid chains");
             for schedule_name in chain::schedules_of(chain) {
                 let schedule = schedules[&id.namespace][schedule_name]
                     .as_ref()
@@ -174,14 +200,20 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
             table_chains.insert(chain_name.to_string(), chain.clone());
         }
         let account_sid = account_sids
-            .get(&(id.namespace.clone(), spec.credentials_secret_ref.name.clone()))
+            .get(&(
+                id.namespace.clone(),
+                spec.credentials_secret_ref.name.clone(),
+            ))
             .cloned();
         out.tables.push(
             RoutingTable {
                 schema_version: table::SCHEMA_VERSION,
                 revision: String::new(),
                 number,
-                owner: table::ObjectName { namespace: id.namespace.clone(), name: id.name.clone() },
+                owner: table::ObjectName {
+                    namespace: id.namespace.clone(),
+                    name: id.name.clone(),
+                },
                 account_sid,
                 policy: policy.clone(),
                 chains: table_chains,

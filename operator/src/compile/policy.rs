@@ -21,7 +21,8 @@ pub const DEFAULT_ACCEPT_PROMPT: &str = "Press 1 to accept this call, or hang up
 /// Said before a recorded conversation.
 pub const DEFAULT_RECORDING_ANNOUNCEMENT: &str = "This call will be recorded.";
 /// The question before the spoken description.
-pub const DEFAULT_DESCRIBE_PROMPT: &str = "After the tone, please describe the problem in a few words.";
+pub const DEFAULT_DESCRIBE_PROMPT: &str =
+    "After the tone, please describe the problem in a few words.";
 /// The reply to a routed text.
 pub const DEFAULT_SMS_REPLY: &str = "Thanks, the on-call engineer has been notified.";
 
@@ -37,9 +38,20 @@ pub fn compile_policy(
     let mut problems = Vec::new();
     let chain_ref = |problems: &mut Vec<Problem>, name: &str, field: String| {
         if invalid.contains(name) {
-            problems.push(Problem::field(id, field, format!("EscalationChain {name:?} has problems of its own: fix them first")));
+            problems.push(Problem::field(
+                id,
+                field,
+                format!("EscalationChain {name:?} has problems of its own: fix them first"),
+            ));
         } else if !chains.contains(name) {
-            problems.push(Problem::field(id, field, format!("no EscalationChain named {name:?} in namespace {}: create it or fix the name", id.namespace)));
+            problems.push(Problem::field(
+                id,
+                field,
+                format!(
+                    "no EscalationChain named {name:?} in namespace {}: create it or fix the name",
+                    id.namespace
+                ),
+            ));
         }
     };
     let entry = match (&spec.chain_ref, &spec.menu) {
@@ -50,15 +62,33 @@ pub fn compile_policy(
         (None, Some(menu)) => {
             let mut seen = BTreeSet::new();
             for (i, o) in menu.options.iter().enumerate() {
-                chain_ref(&mut problems, &o.chain_ref.name, format!("spec.menu.options[{i}].chainRef.name"));
+                chain_ref(
+                    &mut problems,
+                    &o.chain_ref.name,
+                    format!("spec.menu.options[{i}].chainRef.name"),
+                );
                 if !seen.insert(o.digit.as_str()) {
-                    problems.push(Problem::field(id, format!("spec.menu.options[{i}].digit"), format!("digit {} is used by two options: give each option its own digit", o.digit)));
+                    problems.push(Problem::field(
+                        id,
+                        format!("spec.menu.options[{i}].digit"),
+                        format!(
+                            "digit {} is used by two options: give each option its own digit",
+                            o.digit
+                        ),
+                    ));
                 }
             }
             if let Some(d) = &menu.default_digit
                 && !seen.contains(d.as_str())
             {
-                problems.push(Problem::field(id, "spec.menu.defaultDigit", format!("{d} is not the digit of any option: use one of {}", seen.iter().copied().collect::<Vec<_>>().join(", "))));
+                problems.push(Problem::field(
+                    id,
+                    "spec.menu.defaultDigit",
+                    format!(
+                        "{d} is not the digit of any option: use one of {}",
+                        seen.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
             }
             Some(compile_menu(menu))
         }
@@ -71,18 +101,36 @@ pub fn compile_policy(
         Mode::Active => table::Mode::Active,
         Mode::Disabled | Mode::Maintenance => {
             let Some(message) = spec.mode_message.clone() else {
-                problems.push(Problem::field(id, "spec.modeMessage", "required when spec.mode is Disabled or Maintenance: it is what callers hear"));
+                problems.push(Problem::field(
+                    id,
+                    "spec.modeMessage",
+                    "required when spec.mode is Disabled or Maintenance: it is what callers hear",
+                ));
                 return Err(problems);
             };
-            if spec.mode == Mode::Disabled { table::Mode::Disabled { message } } else { table::Mode::Maintenance { message } }
+            if spec.mode == Mode::Disabled {
+                table::Mode::Disabled { message }
+            } else {
+                table::Mode::Maintenance { message }
+            }
         }
     };
     let greeting = match &spec.greeting {
         None => None,
-        Some(api::Greeting { text: Some(t), audio_url: None }) => Some(table::Greeting::Say(t.clone())),
-        Some(api::Greeting { text: None, audio_url: Some(u) }) => Some(table::Greeting::Play(u.clone())),
+        Some(api::Greeting {
+            text: Some(t),
+            audio_url: None,
+        }) => Some(table::Greeting::Say(t.clone())),
+        Some(api::Greeting {
+            text: None,
+            audio_url: Some(u),
+        }) => Some(table::Greeting::Play(u.clone())),
         Some(_) => {
-            problems.push(Problem::field(id, "spec.greeting", "set exactly one of greeting.text or greeting.audioUrl"));
+            problems.push(Problem::field(
+                id,
+                "spec.greeting",
+                "set exactly one of greeting.text or greeting.audioUrl",
+            ));
             None
         }
     };
@@ -92,7 +140,14 @@ pub fn compile_policy(
     let mut target_names = BTreeSet::new();
     for (i, n) in spec.notifications.iter().enumerate() {
         if !target_names.insert(n.name.as_str()) {
-            problems.push(Problem::field(id, format!("spec.notifications[{i}].name"), format!("{:?} is used by two notification targets: names must be unique", n.name)));
+            problems.push(Problem::field(
+                id,
+                format!("spec.notifications[{i}].name"),
+                format!(
+                    "{:?} is used by two notification targets: names must be unique",
+                    n.name
+                ),
+            ));
         }
     }
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
@@ -102,12 +157,24 @@ pub fn compile_policy(
     Ok(table::Policy {
         name: id.name.clone(),
         mode,
-        speech: table::Speech { language: spec.language.clone(), voice: spec.voice.clone() },
+        speech: table::Speech {
+            language: spec.language.clone(),
+            voice: spec.voice.clone(),
+        },
         greeting,
         messages: table::Messages {
-            no_answer: m.no_answer.clone().unwrap_or_else(|| DEFAULT_NO_ANSWER.into()),
-            no_one_on_call: m.no_one_on_call.clone().unwrap_or_else(|| DEFAULT_NO_ONE_ON_CALL.into()),
-            voicemail_greeting: m.voicemail_greeting.clone().unwrap_or_else(|| DEFAULT_VOICEMAIL_GREETING.into()),
+            no_answer: m
+                .no_answer
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NO_ANSWER.into()),
+            no_one_on_call: m
+                .no_one_on_call
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NO_ONE_ON_CALL.into()),
+            voicemail_greeting: m
+                .voicemail_greeting
+                .clone()
+                .unwrap_or_else(|| DEFAULT_VOICEMAIL_GREETING.into()),
             goodbye: m.goodbye.clone().unwrap_or_else(|| DEFAULT_GOODBYE.into()),
         },
         entry,
@@ -118,7 +185,8 @@ pub fn compile_policy(
         },
         acceptance: spec.acceptance.enabled.then(|| table::Acceptance {
             prompt: spec.acceptance.prompt.clone().unwrap_or_else(|| {
-                DEFAULT_ACCEPT_PROMPT.replace("Press 1", &format!("Press {}", spec.acceptance.digit))
+                DEFAULT_ACCEPT_PROMPT
+                    .replace("Press 1", &format!("Press {}", spec.acceptance.digit))
             }),
             digit: spec.acceptance.digit.clone(),
             timeout_seconds: spec.acceptance.timeout_seconds,
@@ -129,13 +197,27 @@ pub fn compile_policy(
         }),
         max_call_duration_seconds: spec.max_call_duration_seconds,
         recording_announcement: spec.recording.enabled.then(|| {
-            spec.recording.announcement.clone().unwrap_or_else(|| DEFAULT_RECORDING_ANNOUNCEMENT.into())
+            spec.recording
+                .announcement
+                .clone()
+                .unwrap_or_else(|| DEFAULT_RECORDING_ANNOUNCEMENT.into())
         }),
-        describe_problem: spec.describe_problem.as_ref().map(|d| table::DescribeProblem {
-            prompt: d.prompt.clone().unwrap_or_else(|| DEFAULT_DESCRIBE_PROMPT.into()),
-            timeout_seconds: d.timeout_seconds,
+        describe_problem: spec
+            .describe_problem
+            .as_ref()
+            .map(|d| table::DescribeProblem {
+                prompt: d
+                    .prompt
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_DESCRIBE_PROMPT.into()),
+                timeout_seconds: d.timeout_seconds,
+            }),
+        sms_reply: spec.sms.enabled.then(|| {
+            spec.sms
+                .reply
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SMS_REPLY.into())
         }),
-        sms_reply: spec.sms.enabled.then(|| spec.sms.reply.clone().unwrap_or_else(|| DEFAULT_SMS_REPLY.into())),
         notifications: spec
             .notifications
             .iter()
@@ -143,8 +225,14 @@ pub fn compile_policy(
                 name: n.name.clone(),
                 kind: notification_kind(n.target_type).into(),
                 url: n.url.clone(),
-                url_secret: n.url_secret_ref.as_ref().map(|s| table::SecretKey { name: s.name.clone(), key: s.key.clone() }),
-                secret: n.secret_ref.as_ref().map(|s| table::SecretKey { name: s.name.clone(), key: s.key.clone() }),
+                url_secret: n.url_secret_ref.as_ref().map(|s| table::SecretKey {
+                    name: s.name.clone(),
+                    key: s.key.clone(),
+                }),
+                secret: n.secret_ref.as_ref().map(|s| table::SecretKey {
+                    name: s.name.clone(),
+                    key: s.key.clone(),
+                }),
             })
             .collect(),
     })
@@ -160,7 +248,11 @@ fn compile_menu(menu: &api::Menu) -> table::Entry {
         options: menu
             .options
             .iter()
-            .map(|o| table::MenuOption { digit: o.digit.clone(), name: o.name.clone(), chain: o.chain_ref.name.clone() })
+            .map(|o| table::MenuOption {
+                digit: o.digit.clone(),
+                name: o.name.clone(),
+                chain: o.chain_ref.name.clone(),
+            })
             .collect(),
         default_digit: menu.default_digit.clone(),
         retries: menu.retries,

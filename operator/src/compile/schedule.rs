@@ -9,7 +9,10 @@ use switchboard_routing as routing;
 use crate::problem::{ObjectId, Problem};
 
 /// Compiles one Schedule, or says everything that is wrong with it.
-pub fn compile_schedule(s: &switchboard_crds::Schedule, id: &ObjectId) -> Result<routing::Schedule, Vec<Problem>> {
+pub fn compile_schedule(
+    s: &switchboard_crds::Schedule,
+    id: &ObjectId,
+) -> Result<routing::Schedule, Vec<Problem>> {
     let spec = &s.spec;
     let mut problems = Vec::new();
     let tz = match TimeZone::get(&spec.time_zone) {
@@ -34,7 +37,10 @@ pub fn compile_schedule(s: &switchboard_crds::Schedule, id: &ObjectId) -> Result
             problems.push(Problem::field(
                 id,
                 format!("spec.people[{i}].name"),
-                format!("person {:?} is defined twice: give each person one entry", p.name),
+                format!(
+                    "person {:?} is defined twice: give each person one entry",
+                    p.name
+                ),
             ));
         }
         let contact = match (&p.phone, &p.sip) {
@@ -62,7 +68,14 @@ pub fn compile_schedule(s: &switchboard_crds::Schedule, id: &ObjectId) -> Result
     for (i, l) in spec.layers.iter().enumerate() {
         let at = |field: &str| format!("spec.layers[{i}].{field}");
         if !layer_names.insert(l.name.as_str()) {
-            problems.push(Problem::field(id, at("name"), format!("layer {:?} is defined twice: layer names must be unique", l.name)));
+            problems.push(Problem::field(
+                id,
+                at("name"),
+                format!(
+                    "layer {:?} is defined twice: layer names must be unique",
+                    l.name
+                ),
+            ));
         }
         let shift = match (l.rotation, &l.shift_length) {
             (Rotation::Daily, None) => Some(routing::ShiftLength::Days(1)),
@@ -75,18 +88,33 @@ pub fn compile_schedule(s: &switchboard_crds::Schedule, id: &ObjectId) -> Result
                 parsed
             }
             (Rotation::Custom, None) => {
-                problems.push(Problem::field(id, at("shiftLength"), "required when rotation is Custom: set a length such as 12h, 3d or 2w"));
+                problems.push(Problem::field(
+                    id,
+                    at("shiftLength"),
+                    "required when rotation is Custom: set a length such as 12h, 3d or 2w",
+                ));
                 None
             }
             (_, Some(_)) => {
-                problems.push(Problem::field(id, at("shiftLength"), "only used with rotation Custom: remove it, or set rotation: Custom"));
+                problems.push(Problem::field(
+                    id,
+                    at("shiftLength"),
+                    "only used with rotation Custom: remove it, or set rotation: Custom",
+                ));
                 None
             }
         };
         let date = match l.start_date.parse::<civil::Date>() {
             Ok(d) => Some(d),
             Err(_) => {
-                problems.push(Problem::field(id, at("startDate"), format!("{:?} is not a calendar date: write YYYY-MM-DD, such as 2026-01-05", l.start_date)));
+                problems.push(Problem::field(
+                    id,
+                    at("startDate"),
+                    format!(
+                        "{:?} is not a calendar date: write YYYY-MM-DD, such as 2026-01-05",
+                        l.start_date
+                    ),
+                ));
                 None
             }
         };
@@ -98,8 +126,18 @@ pub fn compile_schedule(s: &switchboard_crds::Schedule, id: &ObjectId) -> Result
         }
         let mut restrictions = Vec::new();
         for (j, r) in l.restrictions.iter().enumerate() {
-            let start = parse_time(&r.start, id, &at(&format!("restrictions[{j}].start")), &mut problems);
-            let end = parse_time(&r.end, id, &at(&format!("restrictions[{j}].end")), &mut problems);
+            let start = parse_time(
+                &r.start,
+                id,
+                &at(&format!("restrictions[{j}].start")),
+                &mut problems,
+            );
+            let end = parse_time(
+                &r.end,
+                id,
+                &at(&format!("restrictions[{j}].end")),
+                &mut problems,
+            );
             if let (Some(start), Some(end)) = (start, end) {
                 restrictions.push(routing::Window {
                     days: routing::Days::of(r.days.iter().map(|d| weekday(*d))),
@@ -123,16 +161,34 @@ pub fn compile_schedule(s: &switchboard_crds::Schedule, id: &ObjectId) -> Result
     for (i, o) in spec.overrides.iter().enumerate() {
         let at = |field: &str| format!("spec.overrides[{i}].{field}");
         if !names.contains(o.person.as_str()) {
-            problems.push(Problem::field(id, at("person"), format!("{:?} is not one of spec.people: add the person to spec.people or fix the name", o.person)));
+            problems.push(Problem::field(
+                id,
+                at("person"),
+                format!(
+                    "{:?} is not one of spec.people: add the person to spec.people or fix the name",
+                    o.person
+                ),
+            ));
         }
         let Some(tz) = &tz else { continue };
         let start = parse_instant(&o.start, tz, id, &at("start"), &mut problems);
         let end = parse_instant(&o.end, tz, id, &at("end"), &mut problems);
         if let (Some(start), Some(end)) = (start, end) {
             if end <= start {
-                problems.push(Problem::field(id, at("end"), format!("the override ends ({}) before it starts ({}): end must be after start", o.end, o.start)));
+                problems.push(Problem::field(
+                    id,
+                    at("end"),
+                    format!(
+                        "the override ends ({}) before it starts ({}): end must be after start",
+                        o.end, o.start
+                    ),
+                ));
             } else {
-                overrides.push(routing::Override { person: o.person.clone(), start, end });
+                overrides.push(routing::Override {
+                    person: o.person.clone(),
+                    start,
+                    end,
+                });
             }
         }
     }
@@ -160,7 +216,12 @@ fn parse_shift_length(s: &str) -> Option<routing::ShiftLength> {
     }
 }
 
-fn parse_time(s: &str, id: &ObjectId, field: &str, problems: &mut Vec<Problem>) -> Option<civil::Time> {
+fn parse_time(
+    s: &str,
+    id: &ObjectId,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<civil::Time> {
     match s.parse::<civil::Time>() {
         Ok(t) if s.len() == 5 => Some(t),
         _ => {
@@ -171,11 +232,21 @@ fn parse_time(s: &str, id: &ObjectId, field: &str, problems: &mut Vec<Problem>) 
 }
 
 /// An RFC 3339 instant, or a local date-time in the schedule's zone.
-fn parse_instant(s: &str, tz: &TimeZone, id: &ObjectId, field: &str, problems: &mut Vec<Problem>) -> Option<Timestamp> {
+fn parse_instant(
+    s: &str,
+    tz: &TimeZone,
+    id: &ObjectId,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Timestamp> {
     if let Ok(ts) = s.parse::<Timestamp>() {
         return Some(ts);
     }
-    match s.parse::<civil::DateTime>().ok().and_then(|dt| tz.to_ambiguous_timestamp(dt).compatible().ok()) {
+    match s
+        .parse::<civil::DateTime>()
+        .ok()
+        .and_then(|dt| tz.to_ambiguous_timestamp(dt).compatible().ok())
+    {
         Some(ts) => Some(ts),
         None => {
             problems.push(Problem::field(id, field, format!("{s:?} is not a time: write RFC 3339 (2026-12-24T18:00:00Z) or a local time in the schedule's zone (2026-12-24T18:00)")));
@@ -202,9 +273,18 @@ mod tests {
 
     #[test]
     fn shift_lengths_accept_hours_days_and_weeks_only() {
-        assert_eq!(parse_shift_length("12h"), Some(routing::ShiftLength::Hours(12)));
-        assert_eq!(parse_shift_length("3d"), Some(routing::ShiftLength::Days(3)));
-        assert_eq!(parse_shift_length("2w"), Some(routing::ShiftLength::Days(14)));
+        assert_eq!(
+            parse_shift_length("12h"),
+            Some(routing::ShiftLength::Hours(12))
+        );
+        assert_eq!(
+            parse_shift_length("3d"),
+            Some(routing::ShiftLength::Days(3))
+        );
+        assert_eq!(
+            parse_shift_length("2w"),
+            Some(routing::ShiftLength::Days(14))
+        );
         assert_eq!(parse_shift_length("0h"), None);
         assert_eq!(parse_shift_length("h"), None);
         assert_eq!(parse_shift_length("5m"), None);
