@@ -15,6 +15,7 @@ pub mod error;
 pub mod keys;
 pub mod oncall;
 pub mod schedule;
+pub mod signature;
 pub mod table;
 
 pub use error::{ScheduleError, TableError};
