@@ -21,7 +21,8 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
     // Sorted by name; parameters that repeat a name keep their value order (Twilio sorts the
     // pairs, so equal names are ordered by value).
     sorted.sort();
-    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
     mac.update(url.as_bytes());
     for (name, value) in sorted {
         mac.update(name.as_bytes());
@@ -34,7 +35,10 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
 pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], signature: &str) -> bool {
     use subtle::ConstantTimeEq;
     let expected = sign(auth_token, url, params);
-    expected.as_bytes().ct_eq(signature.trim().as_bytes()).into()
+    expected
+        .as_bytes()
+        .ct_eq(signature.trim().as_bytes())
+        .into()
 }
 
 #[cfg(test)]
@@ -58,14 +62,22 @@ mod tests {
 
     #[test]
     fn twilios_documented_example_signs_to_its_documented_signature() {
-        assert_eq!(sign("12345", URL, &twilio_example_params()), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+        assert_eq!(
+            sign("12345", URL, &twilio_example_params()),
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        );
     }
 
     #[test]
     fn parameter_order_in_the_request_does_not_matter() {
         let mut params = twilio_example_params();
         params.reverse();
-        assert!(verify("12345", URL, &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+        assert!(verify(
+            "12345",
+            URL,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
     }
 
     #[test]
@@ -73,7 +85,12 @@ mod tests {
         let mut params = twilio_example_params();
         let good = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
         assert!(!verify("12346", URL, &params, good));
-        assert!(!verify("12345", "https://mycompany.com/myapp.php?foo=1&bar=3", &params, good));
+        assert!(!verify(
+            "12345",
+            "https://mycompany.com/myapp.php?foo=1&bar=3",
+            &params,
+            good
+        ));
         params[2].1 = "1235".into();
         assert!(!verify("12345", URL, &params, good));
         assert!(!verify("12345", URL, &twilio_example_params(), ""));
