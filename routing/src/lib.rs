@@ -12,6 +12,7 @@
 //! `schedule.rs` + `oncall.rs` the on-call engine.
 
 pub mod error;
+pub mod escalation;
 pub mod keys;
 pub mod oncall;
 pub mod schedule;
@@ -19,6 +20,7 @@ pub mod signature;
 pub mod table;
 
 pub use error::{ScheduleError, TableError};
+pub use escalation::{CallProgress, Responder, StepPlan};
 pub use oncall::{Handoff, OnCall, Source};
 pub use schedule::{Contact, Days, Layer, Override, Person, Schedule, ShiftLength, Window};
 pub use table::RoutingTable;

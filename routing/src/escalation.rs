@@ -1,0 +1,184 @@
+//! Who a step of an escalation chain rings, resolved at the moment the step starts.
+//!
+//! ```text
+//!   Step.targets ──► onCall: schedule.on_call_at(now)   ─┐
+//!                    team: every person of the schedule  ├─► dedupe ─► skip already rung ─► cap ─► order
+//!                    person / number / sip               ─┘                 (skipAlreadyRung)  (maxRung)  (strategy)
+//! ```
+//!
+//! Every responder carries the reason it is rung (which schedule, layer or override), and every
+//! target that yields nobody says why, so the call log and `switchboard simulate` can explain
+//! each ring.
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::error::ScheduleError;
+use crate::schedule::Contact;
+use crate::table::{Chain, RingStrategy, RoutingTable, Target};
+
+/// Someone to ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Responder {
+    /// The person's name in their schedule, for people; `None` for plain numbers and SIP URIs.
+    pub person: Option<String>,
+    /// Name shown and spoken.
+    pub display_name: String,
+    /// Number or SIP URI.
+    pub contact: Contact,
+    /// Whisper language, when the person has one.
+    pub language: Option<String>,
+    /// Why they are rung (`on call in schedule database via layer/business-hours`).
+    pub reason: String,
+}
+
+/// What one step rings.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StepPlan {
+    /// Who to ring, in ringing order (for one-at-a-time strategies).
+    pub responders: Vec<Responder>,
+    /// Targets that gave nobody to ring, with the reason.
+    pub notes: Vec<String>,
+}
+
+/// How far a call has got, as far as step resolution cares.
+#[derive(Clone, Copy, Debug)]
+pub struct CallProgress<'a> {
+    /// The call's SID; seeds the `Random` order so a retried webhook gets the same order.
+    pub call_sid: &'a str,
+    /// Pass through the chain (0 for the first, then 1.. for repeats).
+    pub pass: u32,
+    /// Numbers and URIs already rung in this call.
+    pub already_rung: &'a [String],
+}
+
+impl RoutingTable {
+    /// The chain of this name.
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.get(name)
+    }
+
+    /// Resolves step `step` of chain `chain` at instant `at`.
+    pub fn plan_step(
+        &self,
+        chain: &Chain,
+        step: usize,
+        at: Timestamp,
+        call: CallProgress<'_>,
+    ) -> Result<StepPlan, ScheduleError> {
+        let mut plan = StepPlan::default();
+        let Some(s) = chain.steps.get(step) else {
+            return Ok(plan);
+        };
+        let mut candidates = Vec::new();
+        for target in &s.targets {
+            match target {
+                Target::OnCall { schedule } => {
+                    let Some(sched) = self.schedules.get(schedule) else {
+                        plan.notes.push(format!(
+                            "schedule {schedule} is missing from the routing table"
+                        ));
+                        continue;
+                    };
+                    let oc = sched.on_call_at(at)?;
+                    match oc.person.as_deref().and_then(|n| sched.person(n)) {
+                        Some(p) => candidates.push(Responder {
+                            person: Some(p.name.clone()),
+                            display_name: p.display_name.clone(),
+                            contact: p.contact.clone(),
+                            language: p.language.clone(),
+                            reason: format!(
+                                "on call in schedule {schedule} via {}",
+                                oc.source.label()
+                            ),
+                        }),
+                        None => plan
+                            .notes
+                            .push(format!("nobody is on call in schedule {schedule}")),
+                    }
+                }
+                Target::Team { schedule } => match self.schedules.get(schedule) {
+                    Some(sched) => candidates.extend(sched.people.iter().map(|p| Responder {
+                        person: Some(p.name.clone()),
+                        display_name: p.display_name.clone(),
+                        contact: p.contact.clone(),
+                        language: p.language.clone(),
+                        reason: format!("member of team {schedule}"),
+                    })),
+                    None => plan.notes.push(format!(
+                        "schedule {schedule} is missing from the routing table"
+                    )),
+                },
+                Target::Person { schedule, person } => {
+                    match self.schedules.get(schedule).and_then(|s| s.person(person)) {
+                        Some(p) => candidates.push(Responder {
+                            person: Some(p.name.clone()),
+                            display_name: p.display_name.clone(),
+                            contact: p.contact.clone(),
+                            language: p.language.clone(),
+                            reason: format!("named in the chain ({schedule}/{person})"),
+                        }),
+                        None => plan.notes.push(format!(
+                            "person {schedule}/{person} is missing from the routing table"
+                        )),
+                    }
+                }
+                Target::Number(n) => candidates.push(Responder {
+                    person: None,
+                    display_name: n.clone(),
+                    contact: Contact::Phone(n.clone()),
+                    language: None,
+                    reason: "number named in the chain".into(),
+                }),
+                Target::Sip(u) => candidates.push(Responder {
+                    person: None,
+                    display_name: u.clone(),
+                    contact: Contact::Sip(u.clone()),
+                    language: None,
+                    reason: "SIP address named in the chain".into(),
+                }),
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        let budget = (chain.max_rung as usize).saturating_sub(call.already_rung.len());
+        for r in &candidates {
+            let addr = r.contact.address();
+            if seen.contains(&addr) {
+                continue;
+            }
+            seen.push(addr);
+            if s.skip_already_rung && call.already_rung.iter().any(|a| a == addr) {
+                plan.notes.push(format!(
+                    "{} ({addr}) was already rung in this call",
+                    r.display_name
+                ));
+                continue;
+            }
+            if plan.responders.len() >= budget {
+                plan.notes.push(format!(
+                    "{} ({addr}) not rung: the chain's maxRung of {} is reached",
+                    r.display_name, chain.max_rung
+                ));
+                continue;
+            }
+            plan.responders.push(r.clone());
+        }
+        if s.strategy == RingStrategy::Random {
+            shuffle(
+                &mut plan.responders,
+                &format!("{}/{}/{}/{}", call.call_sid, chain.name, call.pass, step),
+            );
+        }
+        Ok(plan)
+    }
+}
+
+/// A Fisher-Yates shuffle driven by a hash of `seed`: random across calls, repeatable within one.
+fn shuffle<T>(items: &mut [T], seed: &str) {
+    let mut state = Sha256::digest(seed.as_bytes()).to_vec();
+    for i in (1..items.len()).rev() {
+        state = Sha256::digest(&state).to_vec();
+        let r = u64::from_le_bytes(state[..8].try_into().expect("8 bytes"));
+        items.swap(i, (r % (i as u64 + 1)) as usize);
+    }
+}
