@@ -52,6 +52,27 @@ fn the_support_hotline_table_holds_its_policy_chains_and_schedules() {
     assert_eq!(&back, table);
 }
 
+/// The webhook server's tests read the hotline's compiled table from a fixture (it must not
+/// depend on the operator); this keeps the fixture equal to what `examples/` compiles to.
+/// Regenerate with `SWITCHBOARD_UPDATE_FIXTURES=1 scripts/test`.
+#[test]
+fn the_webhook_servers_table_fixture_is_what_the_examples_compile_to() {
+    let (_, compiled) = check(&[examples()]);
+    let mut json = serde_json::to_string_pretty(&compiled.tables[0]).unwrap();
+    json.push('\n');
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../webhook-server/tests/fixtures/support-hotline.json");
+    if std::env::var_os("SWITCHBOARD_UPDATE_FIXTURES").is_some() {
+        std::fs::write(&path, &json).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == json,
+        "{} is stale: run SWITCHBOARD_UPDATE_FIXTURES=1 scripts/test",
+        path.display()
+    );
+}
+
 #[test]
 fn an_account_sid_from_the_secret_changes_the_revision() {
     let (loaded, without) = check(&[examples()]);

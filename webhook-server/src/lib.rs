@@ -7,4 +7,6 @@
 //! escalates and connects calls", still open. The dependency rule (routing only: no kube, no
 //! k8s-openapi, no CRDs) is fixed from the start.
 
+pub mod flow;
+pub mod state;
 pub mod twiml;

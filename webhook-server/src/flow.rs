@@ -1,0 +1,814 @@
+//! The call flow as pure functions: (routing table, call state, webhook) -> (new state, TwiML).
+//!
+//! ```text
+//!   incoming ─► blocked? Reject ─► disabled? say, hang up ─► greeting
+//!      ─► menu (Gather digit, retries, default) ─► describe (Gather speech) ─► escalate
+//!   escalate ─► plan next step (who is on call now) ─► Dial(Number url=whisper) ─► dial callback
+//!   whisper ─► Gather "press 1" ─► accept: state.accepted, empty TwiML bridges the call
+//!   dial callback ─► accepted? done : redial rest of step / next target / next step / repeat
+//!                 ─► voicemail (Record) or "no answer", hang up
+//! ```
+//!
+//! NB: acceptance is read from the call state, not from `DialCallStatus`, because what Twilio
+//! reports for a whispered leg that hangs up without accepting is not the signal to rely on;
+//! the only proof of a human is the key press recorded by `accept`.
+//!
+//! NB: with several `<Number>`s in one `<Dial>`, Twilio connects the first leg that answers and
+//! hangs up the others, and the whisper (`<Number url>`) runs only on that leg
+//! (<https://www.twilio.com/docs/voice/twiml/number#url>, "Dialing multiple numbers" in
+//! <https://www.twilio.com/docs/voice/twiml/dial>). So when the first pickup of an all-at-once
+//! step does not accept (a personal voicemail, a pocket answer), the others of the step are rung
+//! again for what is left of the step's time (`redial_rest`).
+
+use jiff::{SignedDuration, Timestamp};
+use switchboard_routing::table::{CallerId, Entry, Greeting, Mode, RingStrategy, RoutingTable};
+use switchboard_routing::{CallProgress, Contact};
+
+use crate::state::{CallState, Outcome, Phase, Ring};
+use crate::twiml::{Dial, Gather, Input, Noun, Record, RejectReason, Response, Say, Verb};
+
+/// The fewest seconds worth ringing the rest of a step again.
+const MIN_REDIAL_SECONDS: i64 = 5;
+
+/// Builds the absolute URLs Twilio calls back, from the configured public base URL.
+#[derive(Clone, Debug)]
+pub struct Urls {
+    base: String,
+}
+
+impl Urls {
+    /// `base` is the public URL Twilio reaches the server at, such as `https://sb.example.com`.
+    pub fn new(base: &str) -> Urls {
+        Urls {
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// `<base>/twilio/voice/<path>?<query>`. Query values are SIDs and numbers (no escaping needed).
+    pub fn voice(&self, path: &str, query: &[(&str, String)]) -> String {
+        let mut url = format!("{}/twilio/voice/{path}", self.base);
+        for (i, (k, v)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(k);
+            url.push('=');
+            url.push_str(v);
+        }
+        url
+    }
+}
+
+/// The first webhook of a call.
+#[derive(Clone, Debug)]
+pub struct Incoming<'a> {
+    /// CallSid.
+    pub call_sid: &'a str,
+    /// Caller.
+    pub from: &'a str,
+    /// Hotline number.
+    pub to: &'a str,
+}
+
+/// Said to an unknown number's caller.
+pub const NOT_IN_SERVICE: &str = "The number you have called is not in service. Goodbye.";
+
+fn say(t: &RoutingTable, text: &str) -> Verb {
+    Verb::Say(Say {
+        text: text.to_string(),
+        voice: t.policy.speech.voice.clone(),
+        language: Some(t.policy.speech.language.clone()),
+    })
+}
+
+/// Answers the first webhook of a call. Returns the new call state, or `None` when the call
+/// ends at once (unknown number, blocked, disabled): those are logged by the caller.
+pub fn incoming(
+    table: Option<&RoutingTable>,
+    req: &Incoming<'_>,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let mut state = CallState {
+        call_sid: req.call_sid.to_string(),
+        to: req.to.to_string(),
+        from: req.from.to_string(),
+        started_at: now,
+        policy: String::new(),
+        revision: String::new(),
+        phase: Phase::Ringing,
+        menu_choice: None,
+        chain: None,
+        description: None,
+        pass: 0,
+        next_step: 0,
+        pending: vec![],
+        ringing: vec![],
+        step_deadline: None,
+        seq: 0,
+        picked_up: None,
+        accepted: None,
+        rung: vec![],
+        talk_seconds: None,
+        recording_url: None,
+        transcription: None,
+        outcome: None,
+        ended_at: None,
+        events: vec![],
+    };
+    let Some(t) = table else {
+        state.event(now, format!("no routing table for {}", req.to));
+        state.end(Outcome::UnknownNumber, now);
+        return (
+            state,
+            Response::new().say(NOT_IN_SERVICE, None, None).hangup(),
+        );
+    };
+    state.policy = format!("{}/{}", t.owner.namespace, t.policy.name);
+    state.revision = t.revision.clone();
+    // Blocked callers are refused before the call is answered (no greeting, no charge).
+    if t.policy.blocklist.blocks(req.from) {
+        state.event(now, format!("caller {} is on the blocklist", req.from));
+        state.end(Outcome::Blocked, now);
+        return (
+            state,
+            Response::new().push(Verb::Reject(RejectReason::Rejected)),
+        );
+    }
+    if let Mode::Disabled { message } | Mode::Maintenance { message } = &t.policy.mode {
+        state.event(now, "the policy is not active");
+        state.end(Outcome::Unavailable, now);
+        return (state, Response::new().push(say(t, message)).hangup());
+    }
+    let mut r = Response::new();
+    match &t.policy.greeting {
+        Some(Greeting::Say(text)) => r = r.push(say(t, text)),
+        Some(Greeting::Play(url)) => r = r.push(Verb::Play(url.clone())),
+        None => {}
+    }
+    match &t.policy.entry {
+        Entry::Menu(_) => {
+            state.phase = Phase::Menu { attempt: 0 };
+            let (state, more) = menu_prompt(t, state, urls);
+            (state, append(r, more))
+        }
+        Entry::Chain(chain) => {
+            state.chain = Some(chain.clone());
+            let (state, more) = after_choice(t, state, now, urls);
+            (state, append(r, more))
+        }
+    }
+}
+
+fn append(mut r: Response, more: Response) -> Response {
+    for v in more.verbs() {
+        r = r.push(v.clone());
+    }
+    r
+}
+
+fn menu_prompt(t: &RoutingTable, state: CallState, urls: &Urls) -> (CallState, Response) {
+    let Entry::Menu(menu) = &t.policy.entry else {
+        unreachable!("menu_prompt is only called for a menu")
+    };
+    let Phase::Menu { attempt } = state.phase else {
+        unreachable!("menu_prompt is only called in the menu")
+    };
+    let mut prompts = Vec::new();
+    if let Some(p) = &menu.prompt {
+        prompts.push(say(t, p));
+    }
+    for o in &menu.options {
+        prompts.push(say(t, &format!("For {}, press {}.", o.name, o.digit)));
+    }
+    let gather = Verb::Gather(Gather {
+        action: urls.voice("menu", &[("attempt", attempt.to_string())]),
+        input: Input::Dtmf,
+        num_digits: Some(1),
+        timeout: menu.timeout_seconds,
+        language: None,
+        action_on_empty_result: true,
+        prompts,
+    });
+    (state, Response::new().push(gather))
+}
+
+/// The caller pressed `digits` (or nothing) at menu reading `attempt`.
+pub fn menu(
+    t: &RoutingTable,
+    mut state: CallState,
+    attempt: u32,
+    digits: &str,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let Entry::Menu(menu) = &t.policy.entry else {
+        return (
+            state,
+            Response::new()
+                .push(say(t, &t.policy.messages.goodbye))
+                .hangup(),
+        );
+    };
+    if state.phase != (Phase::Menu { attempt }) {
+        // A late or repeated menu callback: the call has moved on.
+        return (state, Response::new());
+    }
+    let chosen = menu.options.iter().find(|o| o.digit == digits);
+    let default = menu
+        .default_digit
+        .as_ref()
+        .and_then(|d| menu.options.iter().find(|o| &o.digit == d));
+    let option = match (chosen, digits.is_empty()) {
+        (Some(o), _) => Some(o),
+        // An unknown key goes to the default option when there is one.
+        (None, false) if default.is_some() => default,
+        _ if attempt < menu.retries => {
+            state.event(
+                now,
+                if digits.is_empty() {
+                    "menu: no key pressed, asking again".to_string()
+                } else {
+                    format!("menu: {digits} is not an option, asking again")
+                },
+            );
+            state.phase = Phase::Menu {
+                attempt: attempt + 1,
+            };
+            let (state, r) = menu_prompt(t, state, urls);
+            let again = if digits.is_empty() {
+                "Sorry, I did not get that."
+            } else {
+                "Sorry, that is not an option."
+            };
+            return (state, append(Response::new().push(say(t, again)), r));
+        }
+        _ => default,
+    };
+    let Some(option) = option else {
+        state.event(now, "menu: no valid choice after every retry");
+        state.end(Outcome::NoAnswer, now);
+        return (
+            state,
+            Response::new()
+                .push(say(t, &t.policy.messages.goodbye))
+                .hangup(),
+        );
+    };
+    state.menu_choice = Some(format!("{} {}", option.digit, option.name));
+    state.chain = Some(option.chain.clone());
+    state.event(
+        now,
+        format!("menu: chose {} ({})", option.digit, option.name),
+    );
+    after_choice(t, state, now, urls)
+}
+
+fn after_choice(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    if let Some(d) = &t.policy.describe_problem {
+        state.phase = Phase::Describe;
+        let gather = Verb::Gather(Gather {
+            action: urls.voice("describe", &[]),
+            input: Input::Speech,
+            num_digits: None,
+            timeout: d.timeout_seconds,
+            language: Some(t.policy.speech.language.clone()),
+            action_on_empty_result: true,
+            prompts: vec![say(t, &d.prompt)],
+        });
+        return (state, Response::new().push(gather));
+    }
+    start_escalation(t, state, now, urls)
+}
+
+/// The caller's spoken description (`SpeechResult`, empty when they said nothing).
+pub fn describe(
+    t: &RoutingTable,
+    mut state: CallState,
+    speech: &str,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    if state.phase != Phase::Describe {
+        return (state, Response::new());
+    }
+    if !speech.trim().is_empty() {
+        state.description = Some(speech.trim().to_string());
+        state.event(
+            now,
+            format!("caller described the problem: {:?}", speech.trim()),
+        );
+    }
+    start_escalation(t, state, now, urls)
+}
+
+fn start_escalation(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    state.phase = Phase::Ringing;
+    let mut r = Response::new();
+    if let Some(a) = &t.policy.recording_announcement {
+        r = r.push(say(t, a));
+    }
+    let (state, more) = next_dial(t, state, now, urls);
+    (state, append(r, more))
+}
+
+/// Rings the next target: the rest of the current step, or the next step, pass or the end.
+fn next_dial(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let Some(chain) = state.chain.as_deref().and_then(|c| t.chain(c)) else {
+        state.event(now, "the chain is missing from the routing table");
+        return finish_unanswered(t, state, now, urls);
+    };
+    // At most every step of every pass is planned once per call to this function.
+    let limit = chain.steps.len() * (chain.repeat as usize + 1) + 1;
+    for _ in 0..limit {
+        if !state.pending.is_empty() {
+            let strategy = chain
+                .steps
+                .get(state.pending[0].step)
+                .map(|s| s.strategy)
+                .unwrap_or(RingStrategy::Sequential);
+            let timeout = chain
+                .steps
+                .get(state.pending[0].step)
+                .map(|s| s.ring_timeout_seconds)
+                .unwrap_or(20);
+            let rings: Vec<Ring> = match (strategy, state.step_deadline) {
+                (RingStrategy::Simultaneous, Some(deadline)) => {
+                    let left = deadline.duration_since(now).as_secs();
+                    if left < MIN_REDIAL_SECONDS {
+                        state.event(now, "step time is up; no ringing the rest of it again");
+                        state.pending.clear();
+                        continue;
+                    }
+                    std::mem::take(&mut state.pending)
+                }
+                _ => vec![state.pending.remove(0)],
+            };
+            let timeout = match (strategy, state.step_deadline) {
+                (RingStrategy::Simultaneous, Some(deadline)) => deadline
+                    .duration_since(now)
+                    .as_secs()
+                    .clamp(MIN_REDIAL_SECONDS, i64::from(timeout))
+                    as u32,
+                _ => timeout,
+            };
+            return dial(t, state, rings, timeout, now, urls);
+        }
+        if state.next_step >= chain.steps.len() {
+            if state.pass >= chain.repeat {
+                return finish_unanswered(t, state, now, urls);
+            }
+            state.pass += 1;
+            state.next_step = 0;
+            state.event(
+                now,
+                format!(
+                    "chain {}: starting pass {} of {}",
+                    chain.name,
+                    state.pass + 1,
+                    chain.repeat + 1
+                ),
+            );
+        }
+        let step_index = state.next_step;
+        state.next_step += 1;
+        let step = &chain.steps[step_index];
+        let already: Vec<String> = state
+            .rung
+            .iter()
+            .map(|r| r.contact.address().to_string())
+            .collect();
+        let plan = match t.plan_step(
+            chain,
+            step_index,
+            now,
+            CallProgress {
+                call_sid: &state.call_sid,
+                pass: state.pass,
+                already_rung: &already,
+            },
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                state.event(now, format!("step {}: {e}", step.name));
+                continue;
+            }
+        };
+        for note in &plan.notes {
+            state.event(now, format!("step {}: {note}", step.name));
+        }
+        if plan.responders.is_empty() {
+            state.event(now, format!("step {}: nobody to ring, skipped", step.name));
+            continue;
+        }
+        let rings: Vec<Ring> = plan
+            .responders
+            .iter()
+            .map(|r| Ring::of(r, step_index, state.pass, now))
+            .collect();
+        match step.strategy {
+            RingStrategy::Simultaneous => {
+                state.step_deadline = Some(
+                    now.saturating_add(SignedDuration::from_secs(i64::from(
+                        step.ring_timeout_seconds,
+                    )))
+                    .unwrap_or(now),
+                );
+                return dial(t, state, rings, step.ring_timeout_seconds, now, urls);
+            }
+            RingStrategy::Sequential | RingStrategy::Random => {
+                state.step_deadline = None;
+                state.pending = rings;
+                continue;
+            }
+        }
+    }
+    finish_unanswered(t, state, now, urls)
+}
+
+fn dial(
+    t: &RoutingTable,
+    mut state: CallState,
+    rings: Vec<Ring>,
+    timeout: u32,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    state.seq += 1;
+    state.picked_up = None;
+    let seq = state.seq.to_string();
+    let nouns = rings
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let url = Some(urls.voice(
+                "whisper",
+                &[
+                    ("call", state.call_sid.clone()),
+                    ("seq", seq.clone()),
+                    ("ring", i.to_string()),
+                ],
+            ));
+            match &r.contact {
+                Contact::Phone(n) => Noun::Number {
+                    number: n.clone(),
+                    url,
+                },
+                Contact::Sip(u) => Noun::Sip {
+                    uri: u.clone(),
+                    url,
+                },
+            }
+        })
+        .collect();
+    for r in &rings {
+        state.event(
+            now,
+            format!(
+                "ringing {} ({}) for {timeout}s: {}",
+                r.display_name,
+                r.contact.address(),
+                r.reason
+            ),
+        );
+    }
+    state.ringing = rings.clone();
+    state.rung.extend(rings);
+    let d = Dial {
+        action: urls.voice("dial", &[("seq", seq)]),
+        timeout,
+        caller_id: Some(match t.policy.caller_id {
+            CallerId::Hotline => state.to.clone(),
+            CallerId::Caller => state.from.clone(),
+        }),
+        answer_on_bridge: true,
+        time_limit: Some(t.policy.max_call_duration_seconds),
+        recording_status_callback: t
+            .policy
+            .recording_announcement
+            .as_ref()
+            .map(|_| urls.voice("recording", &[])),
+        nouns,
+    };
+    (state, Response::new().push(Verb::Dial(d)))
+}
+
+fn finish_unanswered(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    state.ringing.clear();
+    state.pending.clear();
+    let message = if state.rung.is_empty() {
+        &t.policy.messages.no_one_on_call
+    } else {
+        &t.policy.messages.no_answer
+    };
+    let r = Response::new().push(say(t, message));
+    match &t.policy.voicemail {
+        Some(vm) => {
+            state.phase = Phase::Voicemail;
+            state.event(now, "nobody accepted: voicemail");
+            let r = r
+                .push(say(t, &t.policy.messages.voicemail_greeting))
+                .push(Verb::Record(Record {
+                    action: urls.voice("voicemail", &[]),
+                    max_length: vm.max_length_seconds,
+                    transcribe_callback: vm.transcribe.then(|| urls.voice("transcription", &[])),
+                    recording_status_callback: None,
+                }));
+            // NB: when the caller records nothing, Twilio skips the action and runs the next verb.
+            let r = r.push(say(t, &t.policy.messages.goodbye)).hangup();
+            (state, r)
+        }
+        None => {
+            state.end(Outcome::NoAnswer, now);
+            (state, r.push(say(t, &t.policy.messages.goodbye)).hangup())
+        }
+    }
+}
+
+/// A rung responder picked up (`<Number url>`): they hear who is calling and are asked to accept.
+pub fn whisper(
+    t: &RoutingTable,
+    mut state: CallState,
+    seq: u32,
+    ring: usize,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let Some(r) = state
+        .ringing
+        .get(ring)
+        .cloned()
+        .filter(|_| seq == state.seq && state.phase == Phase::Ringing)
+    else {
+        return (state, Response::new().hangup());
+    };
+    state.picked_up = Some(ring);
+    state.event(now, format!("{} picked up", r.display_name));
+    let language = r
+        .language
+        .clone()
+        .unwrap_or_else(|| t.policy.speech.language.clone());
+    let speak = |text: String| {
+        Verb::Say(Say {
+            text,
+            voice: t.policy.speech.voice.clone(),
+            language: Some(language.clone()),
+        })
+    };
+    let mut intro = format!(
+        "Incoming call to the {} hotline from {}.",
+        t.policy.name,
+        spell(&state.from)
+    );
+    if let Some(choice) = &state.menu_choice {
+        intro.push_str(&format!(
+            " The caller chose {}.",
+            choice.split_once(' ').map(|(_, n)| n).unwrap_or(choice)
+        ));
+    }
+    if let Some(d) = &state.description {
+        intro.push_str(&format!(" They said: {d}."));
+    }
+    let Some(acceptance) = &t.policy.acceptance else {
+        // No acceptance check: the pickup is the acceptance; an empty response bridges the call.
+        state.accepted = Some((r, now));
+        state.phase = Phase::Connected;
+        return (state, Response::new().push(speak(intro)));
+    };
+    let gather = Verb::Gather(Gather {
+        action: urls.voice(
+            "accept",
+            &[
+                ("call", state.call_sid.clone()),
+                ("seq", seq.to_string()),
+                ("ring", ring.to_string()),
+            ],
+        ),
+        input: Input::Dtmf,
+        num_digits: Some(1),
+        timeout: acceptance.timeout_seconds,
+        language: None,
+        action_on_empty_result: false,
+        prompts: vec![speak(intro), speak(acceptance.prompt.clone())],
+    });
+    // Falling out of the Gather (no key) hangs up this leg; the caller is not connected.
+    (
+        state,
+        Response::new()
+            .push(gather)
+            .push(speak("The call was not accepted. Goodbye.".into()))
+            .hangup(),
+    )
+}
+
+/// The responder pressed `digits` in the whisper.
+pub fn accept(
+    t: &RoutingTable,
+    mut state: CallState,
+    seq: u32,
+    ring: usize,
+    digits: &str,
+    now: Timestamp,
+) -> (CallState, Response) {
+    let digit = t
+        .policy
+        .acceptance
+        .as_ref()
+        .map(|a| a.digit.as_str())
+        .unwrap_or("1");
+    let current = seq == state.seq && state.phase == Phase::Ringing && state.accepted.is_none();
+    match state.ringing.get(ring).cloned() {
+        Some(r) if current && digits == digit => {
+            state.event(now, format!("{} accepted the call", r.display_name));
+            state.accepted = Some((r, now));
+            state.phase = Phase::Connected;
+            // An empty response ends the whisper, and Twilio bridges the two parties.
+            (state, Response::new())
+        }
+        Some(_) if state.phase == Phase::Ended => (
+            state,
+            Response::new()
+                .say("The caller has hung up. Goodbye.", None, None)
+                .hangup(),
+        ),
+        _ => (
+            state,
+            Response::new()
+                .say("The call was not accepted. Goodbye.", None, None)
+                .hangup(),
+        ),
+    }
+}
+
+/// What Twilio reports when a `<Dial>` ends.
+#[derive(Clone, Debug)]
+pub struct DialResult<'a> {
+    /// The dial's sequence number (from the action URL).
+    pub seq: u32,
+    /// `DialCallStatus`: completed, answered, busy, no-answer, failed, canceled.
+    pub dial_status: &'a str,
+    /// `DialCallDuration`, seconds, when the legs were bridged.
+    pub duration: Option<u32>,
+    /// `CallStatus` of the caller's leg; `completed` when the caller hung up during the dial.
+    pub call_status: &'a str,
+}
+
+/// The `<Dial action>` callback: connected, or on to the next ring.
+pub fn dial_result(
+    t: &RoutingTable,
+    mut state: CallState,
+    res: &DialResult<'_>,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    if res.seq != state.seq || !matches!(state.phase, Phase::Ringing | Phase::Connected) {
+        return (state, Response::new());
+    }
+    if let Some((who, at)) = state.accepted.clone() {
+        state.talk_seconds = res.duration;
+        mark(&mut state, &who, "accepted");
+        state.event(
+            now,
+            format!(
+                "{} talked with the caller for {}s (answered after {}s)",
+                who.display_name,
+                res.duration.unwrap_or(0),
+                at.duration_since(state.started_at).as_secs()
+            ),
+        );
+        state.end(Outcome::Answered, now);
+        return (state, Response::new().hangup());
+    }
+    let picked = state.picked_up.and_then(|i| state.ringing.get(i).cloned());
+    let result = if picked.is_some() {
+        "not-accepted".to_string()
+    } else {
+        res.dial_status.to_string()
+    };
+    for r in state.ringing.clone() {
+        let this = if picked.as_ref() == Some(&r) {
+            result.clone()
+        } else if picked.is_some() {
+            "canceled".into()
+        } else {
+            result.clone()
+        };
+        mark(&mut state, &r, &this);
+    }
+    if res.call_status == "completed" || res.call_status == "canceled" {
+        state.event(now, "the caller hung up while responders were rung");
+        state.end(Outcome::Abandoned, now);
+        return (state, Response::new().hangup());
+    }
+    // An all-at-once step whose first pickup did not accept: ring the others again.
+    if let (Some(p), Some(_)) = (&picked, state.step_deadline)
+        && state.ringing.len() > 1
+    {
+        state.pending = state
+            .ringing
+            .iter()
+            .filter(|r| *r != p)
+            .cloned()
+            .map(|mut r| {
+                r.at = now;
+                r.result = None;
+                r
+            })
+            .collect();
+        state.event(
+            now,
+            format!(
+                "{} picked up without accepting: ringing the rest of the step again",
+                p.display_name
+            ),
+        );
+    }
+    state.ringing.clear();
+    next_dial(t, state, now, urls)
+}
+
+fn mark(state: &mut CallState, who: &Ring, result: &str) {
+    if let Some(r) = state
+        .rung
+        .iter_mut()
+        .rev()
+        .find(|r| r.contact == who.contact && r.result.is_none())
+    {
+        r.result = Some(result.to_string());
+    }
+}
+
+/// The voicemail recording ended (`<Record action>`).
+pub fn voicemail(
+    t: &RoutingTable,
+    mut state: CallState,
+    recording_url: &str,
+    duration: Option<u32>,
+    now: Timestamp,
+) -> (CallState, Response) {
+    if state.phase == Phase::Voicemail {
+        state.recording_url = Some(recording_url.to_string());
+        state.event(
+            now,
+            format!("voicemail of {}s recorded", duration.unwrap_or(0)),
+        );
+        state.end(Outcome::Voicemail, now);
+    }
+    (
+        state,
+        Response::new()
+            .push(say(t, &t.policy.messages.goodbye))
+            .hangup(),
+    )
+}
+
+/// Twilio's transcription of the voicemail arrived.
+pub fn transcription(mut state: CallState, text: &str, now: Timestamp) -> CallState {
+    state.transcription = Some(text.to_string());
+    state.event(now, "voicemail transcription received");
+    state
+}
+
+/// The caller's call ended (status callback). A call that had no outcome yet was abandoned.
+pub fn status(mut state: CallState, call_status: &str, now: Timestamp) -> CallState {
+    if matches!(
+        call_status,
+        "completed" | "canceled" | "busy" | "failed" | "no-answer"
+    ) {
+        if state.phase == Phase::Voicemail {
+            // Hung up during the voicemail prompt without recording anything.
+            state.end(Outcome::NoAnswer, now);
+        } else {
+            state.end(Outcome::Abandoned, now);
+        }
+    }
+    state
+}
+
+/// A number read digit by digit (`+1 4 1 5 ...`), so text to speech does not say "four billion".
+fn spell(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,190 @@
+//! One call's state, kept in Redis between webhooks so any replica can serve any callback.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use switchboard_routing::{Contact, Responder};
+
+/// Where a call is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// Reading the menu; `attempt` counts readings after the first.
+    Menu {
+        /// Retries used.
+        attempt: u32,
+    },
+    /// Listening to the caller describe the problem.
+    Describe,
+    /// Ringing responders.
+    Ringing,
+    /// A responder accepted; the parties talk.
+    Connected,
+    /// Recording a voicemail.
+    Voicemail,
+    /// Over.
+    Ended,
+}
+
+/// How a call ended, as the call log and metrics count it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A responder accepted.
+    Answered,
+    /// Nobody accepted; the caller left a message.
+    Voicemail,
+    /// Nobody accepted and no message was left.
+    NoAnswer,
+    /// The caller hung up before anyone accepted.
+    Abandoned,
+    /// The caller is on the blocklist.
+    Blocked,
+    /// The number has no routing table.
+    UnknownNumber,
+    /// The policy is disabled or in maintenance.
+    Unavailable,
+}
+
+impl Outcome {
+    /// The label used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Voicemail => "voicemail",
+            Outcome::NoAnswer => "no-answer",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Blocked => "blocked",
+            Outcome::UnknownNumber => "unknown-number",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Someone rung in this call.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Ring {
+    /// Person name, when a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    /// Name shown.
+    pub display_name: String,
+    /// Number or SIP URI.
+    pub contact: Contact,
+    /// Whisper language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Why rung.
+    pub reason: String,
+    /// Chain step (0-based) and pass through the chain.
+    pub step: usize,
+    /// Pass through the chain (0-based).
+    pub pass: u32,
+    /// When the ring started.
+    pub at: Timestamp,
+    /// How it ended: `accepted`, `no-answer`, `busy`, `failed`, `not-accepted`, `canceled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+}
+
+impl Ring {
+    /// A ring of `r` at `step` of `pass`, starting `at`.
+    pub fn of(r: &Responder, step: usize, pass: u32, at: Timestamp) -> Ring {
+        Ring {
+            person: r.person.clone(),
+            display_name: r.display_name.clone(),
+            contact: r.contact.clone(),
+            language: r.language.clone(),
+            reason: r.reason.clone(),
+            step,
+            pass,
+            at,
+            result: None,
+        }
+    }
+}
+
+/// One call.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallState {
+    /// Twilio's CallSid.
+    pub call_sid: String,
+    /// The hotline number called.
+    pub to: String,
+    /// The caller.
+    pub from: String,
+    /// When the call came in.
+    pub started_at: Timestamp,
+    /// The policy that answered (namespace/name of its PhoneNumber's policy).
+    pub policy: String,
+    /// Routing table revision used when the call came in.
+    pub revision: String,
+    /// Where the call is.
+    pub phase: Phase,
+    /// The menu option chosen (`2 the database team`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub menu_choice: Option<String>,
+    /// The chain being rung.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// What the caller said the problem is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Pass through the chain.
+    pub pass: u32,
+    /// Next step to plan (index into the chain's steps).
+    pub next_step: usize,
+    /// Numbers of the current step still to ring (one-at-a-time strategies, and the rest of an
+    /// all-at-once step after a pickup that did not accept).
+    pub pending: Vec<Ring>,
+    /// The rings of the current `<Dial>`.
+    pub ringing: Vec<Ring>,
+    /// When the current all-at-once step's time runs out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_deadline: Option<Timestamp>,
+    /// Increases with each `<Dial>`; callbacks carry it, so a late one is recognised.
+    pub seq: u32,
+    /// Which ring of the current dial picked up (index into `ringing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picked_up: Option<usize>,
+    /// Who accepted, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<(Ring, Timestamp)>,
+    /// Everyone rung so far, in order.
+    pub rung: Vec<Ring>,
+    /// Seconds the parties talked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk_seconds: Option<u32>,
+    /// Voicemail recording URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_url: Option<String>,
+    /// Voicemail transcription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription: Option<String>,
+    /// How it ended, once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// What happened, in order, for the call log (`step on-call: nobody is on call ...`).
+    pub events: Vec<(Timestamp, String)>,
+}
+
+impl CallState {
+    /// Records an event.
+    pub fn event(&mut self, at: Timestamp, text: impl Into<String>) {
+        self.events.push((at, text.into()));
+    }
+
+    /// Ends the call with `outcome` unless it already has one.
+    pub fn end(&mut self, outcome: Outcome, at: Timestamp) {
+        if self.outcome.is_none() {
+            self.outcome = Some(outcome);
+            self.ended_at = Some(at);
+            self.event(at, format!("outcome: {}", outcome.as_str()));
+        }
+        self.phase = Phase::Ended;
+    }
+}
