@@ -202,33 +202,26 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
     };
     let objects = &mut loaded.objects;
     let result = match kind {
-        "PhoneNumber" => serde_json::from_value(value).map(|object| {
-            objects.phone_numbers.push(Sourced {
-                object,
-                origin: origin.clone(),
-            })
-        }),
-        "IncomingCallPolicy" => serde_json::from_value(value).map(|object| {
-            objects.policies.push(Sourced {
-                object,
-                origin: origin.clone(),
-            })
-        }),
-        "EscalationChain" => serde_json::from_value(value).map(|object| {
-            objects.chains.push(Sourced {
-                object,
-                origin: origin.clone(),
-            })
-        }),
-        "Schedule" => serde_json::from_value(value).map(|object| {
-            objects.schedules.push(Sourced {
-                object,
-                origin: origin.clone(),
-            })
-        }),
+        "PhoneNumber" => decode_into(&mut objects.phone_numbers, value, &origin),
+        "IncomingCallPolicy" => decode_into(&mut objects.policies, value, &origin),
+        "EscalationChain" => decode_into(&mut objects.chains, value, &origin),
+        "Schedule" => decode_into(&mut objects.schedules, value, &origin),
         _ => unreachable!("SchemaChecker::check rejects unknown kinds"),
     };
     if let Err(e) = result {
         loaded.problems.push(decode_error(e));
     }
+}
+
+fn decode_into<K: serde::de::DeserializeOwned>(
+    list: &mut Vec<Sourced<K>>,
+    value: Value,
+    origin: &Option<Origin>,
+) -> Result<(), serde_json::Error> {
+    let object = serde_json::from_value(value)?;
+    list.push(Sourced {
+        object,
+        origin: origin.clone(),
+    });
+    Ok(())
 }

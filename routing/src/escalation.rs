@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::error::ScheduleError;
-use crate::schedule::Contact;
+use crate::schedule::{Contact, Person};
 use crate::table::{Chain, RingStrategy, RoutingTable, Target};
 
 /// Someone to ring.
@@ -30,6 +30,19 @@ pub struct Responder {
     pub language: Option<String>,
     /// Why they are rung (`on call in schedule database via layer/business-hours`).
     pub reason: String,
+}
+
+impl Responder {
+    /// A person of a schedule, rung for `reason`.
+    fn person(p: &Person, reason: String) -> Responder {
+        Responder {
+            person: Some(p.name.clone()),
+            display_name: p.display_name.clone(),
+            contact: p.contact.clone(),
+            language: p.language.clone(),
+            reason,
+        }
+    }
 }
 
 /// What one step rings.
@@ -82,42 +95,32 @@ impl RoutingTable {
                     };
                     let oc = sched.on_call_at(at)?;
                     match oc.person.as_deref().and_then(|n| sched.person(n)) {
-                        Some(p) => candidates.push(Responder {
-                            person: Some(p.name.clone()),
-                            display_name: p.display_name.clone(),
-                            contact: p.contact.clone(),
-                            language: p.language.clone(),
-                            reason: format!(
-                                "on call in schedule {schedule} via {}",
-                                oc.source.label()
-                            ),
-                        }),
+                        Some(p) => candidates.push(Responder::person(
+                            p,
+                            format!("on call in schedule {schedule} via {}", oc.source.label()),
+                        )),
                         None => plan
                             .notes
                             .push(format!("nobody is on call in schedule {schedule}")),
                     }
                 }
                 Target::Team { schedule } => match self.schedules.get(schedule) {
-                    Some(sched) => candidates.extend(sched.people.iter().map(|p| Responder {
-                        person: Some(p.name.clone()),
-                        display_name: p.display_name.clone(),
-                        contact: p.contact.clone(),
-                        language: p.language.clone(),
-                        reason: format!("member of team {schedule}"),
-                    })),
+                    Some(sched) => candidates.extend(
+                        sched
+                            .people
+                            .iter()
+                            .map(|p| Responder::person(p, format!("member of team {schedule}"))),
+                    ),
                     None => plan.notes.push(format!(
                         "schedule {schedule} is missing from the routing table"
                     )),
                 },
                 Target::Person { schedule, person } => {
                     match self.schedules.get(schedule).and_then(|s| s.person(person)) {
-                        Some(p) => candidates.push(Responder {
-                            person: Some(p.name.clone()),
-                            display_name: p.display_name.clone(),
-                            contact: p.contact.clone(),
-                            language: p.language.clone(),
-                            reason: format!("named in the chain ({schedule}/{person})"),
-                        }),
+                        Some(p) => candidates.push(Responder::person(
+                            p,
+                            format!("named in the chain ({schedule}/{person})"),
+                        )),
                         None => plan.notes.push(format!(
                             "person {schedule}/{person} is missing from the routing table"
                         )),
