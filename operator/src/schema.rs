@@ -25,6 +25,9 @@ impl std::fmt::Debug for SchemaChecker {
 struct KindSchema {
     kind: String,
     schema: Value,
+    /// `schema` plus the root fields every object has (apiVersion, kind, metadata), for the
+    /// unknown-field walk.
+    with_implicit_root: Value,
     validator: jsonschema::Validator,
     rules: kube_cel::CompiledSchema,
 }
@@ -50,8 +53,18 @@ impl SchemaChecker {
                         .expect("every generated CRD has a schema"),
                 )
                 .expect("a schema always serializes");
+                let mut with_implicit_root = schema.clone();
+                if let Some(props) = with_implicit_root
+                    .get_mut("properties")
+                    .and_then(Value::as_object_mut)
+                {
+                    for implicit in ["apiVersion", "kind", "metadata"] {
+                        props.insert(implicit.into(), serde_json::json!({}));
+                    }
+                }
                 KindSchema {
                     kind: crd.spec.names.kind.clone(),
+                    with_implicit_root,
                     validator: jsonschema::validator_for(&schema)
                         .expect("the generated schema is valid JSON Schema"),
                     rules: kube_cel::compile_schema(&schema),
@@ -87,17 +100,7 @@ impl SchemaChecker {
             }
             problems.push(Problem::field(id, path, message));
         }
-        // apiVersion, kind and metadata are implicit at the root of every CRD schema.
-        let mut root_schema = ks.schema.clone();
-        if let Some(props) = root_schema
-            .get_mut("properties")
-            .and_then(Value::as_object_mut)
-        {
-            for implicit in ["apiVersion", "kind", "metadata"] {
-                props.insert(implicit.into(), serde_json::json!({}));
-            }
-        }
-        unknown_fields(id, value, &root_schema, "", &mut problems);
+        unknown_fields(id, value, &ks.with_implicit_root, "", &mut problems);
         if problems.is_empty()
             && let Err(errors) = self.cel.validate_compiled(&ks.rules, value, None)
         {

@@ -79,8 +79,8 @@ fn say(t: &RoutingTable, text: &str) -> Verb {
     })
 }
 
-/// Answers the first webhook of a call. Returns the new call state, or `None` when the call
-/// ends at once (unknown number, blocked, disabled): those are logged by the caller.
+/// Answers the first webhook of a call with the new call state and its TwiML. A call that ends
+/// at once (unknown number, blocked, disabled) comes back already ended, with its outcome.
 pub fn incoming(
     table: Option<&RoutingTable>,
     req: &Incoming<'_>,

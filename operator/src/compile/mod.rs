@@ -48,6 +48,23 @@ impl Compiled {
     }
 }
 
+/// Reports each name that repeats an earlier one: the problem is at `field(index)` and says
+/// `message(name)`.
+pub(crate) fn report_repeated_names<'a>(
+    id: &ObjectId,
+    names: impl IntoIterator<Item = &'a str>,
+    field: impl Fn(usize) -> String,
+    message: impl Fn(&str) -> String,
+    problems: &mut Vec<Problem>,
+) {
+    let mut seen = BTreeSet::new();
+    for (i, name) in names.into_iter().enumerate() {
+        if !seen.insert(name) {
+            problems.push(Problem::field(id, field(i), message(name)));
+        }
+    }
+}
+
 type ByNamespace<T> = BTreeMap<String, BTreeMap<String, Option<T>>>;
 
 fn id_of<K: kube::Resource<DynamicType = ()>>(o: &K) -> ObjectId {

@@ -137,19 +137,13 @@ pub fn compile_policy(
     if spec.voicemail.transcribe && spec.voicemail.max_length_seconds > 120 {
         problems.push(Problem::field(id, "spec.voicemail.maxLengthSeconds", "voicemail.transcribe needs voicemail.maxLengthSeconds of 120 or less: Twilio only transcribes recordings up to 2 minutes"));
     }
-    let mut target_names = BTreeSet::new();
-    for (i, n) in spec.notifications.iter().enumerate() {
-        if !target_names.insert(n.name.as_str()) {
-            problems.push(Problem::field(
-                id,
-                format!("spec.notifications[{i}].name"),
-                format!(
-                    "{:?} is used by two notification targets: names must be unique",
-                    n.name
-                ),
-            ));
-        }
-    }
+    super::report_repeated_names(
+        id,
+        spec.notifications.iter().map(|n| n.name.as_str()),
+        |i| format!("spec.notifications[{i}].name"),
+        |name| format!("{name:?} is used by two notification targets: names must be unique"),
+        &mut problems,
+    );
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };

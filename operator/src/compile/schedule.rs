@@ -30,19 +30,32 @@ pub fn compile_schedule(
         }
     };
 
-    let mut names = BTreeSet::new();
+    super::report_repeated_names(
+        id,
+        spec.people.iter().map(|p| p.name.as_str()),
+        |i| format!("spec.people[{i}].name"),
+        |name| format!("person {name:?} is defined twice: give each person one entry"),
+        &mut problems,
+    );
+    super::report_repeated_names(
+        id,
+        spec.layers.iter().map(|l| l.name.as_str()),
+        |i| format!("spec.layers[{i}].name"),
+        |name| format!("layer {name:?} is defined twice: layer names must be unique"),
+        &mut problems,
+    );
+    let names: BTreeSet<&str> = spec.people.iter().map(|p| p.name.as_str()).collect();
+    let not_a_person = |field: String, name: &str| {
+        Problem::field(
+            id,
+            field,
+            format!(
+                "{name:?} is not one of spec.people: add the person to spec.people or fix the name"
+            ),
+        )
+    };
     let mut people = Vec::new();
     for (i, p) in spec.people.iter().enumerate() {
-        if !names.insert(p.name.as_str()) {
-            problems.push(Problem::field(
-                id,
-                format!("spec.people[{i}].name"),
-                format!(
-                    "person {:?} is defined twice: give each person one entry",
-                    p.name
-                ),
-            ));
-        }
         let contact = match (&p.phone, &p.sip) {
             (Some(phone), None) => routing::Contact::Phone(phone.clone()),
             (None, Some(sip)) => routing::Contact::Sip(sip.clone()),
@@ -63,20 +76,9 @@ pub fn compile_schedule(
         });
     }
 
-    let mut layer_names = BTreeSet::new();
     let mut layers = Vec::new();
     for (i, l) in spec.layers.iter().enumerate() {
         let at = |field: &str| format!("spec.layers[{i}].{field}");
-        if !layer_names.insert(l.name.as_str()) {
-            problems.push(Problem::field(
-                id,
-                at("name"),
-                format!(
-                    "layer {:?} is defined twice: layer names must be unique",
-                    l.name
-                ),
-            ));
-        }
         let shift = match (l.rotation, &l.shift_length) {
             (Rotation::Daily, None) => Some(routing::ShiftLength::Days(1)),
             (Rotation::Weekly, None) => Some(routing::ShiftLength::Days(7)),
@@ -121,7 +123,7 @@ pub fn compile_schedule(
         let handoff = parse_time(&l.handoff_time, id, &at("handoffTime"), &mut problems);
         for (j, m) in l.members.iter().enumerate() {
             if !names.contains(m.as_str()) {
-                problems.push(Problem::field(id, at(&format!("members[{j}]")), format!("{m:?} is not one of spec.people: add the person to spec.people or fix the name")));
+                problems.push(not_a_person(at(&format!("members[{j}]")), m));
             }
         }
         let mut restrictions = Vec::new();
@@ -161,14 +163,7 @@ pub fn compile_schedule(
     for (i, o) in spec.overrides.iter().enumerate() {
         let at = |field: &str| format!("spec.overrides[{i}].{field}");
         if !names.contains(o.person.as_str()) {
-            problems.push(Problem::field(
-                id,
-                at("person"),
-                format!(
-                    "{:?} is not one of spec.people: add the person to spec.people or fix the name",
-                    o.person
-                ),
-            ));
+            problems.push(not_a_person(at("person"), &o.person));
         }
         let Some(tz) = &tz else { continue };
         let start = parse_instant(&o.start, tz, id, &at("start"), &mut problems);
