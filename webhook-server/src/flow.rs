@@ -109,6 +109,7 @@ pub fn incoming(
         rung: vec![],
         talk_seconds: None,
         recording_url: None,
+        conversation_recording_url: None,
         transcription: None,
         outcome: None,
         ended_at: None,
@@ -488,7 +489,7 @@ fn dial(
     state.ringing = rings.clone();
     state.rung.extend(rings);
     let d = Dial {
-        action: urls.voice("dial", &[("seq", seq)]),
+        action: Some(urls.voice("dial", &[("seq", seq)])),
         timeout,
         caller_id: Some(match t.policy.caller_id {
             CallerId::Hotline => state.to.clone(),
@@ -784,6 +785,13 @@ pub fn voicemail(
 pub fn transcription(mut state: CallState, text: &str, now: Timestamp) -> CallState {
     state.transcription = Some(text.to_string());
     state.event(now, "voicemail transcription received");
+    state
+}
+
+/// The recording of the connected conversation is ready (`recordingStatusCallback`).
+pub fn recording(mut state: CallState, url: &str, now: Timestamp) -> CallState {
+    state.conversation_recording_url = Some(url.to_string());
+    state.event(now, "conversation recording available");
     state
 }
 

@@ -1,17 +1,27 @@
 #![forbid(unsafe_code)]
-//! The webhook server: answers Twilio's voice and SMS webhooks with TwiML, reading only the
-//! routing tables in Redis (`switchboard-routing`), never the Kubernetes API.
+//! The webhook server: answers Twilio's voice webhooks with TwiML, reading only the routing
+//! tables in Redis (`switchboard-routing`), never the Kubernetes API.
 //!
 //! ```text
-//!   Twilio webhook ─► (HTTP handler, not yet) ─► flow.rs: (table, state, request) -> (state, TwiML)
-//!                                                    │            │
-//!                                       routing::escalation    twiml.rs
+//!   Twilio ─► server.rs (axum: signature, idempotency, fallback) ─► flow.rs (pure)
+//!                 │ load / compare-and-set                              │         │
+//!              store.rs (Redis | memory)                  routing::escalation   twiml.rs
 //! ```
 //!
-//! Built so far: the pure call flow (`flow.rs`, `state.rs`) and the TwiML builder (`twiml.rs`).
-//! The HTTP handlers, call state in Redis, the fallback endpoint and metrics are the rest of the
-//! issue "Live call flow: the webhook server answers, escalates and connects calls", still open.
+//! `flow.rs` decides, `server.rs` does the I/O around it, `store.rs` keeps the call state so
+//! that any replica can serve any webhook of any call.
 
+pub mod clock;
+pub mod config;
+pub mod credentials;
 pub mod flow;
+pub mod metrics;
+pub mod server;
 pub mod state;
+pub mod store;
 pub mod twiml;
+
+pub use clock::Clock;
+pub use credentials::{AuthToken, Credentials};
+pub use server::{AppState, Fallback, app};
+pub use store::Store;

@@ -159,6 +159,9 @@ pub struct CallState {
     /// Voicemail recording URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_url: Option<String>,
+    /// Recording of the connected conversation, when the policy records calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_recording_url: Option<String>,
     /// Voicemail transcription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcription: Option<String>,

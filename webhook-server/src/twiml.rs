@@ -79,8 +79,9 @@ pub struct Gather {
 /// `<Dial>`: rings numbers or SIP URIs and bridges the first to connect.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dial {
-    /// Where Twilio POSTs the outcome (`DialCallStatus`) when the dial ends.
-    pub action: String,
+    /// Where Twilio POSTs the outcome (`DialCallStatus`) when the dial ends; without one,
+    /// Twilio goes on with the next verb.
+    pub action: Option<String>,
     /// Seconds to ring.
     pub timeout: u32,
     /// The caller ID the called party sees.
@@ -256,8 +257,8 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> std::io::Result<()> {
             let start = element(
                 "Dial",
                 &[
-                    ("action", Some(d.action.clone())),
-                    ("method", Some("POST".into())),
+                    ("action", d.action.clone()),
+                    ("method", d.action.as_ref().map(|_| "POST".into())),
                     ("timeout", Some(d.timeout.to_string())),
                     ("callerId", d.caller_id.clone()),
                     ("answerOnBridge", flag(d.answer_on_bridge)),
@@ -357,7 +358,7 @@ mod tests {
     fn a_simultaneous_dial_with_whispers_and_a_voicemail_render_as_twilio_expects() {
         let xml = Response::new()
             .push(Verb::Dial(Dial {
-                action: "https://sb.example/twilio/voice/dial?call=CA1&seq=3".into(),
+                action: Some("https://sb.example/twilio/voice/dial?call=CA1&seq=3".into()),
                 timeout: 25,
                 caller_id: Some("+14155550100".into()),
                 answer_on_bridge: true,

@@ -1,0 +1,88 @@
+#![forbid(unsafe_code)]
+//! `switchboard-webhook`: binds, serves, and stops gracefully on SIGTERM or Ctrl-C.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use switchboard_webhook::config::Config;
+use switchboard_webhook::store::{RedisStore, Retention};
+use switchboard_webhook::{AppState, Clock, Credentials, Fallback, Store, app};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if config.log_format == "text" {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init();
+    }
+    let credentials = Credentials::from_dir(&config.credentials_dir).with_context(|| {
+        format!(
+            "reading Twilio credentials from {}",
+            config.credentials_dir.display()
+        )
+    })?;
+    if credentials.is_empty() {
+        tracing::warn!(dir = %config.credentials_dir.display(), "no Twilio auth tokens found: every webhook will be refused");
+    }
+    let redis = RedisStore::connect(&config.redis_url, config.redis_timeout())
+        .context("the Redis URL is not valid")?;
+    let store = Store::redis(
+        redis,
+        Retention {
+            call_ttl: Duration::from_secs(config.call_retention_hours * 3600),
+            log_size: config.call_log_size,
+        },
+    );
+    let mut fallback = Fallback::default();
+    if let Some(m) = &config.fallback_message {
+        fallback.message = m.clone();
+    }
+    fallback.number = config.fallback_number.clone();
+    let state = AppState::new(
+        store,
+        credentials,
+        &config.public_url,
+        fallback,
+        Clock::System,
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %config.listen, public_url = %config.public_url, "serving Twilio webhooks");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C; requests in flight finish.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,115 @@
+//! Prometheus metrics (`/metrics`, OpenMetrics text).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of a webhook request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    /// The webhook (`incoming`, `dial`, ...).
+    pub endpoint: String,
+}
+
+/// Labels of a finished call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `answered`, `voicemail`, ...
+    pub outcome: String,
+}
+
+/// Labels of a signature rejection.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// `missing`, `mismatch`, `unknown-account`.
+    pub reason: String,
+}
+
+/// Every metric the server exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Calls ended, by outcome.
+    pub calls: Family<OutcomeLabels, Counter>,
+    /// Seconds from the call coming in to a responder accepting.
+    pub time_to_answer: Histogram,
+    /// Webhook handling time, by endpoint.
+    pub webhook_seconds: Family<EndpointLabels, Histogram>,
+    /// Requests refused for their signature.
+    pub signature_rejections: Family<ReasonLabels, Counter>,
+    /// Webhooks answered with the fallback TwiML (the store failed or the call was unknown).
+    pub fallbacks: Family<EndpointLabels, Counter>,
+    /// Webhooks answered again from the stored response (Twilio retried them).
+    pub replays: Family<EndpointLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("switchboard_webhook");
+        let calls = Family::<OutcomeLabels, Counter>::default();
+        registry.register("calls", "Calls ended, by outcome", calls.clone());
+        let time_to_answer = Histogram::new([5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0]);
+        registry.register(
+            "time_to_answer_seconds",
+            "Seconds from the call coming in to a responder accepting it",
+            time_to_answer.clone(),
+        );
+        let webhook_seconds = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0])
+        });
+        registry.register(
+            "webhook_duration_seconds",
+            "Time to answer a Twilio webhook, by endpoint",
+            webhook_seconds.clone(),
+        );
+        let signature_rejections = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "signature_rejections",
+            "Webhooks refused with 403 for a missing or wrong X-Twilio-Signature",
+            signature_rejections.clone(),
+        );
+        let fallbacks = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "fallbacks",
+            "Webhooks answered with the fallback message because the call could not be served",
+            fallbacks.clone(),
+        );
+        let replays = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "replays",
+            "Retried webhooks answered again with the stored response",
+            replays.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            time_to_answer,
+            webhook_seconds,
+            signature_rejections,
+            fallbacks,
+            replays,
+        }
+    }
+}
+
+impl Metrics {
+    /// The OpenMetrics text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// One more of `endpoint` in `family`.
+    pub fn inc(family: &Family<EndpointLabels, Counter>, endpoint: &str) {
+        family
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_string(),
+            })
+            .inc();
+    }
+}

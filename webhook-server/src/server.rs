@@ -1,0 +1,635 @@
+//! The HTTP server: Twilio's webhooks in, TwiML out.
+//!
+//! ```text
+//!   POST /twilio/voice/*  ─► signature.rs check (403 when wrong) ─► handle():
+//!        load call + stored answer ─► retry? answer again
+//!                                  └► flow.rs (pure) ─► commit (CAS on version) ─► TwiML
+//!        store down / call unknown / panic ─► fallback TwiML (message, fallback number)
+//!   POST /twilio/voice/fallback ─► fallback TwiML, no Redis (Twilio's fallback URL)
+//!   GET  /healthz /readyz /metrics
+//! ```
+//!
+//! Every webhook answers 200 with valid TwiML except a request whose signature is wrong (403:
+//! it did not come from Twilio). A caller never hears Twilio's "application error".
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde::Deserialize;
+use switchboard_routing::signature;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::clock::Clock;
+use crate::credentials::Credentials;
+use crate::flow::{self, DialResult, Incoming, Urls};
+use crate::metrics::{Metrics, OutcomeLabels, ReasonLabels};
+use crate::state::CallState;
+use crate::store::{Commit, Store, StoreError};
+use crate::twiml::{Dial, Noun, Response, Say, Verb};
+
+/// Twilio's webhook bodies are a few kilobytes; anything far larger is not Twilio.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Compare-and-set attempts before giving up on a call that keeps changing under us.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What a caller hears when their call cannot be served.
+#[derive(Clone, Debug)]
+pub struct Fallback {
+    /// Said first.
+    pub message: String,
+    /// Dialled after the message, when set.
+    pub number: Option<String>,
+}
+
+impl Default for Fallback {
+    fn default() -> Self {
+        Fallback {
+            message: "We are sorry, our call routing is having trouble right now. Please try again in a few minutes.".into(),
+            number: None,
+        }
+    }
+}
+
+impl Fallback {
+    /// The fallback TwiML: the message, then the fallback number if there is one.
+    pub fn twiml(&self) -> Response {
+        let r = Response::new().push(Verb::Say(Say {
+            text: self.message.clone(),
+            voice: None,
+            language: None,
+        }));
+        match &self.number {
+            Some(n) => r
+                .push(Verb::Dial(Dial {
+                    action: None,
+                    timeout: 30,
+                    caller_id: None,
+                    answer_on_bridge: true,
+                    time_limit: None,
+                    recording_status_callback: None,
+                    nouns: vec![Noun::Number {
+                        number: n.clone(),
+                        url: None,
+                    }],
+                }))
+                .hangup(),
+            None => r.hangup(),
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    credentials: Credentials,
+    public_url: String,
+    urls: Urls,
+    fallback: Fallback,
+    clock: Clock,
+    metrics: Metrics,
+}
+
+impl AppState {
+    /// The state of a server reachable by Twilio at `public_url`.
+    pub fn new(
+        store: Store,
+        credentials: Credentials,
+        public_url: &str,
+        fallback: Fallback,
+        clock: Clock,
+    ) -> AppState {
+        let public_url = public_url.trim_end_matches('/').to_string();
+        AppState(Arc::new(Inner {
+            store,
+            credentials,
+            urls: Urls::new(&public_url),
+            public_url,
+            fallback,
+            clock,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+}
+
+/// The router: Twilio's webhooks (signature checked), health and metrics.
+pub fn app(state: AppState) -> Router {
+    let twilio = Router::new()
+        .route("/twilio/voice", post(incoming))
+        .route("/twilio/voice/menu", post(menu))
+        .route("/twilio/voice/describe", post(describe))
+        .route("/twilio/voice/dial", post(dial))
+        .route("/twilio/voice/whisper", post(whisper))
+        .route("/twilio/voice/accept", post(accept))
+        .route("/twilio/voice/voicemail", post(voicemail))
+        .route("/twilio/voice/transcription", post(transcription))
+        .route("/twilio/voice/recording", post(recording))
+        .route("/twilio/voice/status", post(status))
+        .route("/twilio/voice/fallback", post(fallback))
+        .layer(middleware::from_fn_with_state(state.clone(), check_signature));
+    Router::new()
+        .merge(twilio)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(CatchPanicLayer::custom(|_| {
+            // The panic itself is logged by the panic hook; the caller still gets TwiML.
+            twiml_response(&Fallback::default().twiml())
+        }))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+fn twiml_response(r: &Response) -> HttpResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
+        r.to_xml(),
+    )
+        .into_response()
+}
+
+fn xml(body: String) -> HttpResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
+        body,
+    )
+        .into_response()
+}
+
+/// A webhook's POST parameters, in the order Twilio sent them.
+#[derive(Clone, Debug, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// Checks `X-Twilio-Signature` against the public URL (from configuration, not the Host
+/// header) and the auth token of the request's `AccountSid`. Passes the parsed parameters on.
+async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return reject(&st, "unreadable-body", None),
+    };
+    let params = Params(form_urlencoded::parse(&bytes).into_owned().collect());
+    let url = format!(
+        "{}{}",
+        st.0.public_url,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let Some(signature) = parts
+        .headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return reject(&st, "missing", Some(&params));
+    };
+    let account = params.get("AccountSid");
+    let Some(token) = st.0.credentials.token(account) else {
+        return reject(&st, "unknown-account", Some(&params));
+    };
+    if !signature::verify(token.expose(), &url, &params.0, signature) {
+        return reject(&st, "mismatch", Some(&params));
+    }
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(params);
+    next.run(req).await
+}
+
+fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse {
+    st.0
+        .metrics
+        .signature_rejections
+        .get_or_create(&ReasonLabels {
+            reason: reason.to_string(),
+        })
+        .inc();
+    let call_sid = params.map(|p| p.get("CallSid")).unwrap_or("");
+    let account_sid = params.map(|p| p.get("AccountSid")).unwrap_or("");
+    warn!(
+        reason,
+        call_sid, account_sid, "webhook refused: X-Twilio-Signature check failed"
+    );
+    (StatusCode::FORBIDDEN, "invalid Twilio signature\n").into_response()
+}
+
+async fn readyz(State(st): State<AppState>) -> HttpResponse {
+    match st.0.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n"))
+            .into_response(),
+    }
+}
+
+async fn metrics(State(st): State<AppState>) -> HttpResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        st.0.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// Which webhook, with what its URL carries.
+#[derive(Clone, Copy, Debug)]
+enum Hook {
+    Incoming,
+    Menu { attempt: u32 },
+    Describe,
+    Dial { seq: u32 },
+    Whisper { seq: u32, ring: usize },
+    Accept { seq: u32, ring: usize },
+    Voicemail,
+    Transcription,
+    Recording,
+    Status,
+}
+
+impl Hook {
+    fn name(self) -> &'static str {
+        match self {
+            Hook::Incoming => "incoming",
+            Hook::Menu { .. } => "menu",
+            Hook::Describe => "describe",
+            Hook::Dial { .. } => "dial",
+            Hook::Whisper { .. } => "whisper",
+            Hook::Accept { .. } => "accept",
+            Hook::Voicemail => "voicemail",
+            Hook::Transcription => "transcription",
+            Hook::Recording => "recording",
+            Hook::Status => "status",
+        }
+    }
+
+    /// The idempotency key: two deliveries of one webhook share it, two different webhooks
+    /// of one call never do.
+    fn key(self, p: &Params) -> String {
+        match self {
+            Hook::Menu { attempt } => format!("menu:{attempt}"),
+            Hook::Dial { seq } => format!("dial:{seq}"),
+            Hook::Whisper { seq, ring } => format!("whisper:{seq}:{ring}"),
+            Hook::Accept { seq, ring } => format!("accept:{seq}:{ring}"),
+            Hook::Recording => format!("recording:{}", p.get("RecordingSid")),
+            Hook::Status => format!("status:{}", p.get("CallStatus")),
+            other => other.name().to_string(),
+        }
+    }
+
+    /// Whether the answer is TwiML for a responder's leg (a whisper) rather than the caller's.
+    fn responder_leg(self) -> bool {
+        matches!(self, Hook::Whisper { .. } | Hook::Accept { .. })
+    }
+
+    /// Whether Twilio ignores the answer (status-like callbacks).
+    fn notification(self) -> bool {
+        matches!(self, Hook::Transcription | Hook::Recording | Hook::Status)
+    }
+}
+
+#[derive(Deserialize)]
+struct AttemptQuery {
+    #[serde(default)]
+    attempt: u32,
+}
+
+#[derive(Deserialize)]
+struct SeqQuery {
+    seq: u32,
+}
+
+#[derive(Deserialize)]
+struct LegQuery {
+    call: String,
+    seq: u32,
+    ring: usize,
+}
+
+async fn incoming(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Incoming, sid, p).await
+}
+
+async fn menu(
+    State(st): State<AppState>,
+    q: Result<Query<AttemptQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    let attempt = q.map(|q| q.attempt).unwrap_or(0);
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Menu { attempt }, sid, p).await
+}
+
+async fn describe(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Describe, sid, p).await
+}
+
+async fn dial(
+    State(st): State<AppState>,
+    q: Result<Query<SeqQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    match q {
+        Ok(Query(q)) => handle(st, Hook::Dial { seq: q.seq }, sid, p).await,
+        Err(_) => malformed(&st, "dial", &sid),
+    }
+}
+
+async fn whisper(
+    State(st): State<AppState>,
+    q: Result<Query<LegQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    match q {
+        // The leg's own CallSid is the responder's; the call is named in the signed URL.
+        Ok(Query(q)) => {
+            let hook = Hook::Whisper {
+                seq: q.seq,
+                ring: q.ring,
+            };
+            handle(st, hook, q.call, p).await
+        }
+        Err(_) => malformed(&st, "whisper", p.get("CallSid")),
+    }
+}
+
+async fn accept(
+    State(st): State<AppState>,
+    q: Result<Query<LegQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    match q {
+        Ok(Query(q)) => {
+            let hook = Hook::Accept {
+                seq: q.seq,
+                ring: q.ring,
+            };
+            handle(st, hook, q.call, p).await
+        }
+        Err(_) => malformed(&st, "accept", p.get("CallSid")),
+    }
+}
+
+async fn voicemail(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Voicemail, sid, p).await
+}
+
+async fn transcription(
+    State(st): State<AppState>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Transcription, sid, p).await
+}
+
+async fn recording(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Recording, sid, p).await
+}
+
+async fn status(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Status, sid, p).await
+}
+
+/// Twilio's fallback URL: answers without touching the store.
+async fn fallback(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
+    warn!(
+        call_sid = p.get("CallSid"),
+        error_code = p.get("ErrorCode"),
+        error_url = p.get("ErrorUrl"),
+        "Twilio used the fallback URL"
+    );
+    crate::metrics::Metrics::inc(&st.0.metrics.fallbacks, "fallback-url");
+    twiml_response(&st.0.fallback.twiml())
+}
+
+fn malformed(st: &AppState, endpoint: &str, call_sid: &str) -> HttpResponse {
+    warn!(
+        endpoint,
+        call_sid, "malformed webhook (missing URL parameters); answering with the fallback"
+    );
+    crate::metrics::Metrics::inc(&st.0.metrics.fallbacks, endpoint);
+    twiml_response(&st.0.fallback.twiml())
+}
+
+/// Serves one webhook of call `sid`, within a span that puts the CallSid on every log line.
+async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpResponse {
+    let span = info_span!("webhook", call_sid = %sid, endpoint = hook.name());
+    let started = Instant::now();
+    let response = async {
+        if sid.is_empty() {
+            return Err(Failure::Malformed("no CallSid"));
+        }
+        serve(&st, hook, &sid, &p).await
+    }
+    .instrument(span.clone())
+    .await;
+    let response = span.in_scope(|| match response {
+        Ok(body) => xml(body),
+        Err(failure) => {
+            match &failure {
+                Failure::Store(e) => error!(error = %e, "store failed; answering with the fallback"),
+                other => warn!(reason = %other, "cannot serve this webhook; answering with the fallback"),
+            }
+            Metrics::inc(&st.0.metrics.fallbacks, hook.name());
+            if hook.notification() {
+                twiml_response(&Response::new())
+            } else if hook.responder_leg() {
+                // Not the caller's leg: end this responder's leg; the caller's <Dial> then
+                // ends and the caller's next webhook gets the fallback (message, number).
+                twiml_response(&Response::new().hangup())
+            } else {
+                twiml_response(&st.0.fallback.twiml())
+            }
+        }
+    });
+    st.0
+        .metrics
+        .webhook_seconds
+        .get_or_create(&crate::metrics::EndpointLabels {
+            endpoint: hook.name().to_string(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("malformed webhook: {0}")]
+    Malformed(&'static str),
+    #[error("no state for this call (expired, or never started here)")]
+    UnknownCall,
+    #[error("the number {0} has no routing table any more")]
+    NoTable(String),
+    #[error("the call kept changing under us")]
+    Contended,
+}
+
+fn number<T: std::str::FromStr>(p: &Params, name: &str) -> Option<T> {
+    p.get(name).parse().ok()
+}
+
+/// Load, decide (pure), commit; again when another replica changed the call meanwhile.
+async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<String, Failure> {
+    let key = hook.key(p);
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = st.0.store.load(sid, &key).await?;
+        if let Some(answer) = loaded.response {
+            info!("retried webhook: answering again with the stored response");
+            Metrics::inc(&st.0.metrics.replays, hook.name());
+            return Ok(answer);
+        }
+        let now = st.0.clock.now();
+        let urls = &st.0.urls;
+        let before = loaded.state.clone();
+        let (state, twiml): (CallState, Response) = match (hook, loaded.state) {
+            (Hook::Incoming, None) => {
+                let to = p.get("To");
+                let table = st.0.store.table(to).await?;
+                let req = Incoming {
+                    call_sid: sid,
+                    from: p.get("From"),
+                    to,
+                };
+                flow::incoming(table.as_ref(), &req, now, urls)
+            }
+            // A second, different first webhook for a known call: answer what the call needs.
+            (Hook::Incoming, Some(_)) => return Err(Failure::Malformed("second incoming webhook")),
+            (_, None) => return Err(Failure::UnknownCall),
+            (Hook::Transcription, Some(s)) => (
+                flow::transcription(s, p.get("TranscriptionText"), now),
+                Response::new(),
+            ),
+            (Hook::Recording, Some(s)) => (
+                flow::recording(s, p.get("RecordingUrl"), now),
+                Response::new(),
+            ),
+            (Hook::Status, Some(s)) => (flow::status(s, p.get("CallStatus"), now), Response::new()),
+            (hook, Some(s)) => {
+                let table = st.0.store.table(&s.to).await?;
+                let Some(t) = table else {
+                    return Err(Failure::NoTable(s.to.clone()));
+                };
+                let t = &t;
+                match hook {
+                    Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
+                    Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
+                    Hook::Dial { seq } => {
+                        let res = DialResult {
+                            seq,
+                            dial_status: p.get("DialCallStatus"),
+                            duration: number(p, "DialCallDuration"),
+                            call_status: p.get("CallStatus"),
+                        };
+                        flow::dial_result(t, s, &res, now, urls)
+                    }
+                    Hook::Whisper { seq, ring } => flow::whisper(t, s, seq, ring, now, urls),
+                    Hook::Accept { seq, ring } => {
+                        flow::accept(t, s, seq, ring, p.get("Digits"), now)
+                    }
+                    Hook::Voicemail => flow::voicemail(
+                        t,
+                        s,
+                        p.get("RecordingUrl"),
+                        number(p, "RecordingDuration"),
+                        now,
+                    ),
+                    Hook::Incoming | Hook::Transcription | Hook::Recording | Hook::Status => {
+                        unreachable!("handled above")
+                    }
+                }
+            }
+        };
+        let body = twiml.to_xml();
+        let applied = st
+            .0
+            .store
+            .commit(Commit {
+                state: &state,
+                expected_version: loaded.version,
+                key: &key,
+                response: &body,
+            })
+            .await?;
+        if applied {
+            for (_, e) in &state.events {
+                info!(event = %e, "call event");
+            }
+            observe(st, before.as_ref(), &state);
+            return Ok(body);
+        }
+        info!("the call changed meanwhile (another replica); trying again");
+    }
+    Err(Failure::Contended)
+}
+
+/// Counts what this change finished: a call's outcome, its time to answer.
+fn observe(st: &AppState, before: Option<&CallState>, after: &CallState) {
+    let m = &st.0.metrics;
+    if before.and_then(|b| b.accepted.as_ref()).is_none()
+        && let Some((_, at)) = &after.accepted
+    {
+        let secs = at.duration_since(after.started_at).as_secs_f64();
+        m.time_to_answer.observe(secs);
+    }
+    if before.and_then(|b| b.outcome).is_none()
+        && let Some(outcome) = after.outcome
+    {
+        m.calls
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str().to_string(),
+            })
+            .inc();
+        info!(
+            outcome = outcome.as_str(),
+            to = %after.to,
+            policy = %after.policy,
+            answered_by = after.accepted.as_ref().map(|(r, _)| r.display_name.as_str()).unwrap_or(""),
+            "call ended"
+        );
+    }
+}

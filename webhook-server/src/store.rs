@@ -1,0 +1,397 @@
+//! Where routing tables and call state live: Redis in production, memory for `switchboard
+//! simulate` and unit tests. Both keep the same layout (`switchboard_routing::keys`).
+//!
+//! ```text
+//!   sb:v1:route:{number}       STRING  RoutingTable JSON (written by the operator)
+//!   sb:v1:call:{sid}           HASH    version, state (CallState JSON without events),
+//!                                      r:<webhook key> (the TwiML answered to that webhook)
+//!   sb:v1:call:{sid}:events    LIST    the call's events, oldest first, at most MAX_EVENTS
+//!   sb:v1:calls                LIST    call SIDs, newest first, at most `log_size`
+//! ```
+//!
+//! Every change to a call is one compare-and-set on its `version` (a Lua script, so it is
+//! atomic on the server) that also stores the TwiML answered to the webhook that made the
+//! change. A retried webhook finds its answer and gets it again, unchanged; two replicas racing
+//! on one call cannot both win, and the loser reloads and tries again. A call's keys share a
+//! hash tag, so the script is valid on Redis Cluster; the call log list is written in a
+//! separate command (it lives in another slot) right after the call's first commit.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use switchboard_routing::{RoutingTable, keys, table::SCHEMA_VERSION};
+
+use crate::state::CallState;
+
+/// The most events kept per call.
+pub const MAX_EVENTS: usize = 500;
+
+/// A store failure. The webhook answers with the fallback TwiML when it sees one.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis failed or could not be reached.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A stored document could not be read.
+    #[error("stored document: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// A routing table newer than this server understands.
+    #[error("routing table for {number} has schema version {found}; this server reads up to {SCHEMA_VERSION}")]
+    TooNew {
+        /// The number.
+        number: String,
+        /// Its table's schema version.
+        found: u32,
+    },
+}
+
+/// A call as loaded for one webhook.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The call's state, when it exists (events not included).
+    pub state: Option<CallState>,
+    /// Its version (0 when it does not exist).
+    pub version: u64,
+    /// The TwiML already answered to this webhook, when it is a retry.
+    pub response: Option<String>,
+}
+
+/// One change to a call.
+#[derive(Debug)]
+pub struct Commit<'a> {
+    /// The new state; its `events` are the events to append.
+    pub state: &'a CallState,
+    /// The version loaded; the commit fails when the call has moved on since.
+    pub expected_version: u64,
+    /// The webhook's idempotency key.
+    pub key: &'a str,
+    /// The TwiML answered.
+    pub response: &'a str,
+}
+
+/// Settings of a store.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// How long a call's keys live after its last change.
+    pub call_ttl: Duration,
+    /// How many calls the call log keeps.
+    pub log_size: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            call_ttl: Duration::from_secs(7 * 24 * 3600),
+            log_size: 1000,
+        }
+    }
+}
+
+/// The store.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// In memory, for one process.
+    Memory(Arc<Mutex<Memory>>, Retention),
+    /// Redis.
+    Redis(RedisStore, Retention),
+}
+
+/// The in-memory store's contents.
+#[derive(Debug, Default)]
+pub struct Memory {
+    tables: HashMap<String, String>,
+    calls: HashMap<String, MemoryCall>,
+    log: VecDeque<String>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryCall {
+    version: u64,
+    state: String,
+    responses: HashMap<String, String>,
+    events: VecDeque<String>,
+}
+
+/// A Redis connection (reconnects by itself).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    commit: Arc<redis::Script>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisStore")
+    }
+}
+
+/// KEYS: call hash, events list. ARGV: expected version, state JSON, response field, TwiML,
+/// TTL seconds, max events, then the events to append.
+const COMMIT_SCRIPT: &str = r"
+local v = redis.call('HGET', KEYS[1], 'version')
+if (v or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1), 'state', ARGV[2], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if #ARGV > 6 then
+  for i = 7, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+return 1
+";
+
+impl RedisStore {
+    /// A lazily connecting store; commands fail within `timeout` when Redis is away, so a
+    /// webhook can still answer with the fallback before Twilio gives up on it.
+    pub fn connect(url: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        Ok(RedisStore {
+            conn: client.get_connection_manager_lazy(config)?,
+            commit: Arc::new(redis::Script::new(COMMIT_SCRIPT)),
+        })
+    }
+}
+
+fn state_json(state: &CallState) -> Result<String, serde_json::Error> {
+    let mut bare = state.clone();
+    bare.events.clear();
+    serde_json::to_string(&bare)
+}
+
+fn event_json(e: &(Timestamp, String)) -> String {
+    serde_json::to_string(e).unwrap_or_default()
+}
+
+fn response_field(key: &str) -> String {
+    format!("r:{key}")
+}
+
+fn decode_table(number: &str, json: &str) -> Result<RoutingTable, StoreError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Version {
+        schema_version: u32,
+    }
+    let v: Version = serde_json::from_str(json)?;
+    if v.schema_version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            number: number.to_string(),
+            found: v.schema_version,
+        });
+    }
+    Ok(serde_json::from_str(json)?)
+}
+
+impl Store {
+    /// An empty in-memory store.
+    pub fn memory() -> Store {
+        Store::Memory(Arc::default(), Retention::default())
+    }
+
+    /// A Redis store.
+    pub fn redis(store: RedisStore, retention: Retention) -> Store {
+        Store::Redis(store, retention)
+    }
+
+    fn retention(&self) -> Retention {
+        match self {
+            Store::Memory(_, r) | Store::Redis(_, r) => *r,
+        }
+    }
+
+    fn mem(m: &Arc<Mutex<Memory>>) -> std::sync::MutexGuard<'_, Memory> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks that the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(..) => Ok(()),
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                let _: String = redis::cmd("PING").query_async(&mut c).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The routing table of `number`.
+    pub async fn table(&self, number: &str) -> Result<Option<RoutingTable>, StoreError> {
+        let json: Option<String> = match self {
+            Store::Memory(m, _) => Self::mem(m).tables.get(number).cloned(),
+            Store::Redis(r, _) => r.conn.clone().get(keys::route(number)).await?,
+        };
+        json.map(|j| decode_table(number, &j)).transpose()
+    }
+
+    /// Publishes a routing table (the operator's job; the simulator and tests use it too).
+    pub async fn put_table(&self, table: &RoutingTable) -> Result<(), StoreError> {
+        let json = serde_json::to_string(table)?;
+        match self {
+            Store::Memory(m, _) => {
+                Self::mem(m).tables.insert(table.number.clone(), json);
+            }
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                let _: () = redis::pipe()
+                    .set(keys::route(&table.number), json)
+                    .sadd(keys::routes_index(), &table.number)
+                    .query_async(&mut c)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads call `sid` for the webhook `key`.
+    pub async fn load(&self, sid: &str, key: &str) -> Result<Loaded, StoreError> {
+        let (version, state, response): (Option<u64>, Option<String>, Option<String>) = match self
+        {
+            Store::Memory(m, _) => match Self::mem(m).calls.get(sid) {
+                Some(c) => (
+                    Some(c.version),
+                    Some(c.state.clone()),
+                    c.responses.get(key).cloned(),
+                ),
+                None => (None, None, None),
+            },
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                redis::cmd("HMGET")
+                    .arg(keys::call(sid))
+                    .arg("version")
+                    .arg("state")
+                    .arg(response_field(key))
+                    .query_async(&mut c)
+                    .await?
+            }
+        };
+        Ok(Loaded {
+            state: state.map(|s| serde_json::from_str(&s)).transpose()?,
+            version: version.unwrap_or(0),
+            response,
+        })
+    }
+
+    /// Applies `commit` when the call is still at `expected_version`; false when it moved on.
+    pub async fn commit(&self, commit: Commit<'_>) -> Result<bool, StoreError> {
+        let state = state_json(commit.state)?;
+        let events: Vec<String> = commit.state.events.iter().map(event_json).collect();
+        let retention = self.retention();
+        let sid = &commit.state.call_sid;
+        let applied = match self {
+            Store::Memory(m, _) => {
+                let mut mem = Self::mem(m);
+                let call = mem.calls.entry(sid.clone()).or_default();
+                if call.version != commit.expected_version {
+                    false
+                } else {
+                    call.version += 1;
+                    call.state = state;
+                    call.responses
+                        .insert(commit.key.to_string(), commit.response.to_string());
+                    call.events.extend(events);
+                    while call.events.len() > MAX_EVENTS {
+                        call.events.pop_front();
+                    }
+                    true
+                }
+            }
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                let mut inv = r.commit.key(keys::call(sid));
+                inv.key(keys::call_events(sid))
+                    .arg(commit.expected_version.to_string())
+                    .arg(state)
+                    .arg(response_field(commit.key))
+                    .arg(commit.response)
+                    .arg(retention.call_ttl.as_secs().max(1))
+                    .arg(MAX_EVENTS);
+                for e in events {
+                    inv.arg(e);
+                }
+                let n: i64 = inv.invoke_async(&mut c).await?;
+                n == 1
+            }
+        };
+        if applied && commit.expected_version == 0 {
+            self.log_call(sid, retention.log_size).await?;
+        }
+        Ok(applied)
+    }
+
+    async fn log_call(&self, sid: &str, size: usize) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(m, _) => {
+                let mut mem = Self::mem(m);
+                mem.log.push_front(sid.to_string());
+                while mem.log.len() > size {
+                    if let Some(old) = mem.log.pop_back() {
+                        mem.calls.remove(&old);
+                    }
+                }
+            }
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                let _: () = redis::pipe()
+                    .lpush(keys::call_log(), sid)
+                    .ltrim(keys::call_log(), 0, size as isize - 1)
+                    .query_async(&mut c)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A call with its events, for the call log.
+    pub async fn call(&self, sid: &str) -> Result<Option<CallState>, StoreError> {
+        let (state, events): (Option<String>, Vec<String>) = match self {
+            Store::Memory(m, _) => match Self::mem(m).calls.get(sid) {
+                Some(c) => (Some(c.state.clone()), c.events.iter().cloned().collect()),
+                None => (None, vec![]),
+            },
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                redis::pipe()
+                    .hget(keys::call(sid), "state")
+                    .lrange(keys::call_events(sid), 0, -1)
+                    .query_async(&mut c)
+                    .await?
+            }
+        };
+        let Some(state) = state else { return Ok(None) };
+        let mut state: CallState = serde_json::from_str(&state)?;
+        state.events = events
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect();
+        Ok(Some(state))
+    }
+
+    /// The most recent calls, newest first (calls whose keys expired are left out).
+    pub async fn recent_calls(&self, limit: usize) -> Result<Vec<CallState>, StoreError> {
+        let sids: Vec<String> = match self {
+            Store::Memory(m, _) => Self::mem(m).log.iter().take(limit).cloned().collect(),
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                c.lrange(keys::call_log(), 0, limit as isize - 1).await?
+            }
+        };
+        let mut calls = Vec::with_capacity(sids.len());
+        for sid in sids {
+            if let Some(call) = self.call(&sid).await? {
+                calls.push(call);
+            }
+        }
+        Ok(calls)
+    }
+}
