@@ -105,6 +105,7 @@ pub fn incoming(
         step_deadline: None,
         seq: 0,
         picked_up: None,
+        picked_up_at: None,
         accepted: None,
         rung: vec![],
         talk_seconds: None,
@@ -450,6 +451,7 @@ fn dial(
 ) -> (CallState, Response) {
     state.seq += 1;
     state.picked_up = None;
+    state.picked_up_at = None;
     let seq = state.seq.to_string();
     let nouns = rings
         .iter()
@@ -562,6 +564,7 @@ pub fn whisper(
         return (state, Response::new().hangup());
     };
     state.picked_up = Some(ring);
+    state.picked_up_at = Some(now);
     state.event(now, format!("{} picked up", r.display_name));
     let language = r
         .language
@@ -719,10 +722,14 @@ pub fn dial_result(
         state.end(Outcome::Abandoned, now);
         return (state, Response::new().hangup());
     }
-    // An all-at-once step whose first pickup did not accept: ring the others again.
-    if let (Some(p), Some(_)) = (&picked, state.step_deadline)
+    // An all-at-once step whose first pickup did not accept: ring the others again, for the
+    // time the step still had when that pickup stopped their phones (the whisper itself may
+    // have taken most of the step's time).
+    if let (Some(p), Some(deadline)) = (&picked, state.step_deadline)
         && state.ringing.len() > 1
     {
+        let left = deadline.duration_since(state.picked_up_at.unwrap_or(now));
+        state.step_deadline = Some(now.saturating_add(left).unwrap_or(now));
         state.pending = state
             .ringing
             .iter()

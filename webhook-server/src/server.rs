@@ -529,7 +529,14 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
         let (state, twiml): (CallState, Response) = match (hook, loaded.state) {
             (Hook::Incoming, None) => {
                 let to = p.get("To");
-                let table = st.0.store.table(to).await?;
+                let mut table = st.0.store.table(to).await?;
+                // A number answers only for the account that owns it.
+                if let Some(t) = &table
+                    && t.account_sid.as_deref().is_some_and(|a| a != p.get("AccountSid"))
+                {
+                    warn!(to, "the webhook's AccountSid does not own this number; treating it as unknown");
+                    table = None;
+                }
                 let req = Incoming {
                     call_sid: sid,
                     from: p.get("From"),

@@ -148,6 +148,9 @@ pub struct CallState {
     /// Which ring of the current dial picked up (index into `ringing`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picked_up: Option<usize>,
+    /// When that pickup happened (Twilio stopped ringing the others then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picked_up_at: Option<Timestamp>,
     /// Who accepted, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted: Option<(Ring, Timestamp)>,

@@ -1,0 +1,174 @@
+//! Test harness: a throwaway `redis-server` on a free port, webhook server replicas on
+//! loopback sharing a virtual clock, and a simulator wired to them.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicI64;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use switchboard_routing::RoutingTable;
+use switchboard_sim::Simulator;
+use switchboard_webhook::store::{RedisStore, Retention};
+use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
+
+pub const ACCOUNT: &str = "AC0000000000000000000000000000test";
+pub const TOKEN: &str = "test-auth-token";
+pub const PUBLIC_URL: &str = "https://switchboard.example.com";
+pub const HOTLINE: &str = "+14155550100";
+pub const CALLER: &str = "+15105550123";
+pub const FALLBACK_NUMBER: &str = "+15005550006";
+
+/// The hotline's table compiled from `examples/`.
+pub fn table() -> RoutingTable {
+    RoutingTable::from_json(include_str!("../fixtures/support-hotline.json")).unwrap()
+}
+
+/// Monday 2026-11-23, 10:00 in New York: dana is on call for the database team.
+pub fn monday_10am() -> Timestamp {
+    "2026-11-23T15:00:00Z".parse().unwrap()
+}
+
+/// A `redis-server` of this test's own, killed on drop.
+pub struct Redis {
+    child: Arc<Mutex<Option<Child>>>,
+    pub url: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server is needed by the integration tests: run scripts/test, which \
+                 installs it when missing, or install Debian's redis-server",
+            );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis {
+            child: Arc::new(Mutex::new(Some(child))),
+            url: format!("redis://127.0.0.1:{port}/0"),
+        }
+    }
+
+    /// Stops the server (as an outage would).
+    pub fn stop(&self) {
+        (self.stopper())();
+    }
+
+    /// A function that stops the server, for hooks that run mid-call.
+    pub fn stopper(&self) -> impl Fn() + Send + 'static {
+        let child = self.child.clone();
+        move || {
+            if let Some(mut c) = child.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+
+    pub fn store(&self) -> Store {
+        Store::redis(
+            RedisStore::connect(&self.url, Duration::from_millis(500)).unwrap(),
+            Retention::default(),
+        )
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Running replicas and what drives them.
+pub struct Cluster {
+    pub redis: Redis,
+    pub clock: Arc<AtomicI64>,
+    pub replicas: Vec<AppState>,
+    pub targets: Vec<String>,
+}
+
+impl Cluster {
+    /// `replicas` servers on one fresh Redis holding the hotline table, clocks at `at`.
+    pub async fn start(replicas: usize, at: Timestamp) -> Cluster {
+        Self::with_table(replicas, at, table()).await
+    }
+
+    pub async fn with_table(replicas: usize, at: Timestamp, table: RoutingTable) -> Cluster {
+        let redis = Redis::start();
+        redis.store().put_table(&table).await.unwrap();
+        let clock = Clock::manual(at);
+        let Clock::Manual(ms) = &clock else {
+            unreachable!()
+        };
+        let ms = ms.clone();
+        let mut states = Vec::new();
+        let mut targets = Vec::new();
+        for _ in 0..replicas {
+            let state = AppState::new(
+                redis.store(),
+                Credentials::fixed([(ACCOUNT.to_string(), AuthToken::new(TOKEN))]),
+                PUBLIC_URL,
+                Fallback {
+                    number: Some(FALLBACK_NUMBER.to_string()),
+                    ..Fallback::default()
+                },
+                clock.clone(),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            targets.push(format!("http://{}", listener.local_addr().unwrap()));
+            let router = app(state.clone());
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            states.push(state);
+        }
+        Cluster {
+            redis,
+            clock: ms,
+            replicas: states,
+            targets,
+        }
+    }
+
+    pub fn simulator(&self) -> Simulator {
+        let mut sim = Simulator::new(
+            PUBLIC_URL,
+            self.targets.clone(),
+            ACCOUNT,
+            TOKEN,
+            self.clock.clone(),
+        );
+        sim.fallback_path = Some("/twilio/voice/fallback".into());
+        sim
+    }
+
+    pub fn store(&self) -> Store {
+        self.redis.store()
+    }
+}
