@@ -6,6 +6,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::state::Outcome;
+
 /// Labels of a webhook request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
@@ -82,6 +84,18 @@ impl Default for Metrics {
             "Retried webhooks answered again with the stored response",
             replays.clone(),
         );
+        // Every outcome and rejection reason is exported from the start, at zero, so that
+        // dashboards and alerts see the series before the first such call.
+        for outcome in Outcome::ALL {
+            calls.get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str().to_string(),
+            });
+        }
+        for reason in ["missing", "mismatch", "unknown-account", "unreadable-body"] {
+            signature_rejections.get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            });
+        }
         Metrics {
             registry,
             calls,

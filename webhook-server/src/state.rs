@@ -46,6 +46,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Answered,
+        Outcome::Voicemail,
+        Outcome::NoAnswer,
+        Outcome::Abandoned,
+        Outcome::Blocked,
+        Outcome::UnknownNumber,
+        Outcome::Unavailable,
+    ];
+
     /// The label used in logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

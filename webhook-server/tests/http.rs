@@ -1,0 +1,210 @@
+//! The HTTP surface, request by request: signatures, malformed input, health, metrics.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use switchboard_routing::signature;
+use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
+use tower::ServiceExt;
+
+fn state(store: Store) -> AppState {
+    AppState::new(
+        store,
+        Credentials::fixed([(ACCOUNT.to_string(), AuthToken::new(TOKEN))]),
+        PUBLIC_URL,
+        Fallback {
+            number: Some(FALLBACK_NUMBER.into()),
+            ..Fallback::default()
+        },
+        Clock::manual(monday_10am()),
+    )
+}
+
+fn params(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", "CA0001"),
+        ("From", CALLER),
+        ("To", HOTLINE),
+        ("CallStatus", "ringing"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    p.dedup_by(|a, b| a.0 == b.0);
+    p
+}
+
+fn post(path: &str, p: &[(String, String)], signature: Option<String>) -> Request<Body> {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(p)
+        .finish();
+    let mut r = Request::post(path)
+        // What the server sees behind an ingress: its own Host, not the public one.
+        .header("host", "10.0.0.7:8080")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(s) = signature {
+        r = r.header("X-Twilio-Signature", s);
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+fn signed(path: &str, p: &[(String, String)]) -> Request<Body> {
+    let sig = signature::sign(TOKEN, &format!("{PUBLIC_URL}{path}"), p);
+    post(path, p, Some(sig))
+}
+
+async fn send(st: &AppState, req: Request<Body>) -> (StatusCode, String) {
+    let res = app(st.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn memory_with_table() -> Store {
+    let store = Store::memory();
+    store.put_table(&table()).await.unwrap();
+    store
+}
+
+#[tokio::test]
+async fn a_signature_over_the_public_url_is_accepted_whatever_the_host_header() {
+    let st = state(memory_with_table().await);
+    let (status, body) = send(&st, signed("/twilio/voice", &params(&[]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Thank you for calling Acme"), "{body}");
+}
+
+#[tokio::test]
+async fn bad_or_missing_signatures_are_refused_and_counted() {
+    let st = state(memory_with_table().await);
+    let p = params(&[]);
+    // Missing.
+    let (status, _) = send(&st, post("/twilio/voice", &p, None)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Signed over the Host the server sees instead of the public URL.
+    let wrong_url = signature::sign(TOKEN, "http://10.0.0.7:8080/twilio/voice", &p);
+    let (status, _) = send(&st, post("/twilio/voice", &p, Some(wrong_url))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A parameter changed after signing.
+    let sig = signature::sign(TOKEN, &format!("{PUBLIC_URL}/twilio/voice"), &p);
+    let tampered = params(&[("From", "+15550000000")]);
+    let mut tampered = tampered;
+    tampered[2].1 = "+15550000000".into();
+    let (status, _) = send(&st, post("/twilio/voice", &tampered, Some(sig))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // An account the server has no token for.
+    let mut other = p.clone();
+    other[0].1 = "AC9999".into();
+    let sig = signature::sign(TOKEN, &format!("{PUBLIC_URL}/twilio/voice"), &other);
+    let (status, _) = send(&st, post("/twilio/voice", &other, Some(sig))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let m = st.metrics().encode();
+    assert!(m.contains("signature_rejections_total{reason=\"missing\"} 1"), "{m}");
+    assert!(m.contains("signature_rejections_total{reason=\"mismatch\"} 2"), "{m}");
+    assert!(m.contains("signature_rejections_total{reason=\"unknown-account\"} 1"), "{m}");
+    // Nothing was stored for the refused requests.
+    assert!(st.store().recent_calls(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn twilio_documented_signature_example_checks_out() {
+    // ../shared/twilio/README.md: token 12345, this URL and these parameters.
+    let p: Vec<(String, String)> = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Caller", "+12349013030"),
+        ("Digits", "1234"),
+        ("From", "+12349013030"),
+        ("To", "+18005551212"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    assert!(signature::verify("12345", url, &p, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+}
+
+#[tokio::test]
+async fn malformed_but_signed_webhooks_still_get_valid_twiml() {
+    let st = state(memory_with_table().await);
+    // No CallSid at all.
+    let p: Vec<(String, String)> = vec![("AccountSid".into(), ACCOUNT.into())];
+    let (status, body) = send(&st, signed("/twilio/voice", &p)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("having trouble") && body.contains(FALLBACK_NUMBER), "{body}");
+    // A dial callback without its sequence number.
+    let (status, body) = send(&st, signed("/twilio/voice/dial", &params(&[]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<Say>"), "{body}");
+    // A callback for a call nobody knows.
+    let (status, body) = send(&st, signed("/twilio/voice/menu?attempt=0", &params(&[]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(FALLBACK_NUMBER), "{body}");
+    // A whisper for an unknown call hangs up the responder's leg, not dial the fallback.
+    let (status, body) = send(
+        &st,
+        signed("/twilio/voice/whisper?call=CAnope&seq=1&ring=0", &params(&[])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<Hangup/>") && !body.contains("<Dial"), "{body}");
+}
+
+#[tokio::test]
+async fn the_fallback_endpoint_needs_no_store() {
+    let redis = Redis::start();
+    let st = state(redis.store());
+    redis.stop();
+    let (status, body) = send(
+        &st,
+        signed(
+            "/twilio/voice/fallback",
+            &params(&[("ErrorCode", "11200")]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("having trouble") && body.contains(FALLBACK_NUMBER), "{body}");
+    // And an ordinary webhook with Redis down gets the same, not an error.
+    let (status, body) = send(&st, signed("/twilio/voice", &params(&[]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(FALLBACK_NUMBER), "{body}");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let redis = Redis::start();
+    let st = state(redis.store());
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    assert_eq!(send(&st, get("/healthz")).await.0, StatusCode::OK);
+    assert_eq!(send(&st, get("/readyz")).await.0, StatusCode::OK);
+    redis.stop();
+    let (status, body) = send(&st, get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(send(&st, get("/healthz")).await.0, StatusCode::OK);
+    let (status, body) = send(&st, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    for name in [
+        "switchboard_webhook_calls counter",
+        "switchboard_webhook_time_to_answer_seconds histogram",
+        "switchboard_webhook_signature_rejections counter",
+    ] {
+        assert!(body.contains(&format!("# TYPE {name}")), "{name} missing from {body}");
+    }
+    assert!(body.contains("switchboard_webhook_calls_total{outcome=\"answered\"} 0"), "{body}");
+}
+
+#[tokio::test]
+async fn a_number_owned_by_another_account_is_not_served() {
+    let store = Store::memory();
+    let mut t = table();
+    t.account_sid = Some("AC_other_account".into());
+    store.put_table(&t.seal()).await.unwrap();
+    let st = state(store);
+    let (status, body) = send(&st, signed("/twilio/voice", &params(&[]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("not in service"), "{body}");
+}
