@@ -1,7 +1,9 @@
 #![forbid(unsafe_code)]
 //! `switchboard`: the command users run.
 
+mod calls;
 mod oncall;
+mod simulate;
 mod validate;
 
 use std::path::PathBuf;
@@ -49,6 +51,12 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         handoffs: usize,
     },
+    /// Play one call in process, as Twilio would, against the real webhook server on an
+    /// in-memory store (no cluster, Redis or Twilio), and print what everyone hears and does,
+    /// who is rung when and why, and the outcome.
+    Simulate(simulate::Args),
+    /// List recent calls from the call log in Redis, or show one call in full.
+    Calls(calls::Args),
     /// Print the CustomResourceDefinitions (the YAML committed in crds/).
     Crds,
 }
@@ -70,6 +78,8 @@ fn main() -> ExitCode {
             schedule.as_deref(),
             handoffs,
         ),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Calls(args) => calls::run(args),
         Command::Crds => {
             print!("{}", switchboard_crds::crds_yaml());
             Ok(ExitCode::SUCCESS)

@@ -9,12 +9,12 @@ use switchboard_routing::{Handoff, Schedule};
 
 /// When to ask: an instant, or a local time read in each schedule's own zone.
 #[derive(Clone, Copy, Debug)]
-enum At {
+pub(crate) enum At {
     Instant(Timestamp),
     Local(civil::DateTime),
 }
 
-fn parse_at(s: &str) -> anyhow::Result<At> {
+pub(crate) fn parse_at(s: &str) -> anyhow::Result<At> {
     if let Ok(ts) = s.parse::<Timestamp>() {
         return Ok(At::Instant(ts));
     }

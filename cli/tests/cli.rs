@@ -157,3 +157,71 @@ fn crds_prints_the_committed_yaml() {
     .unwrap();
     assert_eq!(out, committed);
 }
+
+#[test]
+fn simulate_plays_a_whole_call_and_says_who_was_rung_and_why() {
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "examples/",
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00[America/New_York]",
+        "--press",
+        "2",
+        "--say",
+        "the primary database is down",
+        "--responder",
+        "dana=voicemail",
+        "--responder",
+        "dba-manager=accept",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    for expected in [
+        "caller hears: \"Thank you for calling Acme's incident hotline.\"",
+        "Dana Scully (+12125550201)'s voicemail picks up",
+        "ringing Dana Scully (+12125550201) for 25s, step 1 (on-call), pass 1: on call in schedule database via layer/business-hours",
+        "Hana Ito (+12125550299) presses 1",
+        "outcome:        answered",
+        "answered by:    Hana Ito after 88s",
+        "pass 1 step 1: Dana Scully (+12125550201) -> not-accepted",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+}
+
+#[test]
+fn simulate_with_nobody_answering_ends_in_voicemail() {
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "examples/",
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T15:00:00Z",
+        "--press",
+        "2",
+        "--leave-message",
+        "30",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("caller leaves a 30s message"), "{out}");
+    assert!(out.contains("outcome:        voicemail"), "{out}");
+    // Two passes of the database chain: dana, the manager, the NOC desk, twice.
+    assert_eq!(out.matches("Twilio rings").count(), 6, "{out}");
+}
+
+#[test]
+fn simulate_names_an_unknown_responder() {
+    let (code, _, err) = switchboard(&[
+        "simulate",
+        "examples/",
+        "--to",
+        "+14155550100",
+        "--responder",
+        "zelda=accept",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nobody called \"zelda\""), "{err}");
+    assert!(err.contains("dana"), "{err}");
+}

@@ -365,8 +365,7 @@ impl Simulator {
         if let Some(h) = call.hangs_up_at
             && h.as_millisecond() <= target
         {
-            self.clock
-                .fetch_max(h.as_millisecond(), Ordering::SeqCst);
+            self.clock.fetch_max(h.as_millisecond(), Ordering::SeqCst);
             return false;
         }
         self.clock.fetch_max(target, Ordering::SeqCst);
@@ -386,9 +385,10 @@ impl Simulator {
         let started = self.now();
         let mut call = Call {
             presses: script.presses.iter().cloned().collect(),
-            hangs_up_at: script
-                .caller_hangs_up_after
-                .map(|s| Timestamp::from_millisecond(started.as_millisecond() + i64::from(s) * 1000).unwrap_or(started)),
+            hangs_up_at: script.caller_hangs_up_after.map(|s| {
+                Timestamp::from_millisecond(started.as_millisecond() + i64::from(s) * 1000)
+                    .unwrap_or(started)
+            }),
             script,
             sid: sid.clone(),
             started,
@@ -400,7 +400,12 @@ impl Simulator {
         let intro = format!("{} calls {}", call.script.from, call.script.to);
         self.say(&mut call, intro);
         let mut doc = match self
-            .post_caller(&mut call, &format!("{}{VOICE_PATH}", self.public_url), "ringing", vec![])
+            .post_caller(
+                &mut call,
+                &format!("{}{VOICE_PATH}", self.public_url),
+                "ringing",
+                vec![],
+            )
             .await?
         {
             Some(d) => d,
@@ -417,8 +422,16 @@ impl Simulator {
         }
     }
 
-    async fn finish(&mut self, mut call: Call, status: &'static str) -> Result<Transcript, SimError> {
-        let duration = self.now().duration_since(call.started).as_secs().to_string();
+    async fn finish(
+        &mut self,
+        mut call: Call,
+        status: &'static str,
+    ) -> Result<Transcript, SimError> {
+        let duration = self
+            .now()
+            .duration_since(call.started)
+            .as_secs()
+            .to_string();
         self.say(&mut call, format!("call ends ({status})"));
         let params = vec![("CallDuration".to_string(), duration)];
         let url = format!("{}{STATUS_PATH}", self.public_url);
@@ -465,10 +478,12 @@ impl Simulator {
                 }
                 "Redirect" => {
                     let url = verb.text.clone();
-                    return Ok(match self.post_caller(call, &url, "in-progress", vec![]).await? {
-                        Some(d) => Next::Fetch(d),
-                        None => Next::End("completed"),
-                    });
+                    return Ok(
+                        match self.post_caller(call, &url, "in-progress", vec![]).await? {
+                            Some(d) => Next::Fetch(d),
+                            None => Next::End("completed"),
+                        },
+                    );
                 }
                 "Hangup" => {
                     self.say(call, "Twilio hangs up");
@@ -478,7 +493,11 @@ impl Simulator {
                     let reason = verb.attr("reason").unwrap_or("rejected");
                     self.say(call, format!("Twilio rejects the call ({reason})"));
                     // The simulator reports a rejected call as `busy` or `no-answer`.
-                    return Ok(Next::End(if reason == "busy" { "busy" } else { "no-answer" }));
+                    return Ok(Next::End(if reason == "busy" {
+                        "busy"
+                    } else {
+                        "no-answer"
+                    }));
                 }
                 other => {
                     call.t
@@ -537,10 +556,15 @@ impl Simulator {
                 return Ok(None);
             }
         }
-        Ok(Some(match self.post_caller(call, &action, "in-progress", params).await? {
-            Some(d) => Next::Fetch(d),
-            None => Next::End("completed"),
-        }))
+        Ok(Some(
+            match self
+                .post_caller(call, &action, "in-progress", params)
+                .await?
+            {
+                Some(d) => Next::Fetch(d),
+                None => Next::End("completed"),
+            },
+        ))
     }
 
     async fn record(&mut self, call: &mut Call, r: &Node) -> Result<Option<Next>, SimError> {
@@ -552,7 +576,10 @@ impl Simulator {
             return Ok(None);
         };
         let seconds = msg.seconds.min(r.number("maxLength", 3600));
-        self.say(call, format!("caller leaves a {seconds}s message and hangs up"));
+        self.say(
+            call,
+            format!("caller leaves a {seconds}s message and hangs up"),
+        );
         self.clock
             .fetch_add(i64::from(seconds) * 1000, Ordering::SeqCst);
         let recording_sid = self.sid("RE");
@@ -651,7 +678,9 @@ impl Simulator {
                     let who = self.name(call, &address);
                     let b = behaviour(&address);
                     match b {
-                        Behaviour::Voicemail { .. } => self.say(call, format!("{who}'s voicemail picks up")),
+                        Behaviour::Voicemail { .. } => {
+                            self.say(call, format!("{who}'s voicemail picks up"))
+                        }
                         _ => self.say(call, format!("{who} picks up")),
                     }
                     if nouns.len() > 1 {
@@ -659,7 +688,10 @@ impl Simulator {
                     }
                     let leg = self.sid("CA");
                     let bridged = match url {
-                        Some(url) => self.whisper(call, &url, &leg, &address, &caller_id, b).await?,
+                        Some(url) => {
+                            self.whisper(call, &url, &leg, &address, &caller_id, b)
+                                .await?
+                        }
                         None => !matches!(b, Behaviour::HangUp { .. }),
                     };
                     if call.hangs_up_at.is_some_and(|h| h <= self.now()) {
@@ -675,7 +707,10 @@ impl Simulator {
                             talk = 0;
                             caller_status = "completed";
                         }
-                        self.say(call, format!("caller and {who} talk; the call is over after {talk}s"));
+                        self.say(
+                            call,
+                            format!("caller and {who} talk; the call is over after {talk}s"),
+                        );
                         action_params.push(("DialCallStatus".to_string(), "completed".to_string()));
                         action_params.push(("DialCallDuration".to_string(), talk.to_string()));
                         action_params.push(("DialCallSid".to_string(), leg));
@@ -683,7 +718,13 @@ impl Simulator {
                             let rec = self.sid("RE");
                             let params = vec![
                                 ("RecordingSid".to_string(), rec.clone()),
-                                ("RecordingUrl".to_string(), format!("https://api.twilio.com/2010-04-01/Accounts/{}/Recordings/{rec}", self.account_sid)),
+                                (
+                                    "RecordingUrl".to_string(),
+                                    format!(
+                                        "https://api.twilio.com/2010-04-01/Accounts/{}/Recordings/{rec}",
+                                        self.account_sid
+                                    ),
+                                ),
                                 ("RecordingStatus".to_string(), "completed".to_string()),
                                 ("RecordingDuration".to_string(), talk.to_string()),
                             ];
@@ -932,7 +973,12 @@ mod tests {
         assert_eq!("accept".parse(), Ok(Behaviour::Accept { after: 5 }));
         assert_eq!("voicemail@2".parse(), Ok(Behaviour::Voicemail { after: 2 }));
         assert_eq!("busy".parse(), Ok(Behaviour::Busy));
-        assert!("answer".parse::<Behaviour>().unwrap_err().contains("accept, ignore"));
+        assert!(
+            "answer"
+                .parse::<Behaviour>()
+                .unwrap_err()
+                .contains("accept, ignore")
+        );
         assert!("accept@x".parse::<Behaviour>().is_err());
     }
 }

@@ -50,9 +50,7 @@ pub fn parse(xml: &str) -> Result<Vec<Node>, ParseError> {
     let mut reader = Reader::from_str(xml);
     let mut stack: Vec<Node> = vec![Node::default()];
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| ParseError(e.to_string()))?;
+        let event = reader.read_event().map_err(|e| ParseError(e.to_string()))?;
         match event {
             Event::Start(e) => stack.push(node(&e)?),
             Event::Empty(e) => {

@@ -16,7 +16,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
     /// Redis URL (`redis://host:6379/0`; `rediss://` for TLS).
-    #[arg(long, env = "SWITCHBOARD_REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
     pub redis_url: String,
     /// The public base URL Twilio reaches this server at (as configured on the numbers).
     /// Signatures are checked against it, never against the Host header.
@@ -24,7 +28,11 @@ pub struct Config {
     pub public_url: String,
     /// Directory of a mounted Secret: one file per Twilio account, named by its AccountSid,
     /// holding the account's auth token.
-    #[arg(long, env = "SWITCHBOARD_TWILIO_CREDENTIALS_DIR", default_value = "/var/run/secrets/switchboard/twilio")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TWILIO_CREDENTIALS_DIR",
+        default_value = "/var/run/secrets/switchboard/twilio"
+    )]
     pub credentials_dir: PathBuf,
     /// What callers hear when their call cannot be served (Redis down, an internal error).
     #[arg(long, env = "SWITCHBOARD_FALLBACK_MESSAGE")]

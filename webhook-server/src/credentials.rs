@@ -104,7 +104,9 @@ impl Credentials {
         inner.loaded_at = Some(Instant::now());
         match read_dir(dir) {
             Ok(tokens) => inner.tokens = tokens,
-            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot read the Twilio credentials"),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot read the Twilio credentials")
+            }
         }
         inner.tokens.get(account_sid).cloned()
     }

@@ -477,11 +477,16 @@ fn dial(
             }
         })
         .collect();
+    let chain = state.chain.as_deref().and_then(|c| t.chain(c));
     for r in &rings {
+        let step = chain
+            .and_then(|c| c.steps.get(r.step))
+            .map(|s| format!("step {} ({}), pass {}", r.step + 1, s.name, r.pass + 1))
+            .unwrap_or_default();
         state.event(
             now,
             format!(
-                "ringing {} ({}) for {timeout}s: {}",
+                "ringing {} ({}) for {timeout}s, {step}: {}",
                 r.display_name,
                 r.contact.address(),
                 r.reason

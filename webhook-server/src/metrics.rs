@@ -52,14 +52,17 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("switchboard_webhook");
         let calls = Family::<OutcomeLabels, Counter>::default();
         registry.register("calls", "Calls ended, by outcome", calls.clone());
-        let time_to_answer = Histogram::new([5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0]);
+        let time_to_answer =
+            Histogram::new([5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0]);
         registry.register(
             "time_to_answer_seconds",
             "Seconds from the call coming in to a responder accepting it",
             time_to_answer.clone(),
         );
         let webhook_seconds = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0])
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0,
+            ])
         });
         registry.register(
             "webhook_duration_seconds",
@@ -87,12 +90,12 @@ impl Default for Metrics {
         // Every outcome and rejection reason is exported from the start, at zero, so that
         // dashboards and alerts see the series before the first such call.
         for outcome in Outcome::ALL {
-            calls.get_or_create(&OutcomeLabels {
+            let _ = calls.get_or_create(&OutcomeLabels {
                 outcome: outcome.as_str().to_string(),
             });
         }
         for reason in ["missing", "mismatch", "unknown-account", "unreadable-body"] {
-            signature_rejections.get_or_create(&ReasonLabels {
+            let _ = signature_rejections.get_or_create(&ReasonLabels {
                 reason: reason.to_string(),
             });
         }

@@ -149,7 +149,10 @@ pub fn app(state: AppState) -> Router {
         .route("/twilio/voice/recording", post(recording))
         .route("/twilio/voice/status", post(status))
         .route("/twilio/voice/fallback", post(fallback))
-        .layer(middleware::from_fn_with_state(state.clone(), check_signature));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            check_signature,
+        ));
     Router::new()
         .merge(twilio)
         .route("/healthz", get(|| async { "ok" }))
@@ -234,8 +237,7 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
 }
 
 fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse {
-    st.0
-        .metrics
+    st.0.metrics
         .signature_rejections
         .get_or_create(&ReasonLabels {
             reason: reason.to_string(),
@@ -253,7 +255,10 @@ fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse 
 async fn readyz(State(st): State<AppState>) -> HttpResponse {
     match st.0.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n"))
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unreachable: {e}\n"),
+        )
             .into_response(),
     }
 }
@@ -470,8 +475,12 @@ async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpRespons
         Ok(body) => xml(body),
         Err(failure) => {
             match &failure {
-                Failure::Store(e) => error!(error = %e, "store failed; answering with the fallback"),
-                other => warn!(reason = %other, "cannot serve this webhook; answering with the fallback"),
+                Failure::Store(e) => {
+                    error!(error = %e, "store failed; answering with the fallback")
+                }
+                other => {
+                    warn!(reason = %other, "cannot serve this webhook; answering with the fallback")
+                }
             }
             Metrics::inc(&st.0.metrics.fallbacks, hook.name());
             if hook.notification() {
@@ -485,8 +494,7 @@ async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpRespons
             }
         }
     });
-    st.0
-        .metrics
+    st.0.metrics
         .webhook_seconds
         .get_or_create(&crate::metrics::EndpointLabels {
             endpoint: hook.name().to_string(),
@@ -532,9 +540,14 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
                 let mut table = st.0.store.table(to).await?;
                 // A number answers only for the account that owns it.
                 if let Some(t) = &table
-                    && t.account_sid.as_deref().is_some_and(|a| a != p.get("AccountSid"))
+                    && t.account_sid
+                        .as_deref()
+                        .is_some_and(|a| a != p.get("AccountSid"))
                 {
-                    warn!(to, "the webhook's AccountSid does not own this number; treating it as unknown");
+                    warn!(
+                        to,
+                        "the webhook's AccountSid does not own this number; treating it as unknown"
+                    );
                     table = None;
                 }
                 let req = Incoming {
@@ -592,16 +605,15 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
             }
         };
         let body = twiml.to_xml();
-        let applied = st
-            .0
-            .store
-            .commit(Commit {
-                state: &state,
-                expected_version: loaded.version,
-                key: &key,
-                response: &body,
-            })
-            .await?;
+        let applied =
+            st.0.store
+                .commit(Commit {
+                    state: &state,
+                    expected_version: loaded.version,
+                    key: &key,
+                    response: &body,
+                })
+                .await?;
         if applied {
             for (_, e) in &state.events {
                 info!(event = %e, "call event");

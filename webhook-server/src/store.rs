@@ -40,7 +40,9 @@ pub enum StoreError {
     #[error("stored document: {0}")]
     Decode(#[from] serde_json::Error),
     /// A routing table newer than this server understands.
-    #[error("routing table for {number} has schema version {found}; this server reads up to {SCHEMA_VERSION}")]
+    #[error(
+        "routing table for {number} has schema version {found}; this server reads up to {SCHEMA_VERSION}"
+    )]
     TooNew {
         /// The number.
         number: String,
@@ -254,8 +256,7 @@ impl Store {
 
     /// Loads call `sid` for the webhook `key`.
     pub async fn load(&self, sid: &str, key: &str) -> Result<Loaded, StoreError> {
-        let (version, state, response): (Option<u64>, Option<String>, Option<String>) = match self
-        {
+        let (version, state, response): (Option<u64>, Option<String>, Option<String>) = match self {
             Store::Memory(m, _) => match Self::mem(m).calls.get(sid) {
                 Some(c) => (
                     Some(c.version),

@@ -24,7 +24,11 @@ async fn finished(c: &Cluster, t: &Transcript) -> CallState {
         t.application_errors,
         t.render()
     );
-    c.store().call(&t.call_sid).await.unwrap().expect("call logged")
+    c.store()
+        .call(&t.call_sid)
+        .await
+        .unwrap()
+        .expect("call logged")
 }
 
 fn flat(t: &Transcript) -> Vec<String> {
@@ -49,14 +53,19 @@ async fn answered_at_the_first_step() {
     assert_eq!(who.contact.address(), DANA);
     assert!(at > call.started_at);
     assert!(
-        t.render().contains("hears: \"Incoming call to the support hotline"),
+        t.render()
+            .contains("hears: \"Incoming call to the support hotline"),
         "{}",
         t.render()
     );
     // The call log lists it, with its events.
     let recent = c.store().recent_calls(10).await.unwrap();
     assert_eq!(recent[0].call_sid, t.call_sid);
-    assert!(call.events.iter().any(|(_, e)| e.contains("accepted the call")));
+    assert!(
+        call.events
+            .iter()
+            .any(|(_, e)| e.contains("accepted the call"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +139,12 @@ async fn every_step_fails_the_chain_repeats_then_voicemail() {
     assert_eq!(flat(&t), [DANA, DBA_MANAGER, NOC, DANA, DBA_MANAGER, NOC]);
     assert!(t.voicemail_left);
     assert_eq!(call.outcome, Some(Outcome::Voicemail));
-    assert!(call.recording_url.as_deref().unwrap().contains("/Recordings/RE"));
+    assert!(
+        call.recording_url
+            .as_deref()
+            .unwrap()
+            .contains("/Recordings/RE")
+    );
     assert_eq!(
         call.transcription.as_deref(),
         Some("please call me back about the database")
@@ -140,10 +154,21 @@ async fn every_step_fails_the_chain_repeats_then_voicemail() {
         "{:?}",
         t.heard
     );
-    let results: Vec<_> = call.rung.iter().map(|r| r.result.clone().unwrap()).collect();
+    let results: Vec<_> = call
+        .rung
+        .iter()
+        .map(|r| r.result.clone().unwrap())
+        .collect();
     assert_eq!(
         results,
-        ["no-answer", "busy", "not-accepted", "no-answer", "busy", "not-accepted"]
+        [
+            "no-answer",
+            "busy",
+            "not-accepted",
+            "no-answer",
+            "busy",
+            "not-accepted"
+        ]
     );
 }
 
@@ -204,7 +229,11 @@ async fn an_invalid_menu_digit_twice_is_asked_again_then_the_third_answer_counts
     script.presses = vec!["9".into(), "7".into(), "2".into()];
     let t = c.simulator().run(script).await.unwrap();
     let call = finished(&c, &t).await;
-    let sorry = t.heard.iter().filter(|h| h.contains("not an option")).count();
+    let sorry = t
+        .heard
+        .iter()
+        .filter(|h| h.contains("not an option"))
+        .count();
     assert_eq!(sorry, 2, "{:?}", t.heard);
     assert_eq!(call.menu_choice.as_deref(), Some("2 the database team"));
     assert_eq!(call.outcome, Some(Outcome::Answered));
@@ -231,7 +260,11 @@ async fn redis_stopped_in_the_middle_of_a_call_gives_the_fallback_not_an_error()
         }
     }));
     let t = sim.run(database_call()).await.unwrap();
-    assert!(t.application_errors.is_empty(), "{:?}", t.application_errors);
+    assert!(
+        t.application_errors.is_empty(),
+        "{:?}",
+        t.application_errors
+    );
     assert!(
         t.heard.iter().any(|h| h.contains("having trouble")),
         "{}",
@@ -257,13 +290,15 @@ async fn two_replicas_serve_alternate_webhooks_of_one_call() {
     assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER));
     for r in &c.replicas {
         let m = r.metrics().encode();
-        assert!(m.contains("switchboard_webhook_webhook_duration_seconds_count"), "{m}");
+        assert!(
+            m.contains("switchboard_webhook_webhook_duration_seconds_count"),
+            "{m}"
+        );
     }
     let served = |i: usize, endpoint: &str| {
-        c.replicas[i]
-            .metrics()
-            .encode()
-            .contains(&format!("webhook_duration_seconds_count{{endpoint=\"{endpoint}\"}}"))
+        c.replicas[i].metrics().encode().contains(&format!(
+            "webhook_duration_seconds_count{{endpoint=\"{endpoint}\"}}"
+        ))
     };
     assert!(served(0, "incoming") && served(1, "menu"));
 }
@@ -280,7 +315,11 @@ async fn retried_webhooks_get_the_same_answer_and_ring_nobody_twice() {
     let mut sim = c.simulator();
     sim.deliver_twice = true;
     let twice = sim.run(script()).await.unwrap();
-    assert!(twice.replay_mismatches.is_empty(), "{:?}", twice.replay_mismatches);
+    assert!(
+        twice.replay_mismatches.is_empty(),
+        "{:?}",
+        twice.replay_mismatches
+    );
     assert_eq!(twice.dials, once.dials);
     let a = finished(&c, &once).await;
     let b = finished(&c, &twice).await;
@@ -288,5 +327,8 @@ async fn retried_webhooks_get_the_same_answer_and_ring_nobody_twice() {
     assert_eq!(b.events.len(), a.events.len());
     assert_eq!(b.outcome, Some(Outcome::Answered));
     let m = c.replicas[0].metrics().encode();
-    assert!(m.contains("switchboard_webhook_replays_total{endpoint=\"dial\"}"), "{m}");
+    assert!(
+        m.contains("switchboard_webhook_replays_total{endpoint=\"dial\"}"),
+        "{m}"
+    );
 }

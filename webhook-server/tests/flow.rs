@@ -237,7 +237,10 @@ fn an_all_at_once_step_rings_the_rest_again_after_a_pickup_that_does_not_accept(
     };
     // The step started at +25 s and Ava picked up at +31 s: the others had rung 6 of the
     // step's 30 seconds when Twilio stopped their phones, so they get the other 24.
-    assert_eq!(d.timeout, 24, "for what was left of the step's 30 seconds at the pickup");
+    assert_eq!(
+        d.timeout, 24,
+        "for what was left of the step's 30 seconds at the pickup"
+    );
     assert!(s.events.iter().any(|(_, e)| {
         e.contains("picked up without accepting: ringing the rest of the step again")
     }));

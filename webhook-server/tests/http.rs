@@ -60,7 +60,9 @@ fn signed(path: &str, p: &[(String, String)]) -> Request<Body> {
 async fn send(st: &AppState, req: Request<Body>) -> (StatusCode, String) {
     let res = app(st.clone()).oneshot(req).await.unwrap();
     let status = res.status();
-    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
@@ -103,9 +105,18 @@ async fn bad_or_missing_signatures_are_refused_and_counted() {
     let (status, _) = send(&st, post("/twilio/voice", &other, Some(sig))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let m = st.metrics().encode();
-    assert!(m.contains("signature_rejections_total{reason=\"missing\"} 1"), "{m}");
-    assert!(m.contains("signature_rejections_total{reason=\"mismatch\"} 2"), "{m}");
-    assert!(m.contains("signature_rejections_total{reason=\"unknown-account\"} 1"), "{m}");
+    assert!(
+        m.contains("signature_rejections_total{reason=\"missing\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("signature_rejections_total{reason=\"mismatch\"} 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("signature_rejections_total{reason=\"unknown-account\"} 1"),
+        "{m}"
+    );
     // Nothing was stored for the refused requests.
     assert!(st.store().recent_calls(10).await.unwrap().is_empty());
 }
@@ -124,7 +135,12 @@ async fn twilio_documented_signature_example_checks_out() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
-    assert!(signature::verify("12345", url, &p, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+    assert!(signature::verify(
+        "12345",
+        url,
+        &p,
+        "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    ));
 }
 
 #[tokio::test]
@@ -134,7 +150,10 @@ async fn malformed_but_signed_webhooks_still_get_valid_twiml() {
     let p: Vec<(String, String)> = vec![("AccountSid".into(), ACCOUNT.into())];
     let (status, body) = send(&st, signed("/twilio/voice", &p)).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("having trouble") && body.contains(FALLBACK_NUMBER), "{body}");
+    assert!(
+        body.contains("having trouble") && body.contains(FALLBACK_NUMBER),
+        "{body}"
+    );
     // A dial callback without its sequence number.
     let (status, body) = send(&st, signed("/twilio/voice/dial", &params(&[]))).await;
     assert_eq!(status, StatusCode::OK);
@@ -146,11 +165,17 @@ async fn malformed_but_signed_webhooks_still_get_valid_twiml() {
     // A whisper for an unknown call hangs up the responder's leg, not dial the fallback.
     let (status, body) = send(
         &st,
-        signed("/twilio/voice/whisper?call=CAnope&seq=1&ring=0", &params(&[])),
+        signed(
+            "/twilio/voice/whisper?call=CAnope&seq=1&ring=0",
+            &params(&[]),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("<Hangup/>") && !body.contains("<Dial"), "{body}");
+    assert!(
+        body.contains("<Hangup/>") && !body.contains("<Dial"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -160,14 +185,14 @@ async fn the_fallback_endpoint_needs_no_store() {
     redis.stop();
     let (status, body) = send(
         &st,
-        signed(
-            "/twilio/voice/fallback",
-            &params(&[("ErrorCode", "11200")]),
-        ),
+        signed("/twilio/voice/fallback", &params(&[("ErrorCode", "11200")])),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("having trouble") && body.contains(FALLBACK_NUMBER), "{body}");
+    assert!(
+        body.contains("having trouble") && body.contains(FALLBACK_NUMBER),
+        "{body}"
+    );
     // And an ordinary webhook with Redis down gets the same, not an error.
     let (status, body) = send(&st, signed("/twilio/voice", &params(&[]))).await;
     assert_eq!(status, StatusCode::OK);
@@ -192,9 +217,15 @@ async fn health_readiness_and_metrics() {
         "switchboard_webhook_time_to_answer_seconds histogram",
         "switchboard_webhook_signature_rejections counter",
     ] {
-        assert!(body.contains(&format!("# TYPE {name}")), "{name} missing from {body}");
+        assert!(
+            body.contains(&format!("# TYPE {name}")),
+            "{name} missing from {body}"
+        );
     }
-    assert!(body.contains("switchboard_webhook_calls_total{outcome=\"answered\"} 0"), "{body}");
+    assert!(
+        body.contains("switchboard_webhook_calls_total{outcome=\"answered\"} 0"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
