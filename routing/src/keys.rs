@@ -1,7 +1,8 @@
 //! The Redis key schema, defined once for the operator (writer) and the webhook server (reader).
 //!
 //! ```text
-//!   sb:v1:route:{+14155550100}        STRING  the number's RoutingTable as JSON (one SET = one atomic swap)
+//!   sb:v1:route:{+14155550100}        STRING  the number's RoutingTable as JSON
+//!   sb:v1:route:{+14155550100}:rev    STRING  that table's revision (written with it in one MULTI)
 //!   sb:v1:routes                      SET     numbers that have a published table (start-up GC)
 //!   sb:v1:call:{CA0123...}            HASH    one call's state (all of a call's keys share a slot)
 //!   sb:v1:call:{CA0123...}:events     LIST    the call's event stream
@@ -19,6 +20,13 @@ pub const PREFIX: &str = "sb:v1";
 /// The key holding the routing table of `number` (E.164).
 pub fn route(number: &str) -> String {
     format!("{PREFIX}:route:{{{number}}}")
+}
+
+/// The key holding the revision of `number`'s routing table. Readers that cache parsed
+/// tables read this small key and fetch the table only when the revision changed; writers set
+/// both keys in one `MULTI` (they share a hash tag, so that is valid on Redis Cluster too).
+pub fn route_revision(number: &str) -> String {
+    format!("{PREFIX}:route:{{{number}}}:rev")
 }
 
 /// The set of numbers with a published routing table.
@@ -61,6 +69,7 @@ mod tests {
         assert_eq!(hash_tag(&call("CA1")), "CA1");
         assert_eq!(hash_tag(&call_events("CA1")), "CA1");
         assert_eq!(hash_tag(&route("+14155550100")), "+14155550100");
+        assert_eq!(hash_tag(&route_revision("+14155550100")), "+14155550100");
         assert_eq!(route("+14155550100"), "sb:v1:route:{+14155550100}");
     }
 }

@@ -525,7 +525,11 @@ fn number<T: std::str::FromStr>(p: &Params, name: &str) -> Option<T> {
 async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<String, Failure> {
     let key = hook.key(p);
     for _ in 0..MAX_ATTEMPTS {
-        let loaded = st.0.store.load(sid, &key).await?;
+        // The caller's leg names the hotline in `To`: its table comes in the same round trip.
+        let hotline = (!hook.responder_leg())
+            .then(|| p.get("To"))
+            .filter(|n| !n.is_empty());
+        let loaded = st.0.store.load(sid, &key, hotline).await?;
         if let Some(answer) = loaded.response {
             info!("retried webhook: answering again with the stored response");
             Metrics::inc(&st.0.metrics.replays, hook.name());
@@ -537,7 +541,7 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
         let (state, twiml): (CallState, Response) = match (hook, loaded.state) {
             (Hook::Incoming, None) => {
                 let to = p.get("To");
-                let mut table = st.0.store.table(to).await?;
+                let mut table = loaded.table.clone();
                 // A number answers only for the account that owns it.
                 if let Some(t) = &table
                     && t.account_sid
@@ -555,7 +559,7 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
                     from: p.get("From"),
                     to,
                 };
-                flow::incoming(table.as_ref(), &req, now, urls)
+                flow::incoming(table.as_deref(), &req, now, urls)
             }
             // A second, different first webhook for a known call: answer what the call needs.
             (Hook::Incoming, Some(_)) => return Err(Failure::Malformed("second incoming webhook")),
@@ -570,7 +574,10 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
             ),
             (Hook::Status, Some(s)) => (flow::status(s, p.get("CallStatus"), now), Response::new()),
             (hook, Some(s)) => {
-                let table = st.0.store.table(&s.to).await?;
+                let table = match &loaded.table {
+                    Some(t) if t.number == s.to => Some(t.clone()),
+                    _ => st.0.store.table(&s.to).await?,
+                };
                 let Some(t) = table else {
                     return Err(Failure::NoTable(s.to.clone()));
                 };

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //!   sb:v1:route:{number}       STRING  RoutingTable JSON (written by the operator)
+//!   sb:v1:route:{number}:rev   STRING  its revision (same MULTI); read on every call, the
+//!                                      table itself only when the revision is new
 //!   sb:v1:call:{sid}           HASH    version, state (CallState JSON without events),
 //!                                      r:<webhook key> (the TwiML answered to that webhook)
 //!   sb:v1:call:{sid}:events    LIST    the call's events, oldest first, at most MAX_EVENTS
@@ -60,6 +62,8 @@ pub struct Loaded {
     pub version: u64,
     /// The TwiML already answered to this webhook, when it is a retry.
     pub response: Option<String>,
+    /// The routing table of the number asked for, when asked for and published.
+    pub table: Option<Arc<RoutingTable>>,
 }
 
 /// One change to a call.
@@ -102,10 +106,52 @@ pub enum Store {
     Redis(RedisStore, Retention),
 }
 
+/// Parsed routing tables by number, with their revision. Each webhook reads the small
+/// revision key; the table is fetched and parsed again only when its revision changed, so
+/// every webhook sees the table as it is in Redis now without moving and parsing an unchanged
+/// document each time.
+#[derive(Debug, Default)]
+struct TableCache(Mutex<HashMap<String, Arc<RoutingTable>>>);
+
+impl TableCache {
+    fn cached(&self, number: &str, revision: &str) -> Option<Arc<RoutingTable>> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(number)
+            .filter(|t| t.revision == revision)
+            .cloned()
+    }
+
+    fn insert(&self, number: &str, json: &str) -> Result<Arc<RoutingTable>, StoreError> {
+        let table = Arc::new(decode_table(number, json)?);
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(number.to_string(), table.clone());
+        Ok(table)
+    }
+}
+
+impl RedisStore {
+    /// The table of `number` whose current revision is `revision` (`None`: not published).
+    async fn table_at(
+        &self,
+        number: &str,
+        revision: Option<String>,
+    ) -> Result<Option<Arc<RoutingTable>>, StoreError> {
+        let Some(revision) = revision else {
+            return Ok(None);
+        };
+        if let Some(t) = self.tables.cached(number, &revision) {
+            return Ok(Some(t));
+        }
+        let json: Option<String> = self.conn.clone().get(keys::route(number)).await?;
+        json.map(|j| self.tables.insert(number, &j)).transpose()
+    }
+}
+
 /// The in-memory store's contents.
 #[derive(Debug, Default)]
 pub struct Memory {
-    tables: HashMap<String, String>,
+    tables: HashMap<String, Arc<RoutingTable>>,
     calls: HashMap<String, MemoryCall>,
     log: VecDeque<String>,
 }
@@ -122,7 +168,7 @@ struct MemoryCall {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
-    commit: Arc<redis::Script>,
+    tables: Arc<TableCache>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -158,7 +204,7 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         Ok(RedisStore {
             conn: client.get_connection_manager_lazy(config)?,
-            commit: Arc::new(redis::Script::new(COMMIT_SCRIPT)),
+            tables: Arc::default(),
         })
     }
 }
@@ -227,25 +273,35 @@ impl Store {
     }
 
     /// The routing table of `number`.
-    pub async fn table(&self, number: &str) -> Result<Option<RoutingTable>, StoreError> {
-        let json: Option<String> = match self {
-            Store::Memory(m, _) => Self::mem(m).tables.get(number).cloned(),
-            Store::Redis(r, _) => r.conn.clone().get(keys::route(number)).await?,
-        };
-        json.map(|j| decode_table(number, &j)).transpose()
+    pub async fn table(&self, number: &str) -> Result<Option<Arc<RoutingTable>>, StoreError> {
+        match self {
+            Store::Memory(m, _) => Ok(Self::mem(m).tables.get(number).cloned()),
+            Store::Redis(r, _) => {
+                let revision: Option<String> =
+                    r.conn.clone().get(keys::route_revision(number)).await?;
+                r.table_at(number, revision).await
+            }
+        }
     }
 
     /// Publishes a routing table (the operator's job; the simulator and tests use it too).
     pub async fn put_table(&self, table: &RoutingTable) -> Result<(), StoreError> {
-        let json = serde_json::to_string(table)?;
         match self {
             Store::Memory(m, _) => {
-                Self::mem(m).tables.insert(table.number.clone(), json);
+                let table = Arc::new(table.clone());
+                Self::mem(m).tables.insert(table.number.clone(), table);
             }
             Store::Redis(r, _) => {
+                let json = serde_json::to_string(table)?;
                 let mut c = r.conn.clone();
                 let _: () = redis::pipe()
+                    .atomic()
                     .set(keys::route(&table.number), json)
+                    .set(keys::route_revision(&table.number), &table.revision)
+                    .ignore()
+                    .query_async(&mut c)
+                    .await?;
+                let _: () = redis::pipe()
                     .sadd(keys::routes_index(), &table.number)
                     .query_async(&mut c)
                     .await?;
@@ -254,32 +310,66 @@ impl Store {
         Ok(())
     }
 
-    /// Loads call `sid` for the webhook `key`.
-    pub async fn load(&self, sid: &str, key: &str) -> Result<Loaded, StoreError> {
-        let (version, state, response): (Option<u64>, Option<String>, Option<String>) = match self {
-            Store::Memory(m, _) => match Self::mem(m).calls.get(sid) {
-                Some(c) => (
-                    Some(c.version),
-                    Some(c.state.clone()),
-                    c.responses.get(key).cloned(),
-                ),
-                None => (None, None, None),
-            },
+    /// Loads call `sid` for the webhook `key`, and the routing table of `number` when given,
+    /// in one round trip.
+    pub async fn load(
+        &self,
+        sid: &str,
+        key: &str,
+        number: Option<&str>,
+    ) -> Result<Loaded, StoreError> {
+        let (version, state, response, table): (
+            Option<u64>,
+            Option<String>,
+            Option<String>,
+            Option<Arc<RoutingTable>>,
+        ) = match self {
+            Store::Memory(m, _) => {
+                let mem = Self::mem(m);
+                let table = number.and_then(|n| mem.tables.get(n).cloned());
+                match mem.calls.get(sid) {
+                    Some(c) => (
+                        Some(c.version),
+                        Some(c.state.clone()),
+                        c.responses.get(key).cloned(),
+                        table,
+                    ),
+                    None => (None, None, None, table),
+                }
+            }
             Store::Redis(r, _) => {
                 let mut c = r.conn.clone();
-                redis::cmd("HMGET")
+                let mut pipe = redis::pipe();
+                pipe.cmd("HMGET")
                     .arg(keys::call(sid))
                     .arg("version")
                     .arg("state")
-                    .arg(response_field(key))
-                    .query_async(&mut c)
-                    .await?
+                    .arg(response_field(key));
+                if let Some(n) = number {
+                    pipe.get(keys::route_revision(n));
+                }
+                let (fields, json): (
+                    (Option<u64>, Option<String>, Option<String>),
+                    Option<String>,
+                ) = if number.is_some() {
+                    pipe.query_async(&mut c).await?
+                } else {
+                    let (fields,): ((Option<u64>, Option<String>, Option<String>),) =
+                        pipe.query_async(&mut c).await?;
+                    (fields, None)
+                };
+                let table = match number {
+                    Some(n) => r.table_at(n, json).await?,
+                    None => None,
+                };
+                (fields.0, fields.1, fields.2, table)
             }
         };
         Ok(Loaded {
             state: state.map(|s| serde_json::from_str(&s)).transpose()?,
             version: version.unwrap_or(0),
             response,
+            table,
         })
     }
 
@@ -289,12 +379,12 @@ impl Store {
         let events: Vec<String> = commit.state.events.iter().map(event_json).collect();
         let retention = self.retention();
         let sid = &commit.state.call_sid;
-        let applied = match self {
+        match self {
             Store::Memory(m, _) => {
                 let mut mem = Self::mem(m);
                 let call = mem.calls.entry(sid.clone()).or_default();
                 if call.version != commit.expected_version {
-                    false
+                    Ok(false)
                 } else {
                     call.version += 1;
                     call.state = state;
@@ -304,53 +394,52 @@ impl Store {
                     while call.events.len() > MAX_EVENTS {
                         call.events.pop_front();
                     }
-                    true
+                    if commit.expected_version == 0 {
+                        Self::log_call(&mut mem, sid, retention.log_size);
+                    }
+                    Ok(true)
                 }
             }
             Store::Redis(r, _) => {
                 let mut c = r.conn.clone();
-                let mut inv = r.commit.key(keys::call(sid));
-                inv.key(keys::call_events(sid))
+                // EVAL, not EVALSHA: it cannot fail with NOSCRIPT after a Redis restart, and
+                // Redis caches the compiled script by its hash all the same.
+                let mut pipe = redis::pipe();
+                pipe.cmd("EVAL")
+                    .arg(COMMIT_SCRIPT)
+                    .arg(2)
+                    .arg(keys::call(sid))
+                    .arg(keys::call_events(sid))
                     .arg(commit.expected_version.to_string())
                     .arg(state)
                     .arg(response_field(commit.key))
                     .arg(commit.response)
                     .arg(retention.call_ttl.as_secs().max(1))
-                    .arg(MAX_EVENTS);
-                for e in events {
-                    inv.arg(e);
+                    .arg(MAX_EVENTS)
+                    .arg(events);
+                if commit.expected_version == 0 {
+                    // A new call enters the call log in the same round trip. The list lives in
+                    // another cluster slot, so it cannot be inside the script; a failed
+                    // compare-and-set for a new call (a concurrent first webhook) only leaves a
+                    // duplicate SID in the log, which `recent_calls` skips.
+                    pipe.lpush(keys::call_log(), sid)
+                        .ignore()
+                        .ltrim(keys::call_log(), 0, retention.log_size as isize - 1)
+                        .ignore();
                 }
-                let n: i64 = inv.invoke_async(&mut c).await?;
-                n == 1
+                let (n,): (i64,) = pipe.query_async(&mut c).await?;
+                Ok(n == 1)
             }
-        };
-        if applied && commit.expected_version == 0 {
-            self.log_call(sid, retention.log_size).await?;
         }
-        Ok(applied)
     }
 
-    async fn log_call(&self, sid: &str, size: usize) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(m, _) => {
-                let mut mem = Self::mem(m);
-                mem.log.push_front(sid.to_string());
-                while mem.log.len() > size {
-                    if let Some(old) = mem.log.pop_back() {
-                        mem.calls.remove(&old);
-                    }
-                }
-            }
-            Store::Redis(r, _) => {
-                let mut c = r.conn.clone();
-                let _: () = redis::pipe()
-                    .lpush(keys::call_log(), sid)
-                    .ltrim(keys::call_log(), 0, size as isize - 1)
-                    .query_async(&mut c)
-                    .await?;
+    fn log_call(mem: &mut Memory, sid: &str, size: usize) {
+        mem.log.push_front(sid.to_string());
+        while mem.log.len() > size {
+            if let Some(old) = mem.log.pop_back() {
+                mem.calls.remove(&old);
             }
         }
-        Ok(())
     }
 
     /// A call with its events, for the call log.
@@ -388,7 +477,11 @@ impl Store {
             }
         };
         let mut calls = Vec::with_capacity(sids.len());
+        let mut seen = std::collections::HashSet::new();
         for sid in sids {
+            if !seen.insert(sid.clone()) {
+                continue;
+            }
             if let Some(call) = self.call(&sid).await? {
                 calls.push(call);
             }
