@@ -148,6 +148,9 @@ impl RedisStore {
     }
 }
 
+/// A call's hash fields as read: version, state, the stored answer.
+type CallFields = (Option<u64>, Option<String>, Option<String>);
+
 /// The in-memory store's contents.
 #[derive(Debug, Default)]
 pub struct Memory {
@@ -348,18 +351,14 @@ impl Store {
                 if let Some(n) = number {
                     pipe.get(keys::route_revision(n));
                 }
-                let (fields, json): (
-                    (Option<u64>, Option<String>, Option<String>),
-                    Option<String>,
-                ) = if number.is_some() {
+                let (fields, revision): (CallFields, Option<String>) = if number.is_some() {
                     pipe.query_async(&mut c).await?
                 } else {
-                    let (fields,): ((Option<u64>, Option<String>, Option<String>),) =
-                        pipe.query_async(&mut c).await?;
+                    let (fields,): (CallFields,) = pipe.query_async(&mut c).await?;
                     (fields, None)
                 };
                 let table = match number {
-                    Some(n) => r.table_at(n, json).await?,
+                    Some(n) => r.table_at(n, revision).await?,
                     None => None,
                 };
                 (fields.0, fields.1, fields.2, table)
