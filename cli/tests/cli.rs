@@ -225,3 +225,94 @@ fn simulate_names_an_unknown_responder() {
     assert!(err.contains("nobody called \"zelda\""), "{err}");
     assert!(err.contains("dana"), "{err}");
 }
+
+/// A throwaway redis-server on a free port, killed on drop.
+struct Redis(std::process::Child, u16);
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Redis(child, port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn calls_lists_the_call_log_in_redis_and_shows_one_call() {
+    use switchboard_webhook::flow::{self, Incoming, Urls};
+    use switchboard_webhook::store::{Commit, RedisStore, Retention};
+    let redis = Redis::start();
+    let url = format!("redis://127.0.0.1:{}/0", redis.1);
+    // A blocked call, written as the webhook server writes it.
+    let table = switchboard_routing::RoutingTable::from_json(include_str!(
+        "../../webhook-server/tests/fixtures/support-hotline.json"
+    ))
+    .unwrap();
+    let (state, twiml) = flow::incoming(
+        Some(&table),
+        &Incoming {
+            call_sid: "CAlog1",
+            from: "+19005550100",
+            to: "+14155550100",
+        },
+        "2026-11-23T15:00:00Z".parse().unwrap(),
+        &Urls::new("https://sb.example.com"),
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = switchboard_webhook::Store::redis(
+            RedisStore::connect(&url, std::time::Duration::from_secs(2)).unwrap(),
+            Retention::default(),
+        );
+        let xml = twiml.to_xml();
+        let commit = Commit {
+            state: &state,
+            expected_version: 0,
+            key: "incoming",
+            response: &xml,
+        };
+        assert!(store.commit(commit).await.unwrap());
+    });
+    let (code, out, err) = switchboard(&["calls", "--redis-url", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("OUTCOME"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("CAlog1") && l.contains("+19005550100") && l.contains("blocked")),
+        "{out}"
+    );
+    let (code, out, err) = switchboard(&["calls", "--redis-url", &url, "CAlog1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("outcome:        blocked"), "{out}");
+    assert!(
+        out.contains("caller +19005550100 is on the blocklist"),
+        "{out}"
+    );
+    let (code, _, err) = switchboard(&["calls", "--redis-url", &url, "CAnope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no call CAnope in the call log"), "{err}");
+}

@@ -332,3 +332,53 @@ async fn retried_webhooks_get_the_same_answer_and_ring_nobody_twice() {
         "{m}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_in_maintenance_says_its_message_and_hangs_up() {
+    let mut t = table();
+    t.policy.mode = switchboard_routing::table::Mode::Maintenance {
+        message: "The hotline is down for maintenance until 06:00 UTC.".into(),
+    };
+    let c = Cluster::with_table(1, monday_10am(), t.seal()).await;
+    let t = c.simulator().run(database_call()).await.unwrap();
+    let call = finished(&c, &t).await;
+    assert_eq!(
+        t.heard,
+        ["The hotline is down for maintenance until 06:00 UTC."]
+    );
+    assert!(t.dials.is_empty());
+    assert_eq!(call.outcome, Some(Outcome::Unavailable));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_conversation_is_announced_and_its_recording_kept() {
+    let mut t = table();
+    t.policy.recording_announcement = Some("This call is recorded.".into());
+    let c = Cluster::with_table(1, monday_10am(), t.seal()).await;
+    let script = database_call().responder(DANA, Behaviour::Accept { after: 4 });
+    let t = c.simulator().run(script).await.unwrap();
+    let call = finished(&c, &t).await;
+    let announced = t.heard.iter().position(|h| h == "This call is recorded.");
+    let first_ring = t
+        .lines
+        .iter()
+        .position(|l| l.text.starts_with("Twilio rings"))
+        .unwrap();
+    let said_at = t
+        .lines
+        .iter()
+        .position(|l| l.text.contains("This call is recorded."))
+        .unwrap();
+    assert!(
+        announced.is_some() && said_at < first_ring,
+        "{}",
+        t.render()
+    );
+    assert_eq!(call.outcome, Some(Outcome::Answered));
+    assert!(
+        call.conversation_recording_url
+            .as_deref()
+            .is_some_and(|u| u.contains("/Recordings/RE")),
+        "{call:?}"
+    );
+}
