@@ -15,6 +15,8 @@ pub mod error;
 pub mod escalation;
 pub mod keys;
 pub mod oncall;
+#[cfg(feature = "redis")]
+pub mod publish;
 pub mod schedule;
 pub mod signature;
 pub mod table;

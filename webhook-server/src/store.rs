@@ -25,7 +25,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use switchboard_routing::{RoutingTable, keys, table::SCHEMA_VERSION};
+use switchboard_routing::{RoutingTable, keys};
 
 use crate::state::CallState;
 
@@ -41,15 +41,13 @@ pub enum StoreError {
     /// A stored document could not be read.
     #[error("stored document: {0}")]
     Decode(#[from] serde_json::Error),
-    /// A routing table newer than this server understands.
-    #[error(
-        "routing table for {number} has schema version {found}; this server reads up to {SCHEMA_VERSION}"
-    )]
-    TooNew {
+    /// A stored routing table that cannot be read (malformed, or newer than this server).
+    #[error("routing table of {number}: {source}")]
+    Table {
         /// The number.
         number: String,
-        /// Its table's schema version.
-        found: u32,
+        /// Why.
+        source: switchboard_routing::TableError,
     },
 }
 
@@ -227,19 +225,10 @@ fn response_field(key: &str) -> String {
 }
 
 fn decode_table(number: &str, json: &str) -> Result<RoutingTable, StoreError> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Version {
-        schema_version: u32,
-    }
-    let v: Version = serde_json::from_str(json)?;
-    if v.schema_version > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            number: number.to_string(),
-            found: v.schema_version,
-        });
-    }
-    Ok(serde_json::from_str(json)?)
+    RoutingTable::from_json(json).map_err(|source| StoreError::Table {
+        number: number.to_string(),
+        source,
+    })
 }
 
 impl Store {
@@ -295,19 +284,7 @@ impl Store {
                 Self::mem(m).tables.insert(table.number.clone(), table);
             }
             Store::Redis(r, _) => {
-                let json = serde_json::to_string(table)?;
-                let mut c = r.conn.clone();
-                let _: () = redis::pipe()
-                    .atomic()
-                    .set(keys::route(&table.number), json)
-                    .set(keys::route_revision(&table.number), &table.revision)
-                    .ignore()
-                    .query_async(&mut c)
-                    .await?;
-                let _: () = redis::pipe()
-                    .sadd(keys::routes_index(), &table.number)
-                    .query_async(&mut c)
-                    .await?;
+                switchboard_routing::publish::publish(&mut r.conn.clone(), table).await?;
             }
         }
         Ok(())

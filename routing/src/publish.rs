@@ -1,0 +1,67 @@
+//! Writing routing tables to Redis, the one writer-side use of the key schema (`keys.rs`),
+//! shared by the operator and by tests. Behind the `redis` feature; the rest of the crate is pure.
+//!
+//! ```text
+//!   publish:   GET rev ─ same? done
+//!              MULTI  SET route:{n} <json>  SET route:{n}:rev <revision>  EXEC   (one slot, atomic)
+//!              SADD routes n
+//!   unpublish: MULTI DEL route:{n} route:{n}:rev EXEC;  SREM routes n
+//! ```
+//!
+//! The table is written whole and becomes current together with its revision in one
+//! transaction, so a reader never sees half a table or a table with another's revision.
+
+use redis::aio::ConnectionLike;
+use redis::{AsyncCommands, RedisResult};
+
+use crate::{RoutingTable, keys};
+
+/// What `publish` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// The table was written (new or changed).
+    Written,
+    /// Redis already held this revision; nothing was written.
+    Unchanged,
+}
+
+/// Makes `table` the current table of its number.
+pub async fn publish<C: ConnectionLike + Send + Sync>(c: &mut C, table: &RoutingTable) -> RedisResult<Published> {
+    let current: Option<String> = c.get(keys::route_revision(&table.number)).await?;
+    if current.as_deref() == Some(table.revision.as_str()) {
+        // Still make sure the number is in the index (it may have been removed by hand).
+        let _: () = c.sadd(keys::routes_index(), &table.number).await?;
+        return Ok(Published::Unchanged);
+    }
+    let _: () = redis::pipe()
+        .atomic()
+        .set(keys::route(&table.number), table.to_json())
+        .ignore()
+        .set(keys::route_revision(&table.number), &table.revision)
+        .ignore()
+        .query_async(c)
+        .await?;
+    let _: () = c.sadd(keys::routes_index(), &table.number).await?;
+    Ok(Published::Written)
+}
+
+/// Removes the table of `number`: its calls then hear "not in service".
+pub async fn unpublish<C: ConnectionLike + Send + Sync>(c: &mut C, number: &str) -> RedisResult<()> {
+    let _: () = redis::pipe()
+        .atomic()
+        .del(keys::route(number))
+        .ignore()
+        .del(keys::route_revision(number))
+        .ignore()
+        .query_async(c)
+        .await?;
+    let _: () = c.srem(keys::routes_index(), number).await?;
+    Ok(())
+}
+
+/// Every number with a published table.
+pub async fn published<C: ConnectionLike + Send + Sync>(c: &mut C) -> RedisResult<Vec<String>> {
+    let mut numbers: Vec<String> = c.smembers(keys::routes_index()).await?;
+    numbers.sort();
+    Ok(numbers)
+}
