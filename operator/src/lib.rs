@@ -19,6 +19,7 @@ pub mod compile;
 pub mod manifests;
 pub mod problem;
 pub mod schema;
+pub mod twilio;
 
 pub use compile::{AccountSids, Compiled, compile};
 pub use manifests::{Loaded, Objects, load_files, manifest_files};

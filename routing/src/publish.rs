@@ -26,7 +26,10 @@ pub enum Published {
 }
 
 /// Makes `table` the current table of its number.
-pub async fn publish<C: ConnectionLike + Send + Sync>(c: &mut C, table: &RoutingTable) -> RedisResult<Published> {
+pub async fn publish<C: ConnectionLike + Send + Sync>(
+    c: &mut C,
+    table: &RoutingTable,
+) -> RedisResult<Published> {
     let current: Option<String> = c.get(keys::route_revision(&table.number)).await?;
     if current.as_deref() == Some(table.revision.as_str()) {
         // Still make sure the number is in the index (it may have been removed by hand).
@@ -46,7 +49,10 @@ pub async fn publish<C: ConnectionLike + Send + Sync>(c: &mut C, table: &Routing
 }
 
 /// Removes the table of `number`: its calls then hear "not in service".
-pub async fn unpublish<C: ConnectionLike + Send + Sync>(c: &mut C, number: &str) -> RedisResult<()> {
+pub async fn unpublish<C: ConnectionLike + Send + Sync>(
+    c: &mut C,
+    number: &str,
+) -> RedisResult<()> {
     let _: () = redis::pipe()
         .atomic()
         .del(keys::route(number))
