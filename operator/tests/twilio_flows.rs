@@ -241,7 +241,7 @@ async fn delete_releases_only_a_bought_number_and_otherwise_detaches_it() {
     )
     .await
     .unwrap();
-    // Not bought by Switchboard: kept, webhooks cleared, even with releaseOnDelete.
+    // Not bought by Switchboard: kept, Twilio's default webhooks back, even with releaseOnDelete.
     let known = Known {
         sid: Some(kept.clone()),
         ..Known::default()
@@ -252,7 +252,10 @@ async fn delete_releases_only_a_bought_number_and_otherwise_detaches_it() {
             .unwrap(),
         LetGo::Detached
     );
-    assert_eq!(world.lock().unwrap().numbers[&kept]["voice_url"], "");
+    assert_eq!(
+        world.lock().unwrap().numbers[&kept]["voice_url"],
+        "https://demo.twilio.com/welcome/voice/"
+    );
     assert!(world.lock().unwrap().released.is_empty());
     // Pointing elsewhere already: left alone.
     assert_eq!(

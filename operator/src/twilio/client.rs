@@ -104,6 +104,11 @@ pub struct IncomingNumber {
     pub sms_url: Option<String>,
 }
 
+/// The voice webhook Twilio gives a new number.
+pub const TWILIO_DEMO_VOICE_URL: &str = "https://demo.twilio.com/welcome/voice/";
+/// The SMS webhook Twilio gives a new number.
+pub const TWILIO_DEMO_SMS_URL: &str = "https://demo.twilio.com/welcome/sms/reply/";
+
 /// A number that can be bought.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct AvailableNumber {
@@ -165,9 +170,17 @@ impl NumberSettings {
         d
     }
 
-    /// Settings that point a number away from Switchboard (empty webhooks), for deletion.
+    /// Settings that point a number away from Switchboard, for deletion: the demo webhooks a
+    /// newly bought Twilio number has. NB: Twilio's API description types these fields as
+    /// URIs, so an empty value to clear them breaks the contract (Prism answers 422); putting
+    /// back Twilio's own defaults is the valid way to detach.
     pub fn detached() -> NumberSettings {
-        NumberSettings::default()
+        NumberSettings {
+            voice_url: TWILIO_DEMO_VOICE_URL.into(),
+            voice_fallback_url: TWILIO_DEMO_VOICE_URL.into(),
+            status_callback: TWILIO_DEMO_VOICE_URL.into(),
+            sms_url: TWILIO_DEMO_SMS_URL.into(),
+        }
     }
 }
 
@@ -197,6 +210,8 @@ struct ErrorBody {
     code: Option<u32>,
     message: Option<String>,
     more_info: Option<String>,
+    /// Problem documents (RFC 7807, as API gateways and mocks answer) say it here.
+    detail: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -276,7 +291,7 @@ impl Client {
                 .unwrap_or(u32::from(status.as_u16())),
             message: err
                 .as_ref()
-                .and_then(|e| e.message.clone())
+                .and_then(|e| e.message.clone().or_else(|| e.detail.clone()))
                 .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string()),
             more_info: err.and_then(|e| e.more_info),
         })

@@ -6,7 +6,7 @@
 //!                 └► no intent in status? ─► RecordIntent (status is written first)
 //!                 └► intent recorded ─► a number already marked with it? adopt it
 //!                                     └► search ─► buy the first, marked with the intent
-//!   delete ─► ours and releaseOnDelete? release : still pointing at us? detach (empty webhooks)
+//!   delete ─► ours and releaseOnDelete? release : still pointing at us? detach (Twilio's defaults)
 //! ```
 //!
 //! The purchase intent (a friendly name unique to the object) is written to status before the
@@ -210,7 +210,7 @@ pub async fn ensure(
 pub enum LetGo {
     /// Released back to Twilio.
     Released,
-    /// Kept, with its webhooks cleared.
+    /// Kept, with Twilio's default webhooks put back.
     Detached,
     /// Kept unchanged: it no longer points at Switchboard, or it is gone already.
     Untouched,
