@@ -16,8 +16,11 @@
 //! controllers share it.
 
 pub mod compile;
+pub mod controller;
 pub mod manifests;
+pub mod metrics;
 pub mod problem;
+pub mod run;
 pub mod schema;
 pub mod twilio;
 

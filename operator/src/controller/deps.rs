@@ -1,0 +1,164 @@
+//! Which objects a PhoneNumber needs, and which PhoneNumbers need an object (pure).
+//!
+//! ```text
+//!   PhoneNumber ─policyRef─► IncomingCallPolicy ─chainRef, menu.options[].chainRef─► EscalationChain
+//!        └─credentialsSecretRef─► Secret                 steps[].targets[] onCall/team/person ─► Schedule
+//! ```
+//!
+//! `closure` gathers what one PhoneNumber's routing table is compiled from, so a reconcile
+//! compiles only that, never the whole namespace. The `*_users` functions walk the arrows
+//! backwards, so that a change to a Schedule, chain, policy or Secret re-reconciles exactly the
+//! PhoneNumbers that depend on it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+
+use crate::manifests::{Objects, Sourced};
+
+/// The objects a policy's calls can reach, by name, within one namespace.
+fn chain_names(p: &IncomingCallPolicy) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = p.spec.chain_ref.iter().map(|r| r.name.clone()).collect();
+    if let Some(menu) = &p.spec.menu {
+        names.extend(menu.options.iter().map(|o| o.chain_ref.name.clone()));
+    }
+    names
+}
+
+fn schedule_names(c: &EscalationChain) -> BTreeSet<String> {
+    c.spec
+        .steps
+        .iter()
+        .flat_map(|s| &s.targets)
+        .flat_map(|t| {
+            [
+                t.on_call.clone(),
+                t.team.clone(),
+                t.person.as_ref().map(|p| p.schedule.clone()),
+            ]
+        })
+        .flatten()
+        .collect()
+}
+
+fn same_ns<'a, K: ResourceExt>(
+    ns: &'a str,
+    items: &'a [Arc<K>],
+) -> impl Iterator<Item = &'a Arc<K>> {
+    items
+        .iter()
+        .filter(move |o| o.namespace().as_deref() == Some(ns))
+}
+
+fn sourced<K: Clone>(o: &Arc<K>) -> Sourced<K> {
+    Sourced {
+        object: (**o).clone(),
+        origin: None,
+    }
+}
+
+/// Everything `pn`'s routing table is compiled from (what exists of it).
+pub fn closure(
+    pn: &PhoneNumber,
+    policies: &[Arc<IncomingCallPolicy>],
+    chains: &[Arc<EscalationChain>],
+    schedules: &[Arc<Schedule>],
+) -> Objects {
+    let ns = pn.namespace().unwrap_or_default();
+    let mut objects = Objects {
+        phone_numbers: vec![Sourced {
+            object: pn.clone(),
+            origin: None,
+        }],
+        ..Objects::default()
+    };
+    let policy: Vec<_> = same_ns(&ns, policies)
+        .filter(|p| p.name_any() == pn.spec.policy_ref.name)
+        .collect();
+    let wanted_chains: BTreeSet<String> = policy.iter().flat_map(|p| chain_names(p)).collect();
+    let chain: Vec<_> = same_ns(&ns, chains)
+        .filter(|c| wanted_chains.contains(&c.name_any()))
+        .collect();
+    let wanted_schedules: BTreeSet<String> = chain.iter().flat_map(|c| schedule_names(c)).collect();
+    objects.policies = policy.iter().map(|p| sourced(p)).collect();
+    objects.chains = chain.iter().map(|c| sourced(c)).collect();
+    objects.schedules = same_ns(&ns, schedules)
+        .filter(|s| wanted_schedules.contains(&s.name_any()))
+        .map(sourced)
+        .collect();
+    objects
+}
+
+fn refs(numbers: impl Iterator<Item = Arc<PhoneNumber>>) -> Vec<ObjectRef<PhoneNumber>> {
+    numbers.map(|n| ObjectRef::from_obj(&*n)).collect()
+}
+
+/// The PhoneNumbers answered by policy `ns/name`.
+pub fn policy_users(
+    ns: &str,
+    name: &str,
+    numbers: &[Arc<PhoneNumber>],
+) -> Vec<ObjectRef<PhoneNumber>> {
+    refs(
+        same_ns(ns, numbers)
+            .filter(|n| n.spec.policy_ref.name == name)
+            .cloned(),
+    )
+}
+
+/// The PhoneNumbers whose policies ring chain `ns/name`.
+pub fn chain_users(
+    ns: &str,
+    name: &str,
+    numbers: &[Arc<PhoneNumber>],
+    policies: &[Arc<IncomingCallPolicy>],
+) -> Vec<ObjectRef<PhoneNumber>> {
+    let users: BTreeSet<String> = same_ns(ns, policies)
+        .filter(|p| chain_names(p).contains(name))
+        .map(|p| p.name_any())
+        .collect();
+    refs(
+        same_ns(ns, numbers)
+            .filter(|n| users.contains(&n.spec.policy_ref.name))
+            .cloned(),
+    )
+}
+
+/// The PhoneNumbers whose chains use schedule `ns/name`.
+pub fn schedule_users(
+    ns: &str,
+    name: &str,
+    numbers: &[Arc<PhoneNumber>],
+    policies: &[Arc<IncomingCallPolicy>],
+    chains: &[Arc<EscalationChain>],
+) -> Vec<ObjectRef<PhoneNumber>> {
+    let chain_set: BTreeSet<String> = same_ns(ns, chains)
+        .filter(|c| schedule_names(c).contains(name))
+        .map(|c| c.name_any())
+        .collect();
+    let policy_set: BTreeSet<String> = same_ns(ns, policies)
+        .filter(|p| !chain_names(p).is_disjoint(&chain_set))
+        .map(|p| p.name_any())
+        .collect();
+    refs(
+        same_ns(ns, numbers)
+            .filter(|n| policy_set.contains(&n.spec.policy_ref.name))
+            .cloned(),
+    )
+}
+
+/// The PhoneNumbers whose Twilio credentials are Secret `ns/name`.
+pub fn secret_users(
+    ns: &str,
+    name: &str,
+    numbers: &[Arc<PhoneNumber>],
+) -> Vec<ObjectRef<PhoneNumber>> {
+    refs(
+        same_ns(ns, numbers)
+            .filter(|n| n.spec.credentials_secret_ref.name == name)
+            .cloned(),
+    )
+}

@@ -1,0 +1,100 @@
+//! The controllers: kube-runtime `Controller`s that reconcile the four kinds.
+//!
+//! ```text
+//!   PhoneNumber (phone_number.rs): dereference (stores, Secret) -> validate + build (compile,
+//!       pure) -> apply (Twilio, Redis) -> status + events; finalizer: unpublish, release/detach
+//!   Schedule (schedule.rs): who is on call now, the next handoff; requeued at that handoff
+//!   watches: Schedule / EscalationChain / IncomingCallPolicy / Secret changes map through the
+//!   reflector stores (deps.rs) to the PhoneNumbers that use them
+//! ```
+
+pub mod deps;
+pub mod phone_number;
+pub mod schedule;
+pub mod status;
+
+use std::sync::Arc;
+
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+
+use crate::metrics::Metrics;
+use crate::twilio::TwilioError;
+
+/// Everything a reconcile reads besides its object.
+pub struct Context {
+    /// The API server.
+    pub client: kube::Client,
+    /// Redis, where routing tables are published.
+    pub redis: redis::aio::ConnectionManager,
+    /// The webhook server's public URL (what Twilio numbers point at).
+    pub public_url: String,
+    /// Overrides Twilio's API URL (a proxy, or a fake in tests).
+    pub twilio_api_url: Option<String>,
+    /// Publishes Kubernetes events.
+    pub recorder: Recorder,
+    /// What the controllers watch, for dereferencing and dependency mapping.
+    pub stores: Stores,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reflector stores of the kinds a PhoneNumber depends on.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)] // reflector stores do not implement Debug
+pub struct Stores {
+    /// PhoneNumbers.
+    pub numbers: Store<PhoneNumber>,
+    /// Policies.
+    pub policies: Store<IncomingCallPolicy>,
+    /// Chains.
+    pub chains: Store<EscalationChain>,
+    /// Schedules.
+    pub schedules: Store<Schedule>,
+}
+
+/// The reporter of the operator's events.
+pub fn reporter() -> Reporter {
+    Reporter {
+        controller: "switchboard-operator".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    }
+}
+
+/// A reconcile failure that is retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// Redis failed.
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Twilio failed in a way worth retrying.
+    #[error("{0}")]
+    Twilio(#[from] TwilioError),
+    /// The finalizer machinery failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl Error {
+    /// A short label for metrics.
+    pub fn metric_label(&self) -> String {
+        match self {
+            Error::Kube(_) => "kube".into(),
+            Error::Redis(_) => "redis".into(),
+            Error::Twilio(e) => format!("twilio-{}", e.metric_label()),
+            Error::Finalizer(_) => "finalizer".into(),
+        }
+    }
+}

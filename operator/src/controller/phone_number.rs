@@ -1,0 +1,456 @@
+//! Reconciling a PhoneNumber, as a pipeline of named steps:
+//!
+//! ```text
+//!   dereference  (I/O)  the Secret; the policy, chains and schedules from the reflector stores
+//!   validate+build (pure) compile -> the routing table, or problems naming field and fix
+//!   apply        (I/O)  Twilio: the number exists and points at the webhook server
+//!                       Redis: the table is current (the last valid one stays when invalid)
+//!   update_status(I/O)  conditions, number, sid, purchase records; events for what changed
+//!   cleanup      (I/O)  finalizer: unpublish the table, release or detach the number
+//! ```
+//!
+//! Invalid objects wait for a change (the watches re-run them when anything they use
+//! changes); Twilio and Redis failures are retried with backoff; a Ready number is resynced
+//! every few minutes, which is when console edits to its webhooks are found and undone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use switchboard_crds::condition::{REFERENCES_RESOLVED, ROUTES_PUBLISHED, TWILIO_CONFIGURED};
+use switchboard_crds::{PhoneNumber, PhoneNumberStatus};
+use switchboard_routing::publish::{self, Published};
+use tracing::{info, warn};
+
+use super::status::{Check, conditions};
+use super::{Context, Error, deps};
+use crate::compile::{AccountSids, compile};
+use crate::metrics::{FailureLabels, KindLabels};
+use crate::twilio::Client;
+use crate::twilio::client::{Credentials, base_url};
+use crate::twilio::number::{
+    Ensured, Known, LetGo, NumberError, ensure, purchase_marker, release_or_detach, settings_for,
+};
+
+/// The finalizer that makes deletion unpublish the table and let the number go.
+pub const FINALIZER: &str = "switchboard.dev/cleanup";
+/// The field manager of the operator's server-side apply patches.
+pub const MANAGER: &str = "switchboard-operator";
+/// How often a Ready number is checked again (Twilio drift, schedule handoffs reach Redis
+/// through the watches, not through this).
+pub const RESYNC: Duration = Duration::from_secs(300);
+
+/// What the Secret gave, or why it could not.
+fn credentials(secret: Option<Secret>, name: &str) -> Result<Credentials, String> {
+    let Some(secret) = secret else {
+        return Err(format!(
+            "spec.credentialsSecretRef: Secret {name} does not exist: create it with keys accountSid and authToken"
+        ));
+    };
+    let get = |key: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .and_then(|v| String::from_utf8(v.0.clone()).ok())
+            .map(|s| s.trim().to_string())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(key).map(|s| s.trim().to_string()))
+            })
+            .filter(|s| !s.is_empty())
+    };
+    let missing = |key: &str| {
+        format!(
+            "spec.credentialsSecretRef: Secret {name} has no {key}: add it (kubectl create secret generic {name} --from-literal=accountSid=AC... --from-literal=authToken=...)"
+        )
+    };
+    let account_sid = get("accountSid").ok_or_else(|| missing("accountSid"))?;
+    let (username, password) = match (get("apiKeySid"), get("apiKeySecret")) {
+        (Some(k), Some(s)) => (k, s),
+        _ => (
+            account_sid.clone(),
+            get("authToken").ok_or_else(|| missing("authToken"))?,
+        ),
+    };
+    Ok(Credentials {
+        account_sid,
+        username,
+        password,
+    })
+}
+
+/// Runs the pipeline for one PhoneNumber.
+pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let kind = KindLabels {
+        kind: "PhoneNumber".into(),
+    };
+    ctx.metrics.reconciles.get_or_create(&kind).inc();
+    let ns = pn.namespace().unwrap_or_default();
+    let api: Api<PhoneNumber> = Api::namespaced(ctx.client.clone(), &ns);
+    let result = finalizer(&api, FINALIZER, pn, |event| async {
+        match event {
+            Event::Apply(pn) => apply(&pn, &ctx).await,
+            Event::Cleanup(pn) => cleanup(&pn, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    });
+    ctx.metrics
+        .duration
+        .get_or_create(&kind)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Backoff for failures that are worth retrying; counted by reason.
+pub fn error_policy(pn: Arc<PhoneNumber>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(phone_number = %pn.name_any(), namespace = pn.namespace().unwrap_or_default(), error = %error, "reconcile failed; retrying");
+    ctx.metrics
+        .failures
+        .get_or_create(&FailureLabels {
+            kind: "PhoneNumber".into(),
+            reason: error.metric_label(),
+        })
+        .inc();
+    Action::requeue(Duration::from_secs(15))
+}
+
+async fn event(ctx: &Context, pn: &PhoneNumber, type_: EventType, reason: &str, note: String) {
+    let ev = KubeEvent {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &pn.object_ref(&())).await {
+        warn!(error = %e, "cannot publish an event");
+    }
+}
+
+async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
+    let ns = pn.namespace().unwrap_or_default();
+    let name = pn.name_any();
+    let status = pn.status.clone().unwrap_or_default();
+    let mut next = status.clone();
+    let mut checks = Vec::new();
+
+    // dereference
+    let secret_name = &pn.spec.credentials_secret_ref.name;
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(secret_name)
+        .await?;
+    let creds = credentials(secret, secret_name);
+    let objects = deps::closure(
+        pn,
+        &ctx.stores.policies.state(),
+        &ctx.stores.chains.state(),
+        &ctx.stores.schedules.state(),
+    );
+
+    // validate + build
+    let mut sids = AccountSids::new();
+    if let Ok(c) = &creds {
+        sids.insert((ns.clone(), secret_name.clone()), c.account_sid.clone());
+    }
+    let compiled = compile(&objects, &sids);
+    let problem = compiled.problems.first().map(|p| {
+        let whose = p
+            .object
+            .as_ref()
+            .filter(|o| o.kind != "PhoneNumber" || o.name != name)
+            .map(|o| format!("{} {}/{}: ", o.kind, o.namespace, o.name))
+            .unwrap_or_default();
+        let field = if p.field.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", p.field)
+        };
+        format!("{whose}{field}{}", p.message)
+    });
+    checks.push(match (&creds, &problem) {
+        (Err(m), _) => Check::failed(REFERENCES_RESOLVED, "CredentialsMissing", m.clone()),
+        (_, Some(m)) => Check::failed(REFERENCES_RESOLVED, "InvalidReferences", m.clone()),
+        _ => Check::ok(
+            REFERENCES_RESOLVED,
+            "Resolved",
+            format!(
+                "policy {} and everything it uses are valid",
+                pn.spec.policy_ref.name
+            ),
+        ),
+    });
+
+    // apply: Twilio
+    let mut transient: Option<Error> = None;
+    let settings = settings_for(&ctx.public_url);
+    let mut number = pn.spec.number.clone().or(status.number.clone());
+    match &creds {
+        Err(_) => checks.push(Check::failed(
+            TWILIO_CONFIGURED,
+            "CredentialsMissing",
+            "waiting for the Twilio credentials (see ReferencesResolved)",
+        )),
+        Ok(c) => {
+            let base = ctx.twilio_api_url.clone().unwrap_or_else(|| {
+                let t = pn.spec.twilio.as_ref();
+                base_url(
+                    t.and_then(|t| t.region.as_deref()),
+                    t.and_then(|t| t.edge.as_deref()),
+                )
+            });
+            let client = Client::new(&base, c.clone())?;
+            let known = Known {
+                sid: status.sid.clone(),
+                purchased: status.purchased,
+                purchase_intent: status.purchase_intent.clone(),
+            };
+            let uid = pn.uid().unwrap_or_default();
+            let marker = purchase_marker(&ns, &name, &uid);
+            match ensure(
+                &client,
+                pn.spec.number.as_deref(),
+                pn.spec.purchase.as_ref(),
+                &known,
+                &marker,
+                &settings,
+            )
+            .await
+            {
+                Ok(Ensured::RecordIntent(intent)) => {
+                    // Written before anything is bought; the status change triggers the next pass.
+                    next.purchase_intent = Some(intent.clone());
+                    patch_status(ctx, pn, &next).await?;
+                    info!(phone_number = %name, intent, "recorded the purchase intent");
+                    return Ok(Action::requeue(Duration::from_secs(1)));
+                }
+                Ok(Ensured::Ready {
+                    number: n,
+                    purchased,
+                    bought,
+                    changed,
+                }) => {
+                    ctx.metrics.twilio("ensure", "ok");
+                    if bought {
+                        event(
+                            ctx,
+                            pn,
+                            EventType::Normal,
+                            "NumberPurchased",
+                            format!("bought {} for spec.purchase", n.phone_number),
+                        )
+                        .await;
+                    } else if !changed.is_empty() && status.sid.is_some() {
+                        event(ctx, pn, EventType::Warning, "DriftCorrected", format!("{} of {} had been changed outside Switchboard; set back to the webhook server", changed.join(", "), n.phone_number)).await;
+                    } else if !changed.is_empty() {
+                        event(
+                            ctx,
+                            pn,
+                            EventType::Normal,
+                            "TwilioConfigured",
+                            format!(
+                                "{} now sends calls and texts to {}",
+                                n.phone_number, ctx.public_url
+                            ),
+                        )
+                        .await;
+                    }
+                    next.sid = Some(n.sid.clone());
+                    next.number = Some(n.phone_number.clone());
+                    next.purchased = purchased;
+                    number = Some(n.phone_number.clone());
+                    checks.push(Check::ok(
+                        TWILIO_CONFIGURED,
+                        "Configured",
+                        format!(
+                            "{} ({}) points at {}",
+                            n.phone_number, n.sid, settings.voice_url
+                        ),
+                    ));
+                }
+                Err(e) => {
+                    let (reason, label) = match &e {
+                        NumberError::Twilio(t) => ("TwilioError", t.metric_label()),
+                        NumberError::NotInAccount(_) => {
+                            ("NumberNotInAccount", "not-in-account".into())
+                        }
+                        NumberError::NoneAvailable { .. } => {
+                            ("NoNumberAvailable", "none-available".into())
+                        }
+                    };
+                    ctx.metrics.twilio("ensure", &label);
+                    checks.push(Check::failed(TWILIO_CONFIGURED, reason, e.to_string()));
+                    if e.is_transient()
+                        && let NumberError::Twilio(t) = e
+                    {
+                        transient = Some(Error::Twilio(t));
+                    }
+                }
+            }
+        }
+    }
+
+    // apply: Redis
+    let table = compiled
+        .tables
+        .iter()
+        .find(|t| Some(&t.number) == number.as_ref())
+        .or(compiled.tables.first());
+    match (table, &number) {
+        (Some(t), Some(_)) if problem.is_none() => {
+            let mut conn = ctx.redis.clone();
+            match publish::publish(&mut conn, t).await {
+                Ok(p) => {
+                    if p == Published::Written {
+                        ctx.metrics.published.inc();
+                        event(ctx, pn, EventType::Normal, "RoutesPublished", format!("routing table {} of {} is live", t.revision, t.number)).await;
+                    }
+                    next.published_revision = Some(t.revision.clone());
+                    checks.push(Check::ok(ROUTES_PUBLISHED, "Published", format!("routing table {} is live in Redis", t.revision)));
+                }
+                Err(e) => {
+                    checks.push(Check::failed(ROUTES_PUBLISHED, "RedisUnavailable", format!("cannot write to Redis: {e}; retrying")));
+                    transient.get_or_insert(Error::Redis(e));
+                }
+            }
+        }
+        (_, None) => checks.push(Check::failed(ROUTES_PUBLISHED, "AwaitingNumber", "the number is not known yet (see TwilioConfigured)")),
+        _ => checks.push(Check::failed(
+            ROUTES_PUBLISHED,
+            "InvalidReferences",
+            match &status.published_revision {
+                Some(r) => format!("not updated: fix what ReferencesResolved names; the last valid table ({r}) stays live"),
+                None => "nothing published: fix what ReferencesResolved names".into(),
+            },
+        )),
+    }
+
+    // update status
+    let now = Time(jiff::Timestamp::now());
+    next.common.observed_generation = pn.meta().generation;
+    next.common.conditions = conditions(
+        &checks,
+        pn.meta().generation,
+        &now,
+        &status.common.conditions,
+    );
+    if next != status {
+        patch_status(ctx, pn, &next).await?;
+    }
+    if let Some(e) = transient {
+        return Err(e);
+    }
+    if checks.iter().all(|c| c.ok) {
+        Ok(Action::requeue(RESYNC))
+    } else if problem.is_some() || creds.is_err() {
+        // Invalid: the watches bring it back when the objects it names change.
+        Ok(Action::await_change())
+    } else {
+        Ok(Action::requeue(RESYNC))
+    }
+}
+
+async fn patch_status(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    status: &PhoneNumberStatus,
+) -> Result<(), Error> {
+    let api: Api<PhoneNumber> =
+        Api::namespaced(ctx.client.clone(), &pn.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": "switchboard.dev/v1alpha1",
+        "kind": "PhoneNumber",
+        "status": status,
+    });
+    api.patch_status(
+        &pn.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
+    let ns = pn.namespace().unwrap_or_default();
+    let status = pn.status.clone().unwrap_or_default();
+    if let Some(number) = pn.spec.number.clone().or(status.number.clone()) {
+        let mut conn = ctx.redis.clone();
+        publish::unpublish(&mut conn, &number).await?;
+        info!(phone_number = %pn.name_any(), number, "routing table removed");
+    }
+    let secret_name = &pn.spec.credentials_secret_ref.name;
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(secret_name)
+        .await?;
+    match credentials(secret, secret_name) {
+        Ok(c) => {
+            let base = ctx
+                .twilio_api_url
+                .clone()
+                .unwrap_or_else(|| base_url(None, None));
+            let client = Client::new(&base, c)?;
+            let known = Known {
+                sid: status.sid.clone(),
+                purchased: status.purchased,
+                purchase_intent: status.purchase_intent.clone(),
+            };
+            let number = pn.spec.number.clone().or(status.number.clone());
+            match release_or_detach(
+                &client,
+                number.as_deref(),
+                &known,
+                pn.spec.release_on_delete,
+                &settings_for(&ctx.public_url),
+            )
+            .await
+            {
+                Ok(done) => {
+                    ctx.metrics.twilio("release", "ok");
+                    let note = match done {
+                        LetGo::Released => "released the number back to Twilio",
+                        LetGo::Detached => {
+                            "pointed the number back at Twilio's defaults; it stays in the account"
+                        }
+                        LetGo::Untouched => {
+                            "the number no longer pointed at Switchboard; left as it is"
+                        }
+                    };
+                    event(ctx, pn, EventType::Normal, "Cleanup", note.into()).await;
+                }
+                Err(e) if e.is_transient() => return Err(Error::Twilio(e)),
+                Err(e) => {
+                    // Lost credentials or a number already gone must not block deletion.
+                    ctx.metrics.twilio("release", &e.metric_label());
+                    event(ctx, pn, EventType::Warning, "CleanupIncomplete", format!("could not release or detach the number: {e}; check it in the Twilio console")).await;
+                }
+            }
+        }
+        Err(m) => {
+            event(
+                ctx,
+                pn,
+                EventType::Warning,
+                "CleanupIncomplete",
+                format!("{m}; the number was not detached in Twilio"),
+            )
+            .await;
+        }
+    }
+    Ok(Action::await_change())
+}

@@ -1,0 +1,124 @@
+//! Reconciling a Schedule: validate it, and show who is on call now and the next handoff.
+//! The reconcile is requeued at that handoff, so `kubectl get schedules` stays current.
+//!
+//! Routing does not wait for this: the webhook server evaluates the schedule inside each call,
+//! so a handoff needs no Redis write. A change to a Schedule object reaches Redis through the
+//! PhoneNumber controller's watch on Schedules.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use switchboard_crds::condition::REFERENCES_RESOLVED;
+use switchboard_crds::schedule::HandoffStatus;
+use switchboard_crds::{Schedule, ScheduleStatus};
+
+use super::phone_number::MANAGER;
+use super::status::{Check, conditions};
+use super::{Context, Error};
+use crate::compile::schedule::compile_schedule;
+use crate::metrics::{FailureLabels, KindLabels};
+use crate::problem::ObjectId;
+
+/// The status of `s` at `now`, and how long until it changes (the next handoff).
+pub fn desired_status(
+    s: &Schedule,
+    now: jiff::Timestamp,
+    previous: &ScheduleStatus,
+) -> (ScheduleStatus, Option<Duration>) {
+    let id = ObjectId::new(
+        "Schedule",
+        &s.namespace().unwrap_or_default(),
+        &s.name_any(),
+    );
+    let mut status = ScheduleStatus {
+        common: previous.common.clone(),
+        ..ScheduleStatus::default()
+    };
+    let mut wait = None;
+    let check = match compile_schedule(s, &id) {
+        Err(problems) => {
+            let p = &problems[0];
+            Check::failed(
+                REFERENCES_RESOLVED,
+                "InvalidSchedule",
+                format!("{}: {}", p.field, p.message),
+            )
+        }
+        Ok(compiled) => match compiled.on_call_at(now) {
+            Err(e) => Check::failed(REFERENCES_RESOLVED, "InvalidSchedule", e.to_string()),
+            Ok(who) => {
+                status.on_call = who.person.clone();
+                status.on_call_source = Some(who.source.label());
+                if let Ok(next) = compiled.next_handoffs(now, 1)
+                    && let Some(h) = next.first()
+                {
+                    status.next_handoff = Some(HandoffStatus {
+                        at: h.at.to_string(),
+                        to: h.to.person.clone(),
+                    });
+                    let secs = h.at.duration_since(now).as_secs().max(1) as u64;
+                    wait = Some(Duration::from_secs(secs));
+                }
+                Check::ok(REFERENCES_RESOLVED, "Valid", "the schedule compiles")
+            }
+        },
+    };
+    let t = Time(now);
+    status.common.observed_generation = s.meta().generation;
+    status.common.conditions = conditions(
+        &[check],
+        s.meta().generation,
+        &t,
+        &previous.common.conditions,
+    );
+    (status, wait)
+}
+
+/// Runs the Schedule reconcile.
+pub async fn reconcile(s: Arc<Schedule>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.metrics
+        .reconciles
+        .get_or_create(&KindLabels {
+            kind: "Schedule".into(),
+        })
+        .inc();
+    let previous = s.status.clone().unwrap_or_default();
+    let (status, wait) = desired_status(&s, jiff::Timestamp::now(), &previous);
+    if status != previous {
+        let api: Api<Schedule> =
+            Api::namespaced(ctx.client.clone(), &s.namespace().unwrap_or_default());
+        let patch = json!({
+            "apiVersion": "switchboard.dev/v1alpha1",
+            "kind": "Schedule",
+            "status": status,
+        });
+        api.patch_status(
+            &s.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    }
+    Ok(match wait {
+        // At the handoff (capped, so a clock jump is caught within the hour).
+        Some(d) => Action::requeue(d.min(Duration::from_secs(3600))),
+        None => Action::await_change(),
+    })
+}
+
+/// Backoff for Schedule reconciles.
+pub fn error_policy(_s: Arc<Schedule>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics
+        .failures
+        .get_or_create(&FailureLabels {
+            kind: "Schedule".into(),
+            reason: error.metric_label(),
+        })
+        .inc();
+    Action::requeue(Duration::from_secs(15))
+}

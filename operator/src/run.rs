@@ -1,0 +1,354 @@
+//! Running the operator: configuration, the CRD check, leader election, the controllers,
+//! start-up garbage collection of routing tables, health and metrics endpoints.
+//!
+//! ```text
+//!   start ─► CRDs installed? (clear error if not) ─► /healthz /readyz /metrics serve
+//!         ─► wait for the Lease ─► GC tables no PhoneNumber owns ─► controllers
+//!   Lease lost or SIGTERM ─► controllers stop (graceful) ─► exit (a lost Lease exits non-zero,
+//!   so Kubernetes restarts the pod as a standby)
+//! ```
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context as _;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Controller;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+use tracing::{error, info, warn};
+
+use crate::controller::{self, Context, Stores, deps, phone_number};
+use crate::metrics::Metrics;
+
+/// `switchboard-operator` settings.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "switchboard-operator",
+    version,
+    about = "Reconciles Switchboard's CRDs into routing tables in Redis and Twilio number configuration"
+)]
+pub struct Config {
+    /// The webhook server's public URL; Twilio numbers are pointed at it.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: String,
+    /// Redis URL (`redis://`, or `rediss://` for TLS; a password goes in the URL).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
+    pub redis_url: String,
+    /// Twilio's REST API base URL, when not Twilio's own (a proxy).
+    #[arg(long, env = "SWITCHBOARD_TWILIO_API_URL")]
+    pub twilio_api_url: Option<String>,
+    /// Only watch this namespace (default: all namespaces).
+    #[arg(long, env = "SWITCHBOARD_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// Namespace of the leader-election Lease (default: the pod's namespace).
+    #[arg(long, env = "SWITCHBOARD_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Health and metrics listen address.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_METRICS_LISTEN",
+        default_value = "0.0.0.0:8081"
+    )]
+    pub metrics_listen: SocketAddr,
+    /// Log format: `json` or `text`.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+}
+
+/// Label that marks a Secret as Twilio credentials, so the operator watches it (only such
+/// Secrets are watched; a change to an unlabelled one is seen at the next resync).
+pub const CREDENTIALS_LABEL: &str = "switchboard.dev/credentials";
+
+fn pod_namespace() -> String {
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "default".into())
+}
+
+/// Refuses to start, with the fix, when the CRDs are not installed.
+pub async fn check_crds(client: &Client) -> anyhow::Result<()> {
+    let api: Api<PhoneNumber> = Api::all(client.clone());
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => anyhow::bail!(
+            "the switchboard.dev CRDs are not installed in this cluster: kubectl apply --server-side -f crds/switchboard.dev.yaml (or install the Helm chart)"
+        ),
+        Err(e) => Err(e).context("listing PhoneNumbers"),
+    }
+}
+
+/// Removes tables whose number no PhoneNumber has any more (left by a deletion while the
+/// operator was down).
+pub async fn collect_garbage(
+    numbers: &[PhoneNumber],
+    redis: &mut redis::aio::ConnectionManager,
+) -> anyhow::Result<Vec<String>> {
+    let owned: BTreeSet<String> = numbers
+        .iter()
+        .filter_map(|n| {
+            n.spec
+                .number
+                .clone()
+                .or_else(|| n.status.as_ref().and_then(|s| s.number.clone()))
+        })
+        .collect();
+    let mut removed = Vec::new();
+    for number in switchboard_routing::publish::published(redis).await? {
+        if !owned.contains(&number) {
+            switchboard_routing::publish::unpublish(redis, &number).await?;
+            removed.push(number);
+        }
+    }
+    Ok(removed)
+}
+
+async fn serve_health(listen: SocketAddr, metrics: Arc<Metrics>, leading: Arc<AtomicBool>) {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let leading = leading.clone();
+                async move {
+                    // A standby is ready too: it is healthy and waiting for the Lease.
+                    if leading.load(Ordering::Relaxed) {
+                        "leader\n"
+                    } else {
+                        "standby\n"
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move { m.encode() }
+            }),
+        );
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => {
+            if let Err(e) = axum::serve(l, app).await {
+                error!(error = %e, "health server stopped");
+            }
+        }
+        Err(e) => error!(error = %e, %listen, "cannot bind the health and metrics address"),
+    }
+}
+
+/// Runs the operator until SIGTERM, or until the Lease is lost (an error).
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster, or KUBECONFIG)")?;
+    check_crds(&client).await?;
+    let redis = redis::Client::open(config.redis_url.as_str())
+        .context("the Redis URL is not valid")?
+        .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
+    let metrics = Arc::new(Metrics::default());
+    let leading = Arc::new(AtomicBool::new(false));
+    tokio::spawn(serve_health(
+        config.metrics_listen,
+        metrics.clone(),
+        leading.clone(),
+    ));
+
+    let lease_ns = config.lease_namespace.clone().unwrap_or_else(pod_namespace);
+    let lease =
+        kube_lease_manager::LeaseManagerBuilder::new(client.clone(), "switchboard-operator")
+            .with_namespace(lease_ns.clone())
+            .build()
+            .await
+            .context("creating the leader-election Lease manager")?;
+    let (mut is_leader, lease_task) = lease.watch().await;
+    info!(lease_namespace = %lease_ns, "waiting for the leader-election Lease");
+    while !*is_leader.borrow_and_update() {
+        tokio::select! {
+            changed = is_leader.changed() => { changed.context("lease manager stopped")?; }
+            () = shutdown_signal() => return Ok(()),
+        }
+    }
+    leading.store(true, Ordering::Relaxed);
+    info!("leading: starting the controllers");
+
+    let ns = config.watch_namespace.as_deref();
+    let numbers: Api<PhoneNumber> = scoped(&client, ns);
+    let policies: Api<IncomingCallPolicy> = scoped(&client, ns);
+    let chains: Api<EscalationChain> = scoped(&client, ns);
+    let schedules: Api<Schedule> = scoped(&client, ns);
+    let secrets: Api<Secret> = scoped(&client, ns);
+
+    let mut gc_conn = redis.clone();
+    let existing = numbers.list(&ListParams::default()).await?.items;
+    match collect_garbage(&existing, &mut gc_conn).await {
+        Ok(removed) if !removed.is_empty() => {
+            info!(?removed, "removed routing tables no PhoneNumber owns")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            warn!(error = %e, "start-up garbage collection failed; it runs again at the next start")
+        }
+    }
+
+    let wc = watcher::Config::default();
+    let (policy_store, policy_writer) = reflector::store();
+    let (chain_store, chain_writer) = reflector::store();
+    let (schedule_store, schedule_writer) = reflector::store();
+    tokio::spawn(
+        reflector::reflector(policy_writer, watcher(policies.clone(), wc.clone()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| async {}),
+    );
+    tokio::spawn(
+        reflector::reflector(chain_writer, watcher(chains.clone(), wc.clone()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| async {}),
+    );
+    tokio::spawn(
+        reflector::reflector(schedule_writer, watcher(schedules.clone(), wc.clone()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| async {}),
+    );
+
+    let controller = Controller::new(numbers, wc.clone());
+    let number_store = controller.store();
+    let stores = Stores {
+        numbers: number_store.clone(),
+        policies: policy_store.clone(),
+        chains: chain_store.clone(),
+        schedules: schedule_store.clone(),
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        redis,
+        public_url: config.public_url.clone(),
+        twilio_api_url: config.twilio_api_url.clone(),
+        recorder: Recorder::new(client.clone(), controller::reporter()),
+        stores: stores.clone(),
+        metrics: metrics.clone(),
+    });
+
+    let (s1, s2, s3) = (stores.clone(), stores.clone(), stores.clone());
+    let numbers_ctl = controller
+        .watches(policies, wc.clone(), move |p: IncomingCallPolicy| {
+            deps::policy_users(
+                &p.namespace().unwrap_or_default(),
+                &p.name_any(),
+                &s1.numbers.state(),
+            )
+        })
+        .watches(chains, wc.clone(), move |c: EscalationChain| {
+            deps::chain_users(
+                &c.namespace().unwrap_or_default(),
+                &c.name_any(),
+                &s2.numbers.state(),
+                &s2.policies.state(),
+            )
+        })
+        .watches(schedules.clone(), wc.clone(), move |s: Schedule| {
+            deps::schedule_users(
+                &s.namespace().unwrap_or_default(),
+                &s.name_any(),
+                &s3.numbers.state(),
+                &s3.policies.state(),
+                &s3.chains.state(),
+            )
+        })
+        .watches(
+            secrets,
+            watcher::Config::default().labels(&format!("{CREDENTIALS_LABEL}=true")),
+            {
+                let s = stores.clone();
+                move |secret: Secret| -> Vec<ObjectRef<PhoneNumber>> {
+                    deps::secret_users(
+                        &secret.namespace().unwrap_or_default(),
+                        &secret.name_any(),
+                        &s.numbers.state(),
+                    )
+                }
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            phone_number::reconcile,
+            phone_number::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                warn!(error = %e, "PhoneNumber controller");
+            }
+        });
+    let schedules_ctl = Controller::new(schedules, wc)
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            controller::schedule::reconcile,
+            controller::schedule::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {});
+
+    tokio::select! {
+        () = async { tokio::join!(numbers_ctl, schedules_ctl); } => {
+            info!("controllers stopped");
+            lease_task.abort();
+            Ok(())
+        }
+        () = async {
+            loop {
+                if is_leader.changed().await.is_err() || !*is_leader.borrow() {
+                    break;
+                }
+            }
+        } => {
+            anyhow::bail!("lost the leader-election Lease; exiting so that another replica takes over")
+        }
+    }
+}
+
+/// An API of all namespaces, or of one.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
