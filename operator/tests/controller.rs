@@ -1,0 +1,505 @@
+//! The PhoneNumber reconcile against an "API server verifier" (a tower-test mock pair that
+//! asserts each request and answers as the API server would), a real Redis server and the
+//! stateful Twilio fake, on the objects in `examples/`. In the style of kube-rs's
+//! controller-rs.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::fake_twilio::{self, ACCOUNT, TOKEN};
+use http::{Request, Response};
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use switchboard_crds::PhoneNumber;
+use switchboard_operator::SchemaChecker;
+use switchboard_operator::controller::{Context, Stores, deps, phone_number, reporter};
+use switchboard_operator::manifests::{load_files, manifest_files};
+use switchboard_operator::metrics::Metrics;
+
+const PUBLIC: &str = "https://sb.example.com";
+
+/// A throwaway redis-server, killed on drop.
+struct Redis(std::process::Child, String);
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis(child, format!("redis://127.0.0.1:{port}/0"))
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What the verifier saw.
+#[derive(Default, Debug)]
+struct Seen {
+    /// `METHOD path` and body of every non-event request, in order.
+    requests: Vec<(String, Value)>,
+    /// Reasons of the events published.
+    events: Vec<String>,
+}
+
+/// Answers the reconcile's requests like the API server: Secret reads, status and finalizer
+/// patches (echoing the object), event creation.
+fn api_server(
+    mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+    object: PhoneNumber,
+    secret: Option<Value>,
+) -> Arc<Mutex<Seen>> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let s = seen.clone();
+    tokio::spawn(async move {
+        while let Some((req, send)) = handle.next_request().await {
+            let method = req.method().to_string();
+            let path = req.uri().path().to_string();
+            let body = req.into_body().collect_bytes().await.unwrap();
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (status, answer) = if path.contains("/events") {
+                s.lock()
+                    .unwrap()
+                    .events
+                    .push(json["reason"].as_str().unwrap_or("").to_string());
+                (201, json.clone())
+            } else {
+                s.lock()
+                    .unwrap()
+                    .requests
+                    .push((format!("{method} {path}"), json.clone()));
+                if path.ends_with("/secrets/twilio-credentials") {
+                    match &secret {
+                        Some(sec) => (200, sec.clone()),
+                        None => (
+                            404,
+                            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "secrets \"twilio-credentials\" not found"}),
+                        ),
+                    }
+                } else {
+                    // Patches: answer with the object (finalizer or status applied is enough).
+                    let mut o = serde_json::to_value(&object).unwrap();
+                    if let Some(st) = json.get("status") {
+                        o["status"] = st.clone();
+                    }
+                    (200, o)
+                }
+            };
+            send.send_response(
+                Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+                    .unwrap(),
+            );
+        }
+    });
+    seen
+}
+
+fn secret() -> Value {
+    use base64::Engine;
+    let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "twilio-credentials", "namespace": "oncall"},
+        "data": {"accountSid": b(ACCOUNT), "authToken": b(TOKEN)}
+    })
+}
+
+struct Setup {
+    ctx: Arc<Context>,
+    seen: Arc<Mutex<Seen>>,
+    redis: Redis,
+    twilio: fake_twilio::Shared,
+}
+
+fn fill<K>(writer: &mut Writer<K>, items: impl IntoIterator<Item = K>)
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    for i in items {
+        writer.apply_watcher_event(&watcher::Event::Apply(i));
+    }
+}
+
+async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -> Setup {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let loaded = load_files(
+        &manifest_files(&[root], false).unwrap(),
+        &SchemaChecker::new(),
+    )
+    .unwrap();
+    let objects = loaded.objects;
+    let (numbers, mut nw) = reflector::store();
+    let (policies, mut pw) = reflector::store();
+    let (chains, mut cw) = reflector::store();
+    let (schedules, mut sw) = reflector::store();
+    fill(
+        &mut nw,
+        objects.phone_numbers.iter().map(|s| s.object.clone()),
+    );
+    if !drop_policy {
+        fill(&mut pw, objects.policies.iter().map(|s| s.object.clone()));
+    }
+    fill(&mut cw, objects.chains.iter().map(|s| s.object.clone()));
+    fill(&mut sw, objects.schedules.iter().map(|s| s.object.clone()));
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let seen = api_server(handle, object.clone(), secret);
+    let redis = Redis::start();
+    let conn = redis::Client::open(redis.1.as_str())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    let (twilio_url, twilio) = fake_twilio::start().await;
+    twilio.lock().unwrap().own("+14155550100");
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        redis: conn,
+        public_url: PUBLIC.into(),
+        twilio_api_url: Some(twilio_url),
+        recorder: Recorder::new(client, reporter()),
+        stores: Stores {
+            numbers,
+            policies,
+            chains,
+            schedules,
+        },
+        metrics: Arc::new(Metrics::default()),
+    });
+    Setup {
+        ctx,
+        seen,
+        redis,
+        twilio,
+    }
+}
+
+fn hotline(numbers: &[PhoneNumber]) -> PhoneNumber {
+    let mut pn = numbers
+        .iter()
+        .find(|n| n.name_any() == "support-hotline")
+        .unwrap()
+        .clone();
+    pn.metadata.uid = Some("0b9e2f4c-1111-2222-3333-444455556666".into());
+    pn.metadata.generation = Some(2);
+    pn
+}
+
+async fn redis_get(url: &str, key: &str) -> Option<String> {
+    let mut c = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut c)
+        .await
+        .unwrap()
+}
+
+async fn examples_hotline() -> PhoneNumber {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let loaded = load_files(
+        &manifest_files(&[root], false).unwrap(),
+        &SchemaChecker::new(),
+    )
+    .unwrap();
+    hotline(
+        &loaded
+            .objects
+            .phone_numbers
+            .iter()
+            .map(|s| s.object.clone())
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_phone_number_gets_the_finalizer_first() {
+    let pn = examples_hotline().await;
+    let s = setup(&pn, Some(secret()), false).await;
+    let action = phone_number::reconcile(Arc::new(pn), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    let (what, body) = {
+        let seen = s.seen.lock().unwrap();
+        assert_eq!(seen.requests.len(), 1, "{seen:?}");
+        seen.requests[0].clone()
+    };
+    assert_eq!(
+        what.as_str(),
+        "PATCH /apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers/support-hotline"
+    );
+    assert!(
+        body.to_string().contains("switchboard.dev/cleanup"),
+        "{body}"
+    );
+    // Nothing published before the finalizer is in place.
+    assert_eq!(
+        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}").await,
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let s = setup(&pn, Some(secret()), false).await;
+    let action = phone_number::reconcile(Arc::new(pn), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(action, Action::requeue(phone_number::RESYNC));
+    // Twilio: the number points at the webhook server.
+    let n = s
+        .twilio
+        .lock()
+        .unwrap()
+        .by_number("+14155550100")
+        .unwrap()
+        .clone();
+    assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
+    // Redis: the table and its revision are current.
+    let table = redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+        .await
+        .expect("table published");
+    let table: Value = serde_json::from_str(&table).unwrap();
+    assert_eq!(table["accountSid"], ACCOUNT);
+    let rev = redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev")
+        .await
+        .unwrap();
+    assert_eq!(table["revision"], rev);
+    // The API server saw: the Secret read, then one status patch (server-side apply).
+    let seen = s.seen.lock().unwrap();
+    let whats: Vec<&str> = seen.requests.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(
+        whats,
+        [
+            "GET /api/v1/namespaces/oncall/secrets/twilio-credentials",
+            "PATCH /apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers/support-hotline/status"
+        ]
+    );
+    let status = &seen.requests[1].1["status"];
+    assert_eq!(status["number"], "+14155550100");
+    assert_eq!(status["observedGeneration"], 2);
+    assert_eq!(status["publishedRevision"], rev);
+    let conds = status["conditions"].as_array().unwrap();
+    let ready = conds.iter().find(|c| c["type"] == "Ready").unwrap();
+    assert_eq!(ready["status"], "True", "{conds:?}");
+    for t in ["ReferencesResolved", "TwilioConfigured", "RoutesPublished"] {
+        assert!(
+            conds
+                .iter()
+                .any(|c| c["type"] == t && c["status"] == "True"),
+            "{t}: {conds:?}"
+        );
+    }
+    assert!(
+        seen.events.contains(&"TwilioConfigured".to_string()),
+        "{:?}",
+        seen.events
+    );
+    assert!(
+        seen.events.contains(&"RoutesPublished".to_string()),
+        "{:?}",
+        seen.events
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_policy_is_reported_on_the_field_and_nothing_is_published() {
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let s = setup(&pn, Some(secret()), true).await;
+    let action = phone_number::reconcile(Arc::new(pn), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}").await,
+        None
+    );
+    let seen = s.seen.lock().unwrap();
+    let status = &seen.requests.last().unwrap().1["status"];
+    let conds = status["conditions"].as_array().unwrap();
+    let refs = conds
+        .iter()
+        .find(|c| c["type"] == "ReferencesResolved")
+        .unwrap();
+    assert_eq!(refs["status"], "False");
+    assert_eq!(refs["reason"], "InvalidReferences");
+    assert!(
+        refs["message"].as_str().unwrap().contains("spec.policyRef"),
+        "{refs}"
+    );
+    let ready = conds.iter().find(|c| c["type"] == "Ready").unwrap();
+    assert_eq!(ready["status"], "False");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_name_the_secret_and_the_fix() {
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let s = setup(&pn, None, false).await;
+    phone_number::reconcile(Arc::new(pn), s.ctx.clone())
+        .await
+        .unwrap();
+    let seen = s.seen.lock().unwrap();
+    let conds = seen.requests.last().unwrap().1["status"]["conditions"].clone();
+    let refs = conds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "ReferencesResolved")
+        .unwrap()
+        .clone();
+    assert_eq!(refs["reason"], "CredentialsMissing");
+    assert!(
+        refs["message"]
+            .as_str()
+            .unwrap()
+            .contains("Secret twilio-credentials does not exist"),
+        "{refs}"
+    );
+    // Never a token in status.
+    assert!(!conds.to_string().contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let s = setup(&pn, Some(secret()), false).await;
+    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+            .await
+            .is_some()
+    );
+    let mut deleting = pn.clone();
+    deleting.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+    );
+    deleting.status = Some(switchboard_crds::PhoneNumberStatus {
+        number: Some("+14155550100".into()),
+        ..Default::default()
+    });
+    s.seen.lock().unwrap().requests.clear();
+    phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}").await,
+        None
+    );
+    assert_eq!(
+        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev").await,
+        None
+    );
+    let n = s
+        .twilio
+        .lock()
+        .unwrap()
+        .by_number("+14155550100")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        n["voice_url"], "https://demo.twilio.com/welcome/voice/",
+        "detached, not released"
+    );
+    let seen = s.seen.lock().unwrap();
+    let (last, body) = seen.requests.last().unwrap();
+    assert_eq!(
+        last,
+        "PATCH /apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers/support-hotline"
+    );
+    assert!(body.to_string().contains("finalizers"), "{body}");
+    assert!(seen.events.contains(&"Cleanup".to_string()));
+}
+
+#[tokio::test]
+async fn a_schedule_change_maps_to_the_numbers_that_ring_it() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let o = load_files(
+        &manifest_files(&[root], false).unwrap(),
+        &SchemaChecker::new(),
+    )
+    .unwrap()
+    .objects;
+    let numbers: Vec<_> = o
+        .phone_numbers
+        .iter()
+        .map(|s| Arc::new(s.object.clone()))
+        .collect();
+    let policies: Vec<_> = o
+        .policies
+        .iter()
+        .map(|s| Arc::new(s.object.clone()))
+        .collect();
+    let chains: Vec<_> = o
+        .chains
+        .iter()
+        .map(|s| Arc::new(s.object.clone()))
+        .collect();
+    let names = |refs: Vec<kube::runtime::reflector::ObjectRef<PhoneNumber>>| {
+        let mut n: Vec<String> = refs.into_iter().map(|r| r.name).collect();
+        n.sort();
+        n
+    };
+    // The database schedule is rung only through the support hotline's menu.
+    assert_eq!(
+        names(deps::schedule_users(
+            "oncall", "database", &numbers, &policies, &chains
+        )),
+        ["support-hotline"]
+    );
+    // The platform chain serves both numbers (menu option 1, and the major-incident line).
+    assert_eq!(
+        names(deps::chain_users("oncall", "platform", &numbers, &policies)),
+        ["major-incident-line", "support-hotline"]
+    );
+    assert_eq!(
+        names(deps::secret_users("oncall", "twilio-credentials", &numbers)),
+        ["major-incident-line", "support-hotline"]
+    );
+    assert!(
+        deps::schedule_users("other-namespace", "database", &numbers, &policies, &chains)
+            .is_empty()
+    );
+}
