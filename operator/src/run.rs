@@ -295,6 +295,66 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 warn!(error = %e, "PhoneNumber controller");
             }
         });
+    let (s4, s5, s6) = (stores.clone(), stores.clone(), stores.clone());
+    let policies_ctl = Controller::new(scoped::<IncomingCallPolicy>(&client, ns), wc.clone())
+        .watches(
+            scoped::<EscalationChain>(&client, ns),
+            wc.clone(),
+            move |c: EscalationChain| {
+                deps::policies_of_chain(
+                    &c.namespace().unwrap_or_default(),
+                    &c.name_any(),
+                    &s4.policies.state(),
+                )
+            },
+        )
+        .watches(
+            scoped::<Schedule>(&client, ns),
+            wc.clone(),
+            move |sc: Schedule| {
+                let ns = sc.namespace().unwrap_or_default();
+                deps::chains_of_schedule(&ns, &sc.name_any(), &s5.chains.state())
+                    .into_iter()
+                    .flat_map(|c| deps::policies_of_chain(&ns, &c.name, &s5.policies.state()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            scoped::<PhoneNumber>(&client, ns),
+            wc.clone(),
+            |pn: PhoneNumber| {
+                Some(
+                    ObjectRef::new(&pn.spec.policy_ref.name)
+                        .within(&pn.namespace().unwrap_or_default()),
+                )
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            controller::validity::reconcile_policy,
+            controller::validity::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+    let chains_ctl = Controller::new(scoped::<EscalationChain>(&client, ns), wc.clone())
+        .watches(
+            scoped::<Schedule>(&client, ns),
+            wc.clone(),
+            move |sc: Schedule| {
+                deps::chains_of_schedule(
+                    &sc.namespace().unwrap_or_default(),
+                    &sc.name_any(),
+                    &s6.chains.state(),
+                )
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            controller::validity::reconcile_chain,
+            controller::validity::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
     let schedules_ctl = Controller::new(schedules, wc)
         .graceful_shutdown_on(shutdown_signal())
         .run(
@@ -305,7 +365,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .for_each(|_| async {});
 
     tokio::select! {
-        () = async { tokio::join!(numbers_ctl, schedules_ctl); } => {
+        () = async { tokio::join!(numbers_ctl, schedules_ctl, policies_ctl, chains_ctl); } => {
             info!("controllers stopped");
             lease_task.abort();
             Ok(())

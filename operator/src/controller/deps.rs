@@ -162,3 +162,70 @@ pub fn secret_users(
             .cloned(),
     )
 }
+
+/// Everything policy `p` is compiled from: itself, its chains and their schedules.
+pub fn policy_closure(
+    p: &IncomingCallPolicy,
+    chains: &[Arc<EscalationChain>],
+    schedules: &[Arc<Schedule>],
+) -> Objects {
+    let ns = p.namespace().unwrap_or_default();
+    let wanted = chain_names(p);
+    let chain: Vec<_> = same_ns(&ns, chains)
+        .filter(|c| wanted.contains(&c.name_any()))
+        .collect();
+    let wanted_schedules: BTreeSet<String> = chain.iter().flat_map(|c| schedule_names(c)).collect();
+    Objects {
+        policies: vec![Sourced {
+            object: p.clone(),
+            origin: None,
+        }],
+        chains: chain.iter().map(|c| sourced(c)).collect(),
+        schedules: same_ns(&ns, schedules)
+            .filter(|s| wanted_schedules.contains(&s.name_any()))
+            .map(sourced)
+            .collect(),
+        ..Objects::default()
+    }
+}
+
+/// Everything chain `c` is compiled from: itself and its schedules.
+pub fn chain_closure(c: &EscalationChain, schedules: &[Arc<Schedule>]) -> Objects {
+    let ns = c.namespace().unwrap_or_default();
+    let wanted = schedule_names(c);
+    Objects {
+        chains: vec![Sourced {
+            object: c.clone(),
+            origin: None,
+        }],
+        schedules: same_ns(&ns, schedules)
+            .filter(|s| wanted.contains(&s.name_any()))
+            .map(sourced)
+            .collect(),
+        ..Objects::default()
+    }
+}
+
+/// The policies that ring chain `ns/name`.
+pub fn policies_of_chain(
+    ns: &str,
+    name: &str,
+    policies: &[Arc<IncomingCallPolicy>],
+) -> Vec<ObjectRef<IncomingCallPolicy>> {
+    same_ns(ns, policies)
+        .filter(|p| chain_names(p).contains(name))
+        .map(|p| ObjectRef::from_obj(&**p))
+        .collect()
+}
+
+/// The chains that use schedule `ns/name`.
+pub fn chains_of_schedule(
+    ns: &str,
+    name: &str,
+    chains: &[Arc<EscalationChain>],
+) -> Vec<ObjectRef<EscalationChain>> {
+    same_ns(ns, chains)
+        .filter(|c| schedule_names(c).contains(name))
+        .map(|c| ObjectRef::from_obj(&**c))
+        .collect()
+}

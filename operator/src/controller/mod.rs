@@ -12,6 +12,7 @@ pub mod deps;
 pub mod phone_number;
 pub mod schedule;
 pub mod status;
+pub mod validity;
 
 use std::sync::Arc;
 

@@ -1,0 +1,163 @@
+//! Reconciling IncomingCallPolicies and EscalationChains: they publish nothing themselves
+//! (their PhoneNumbers do), so their reconcile compiles what they use and reports it in
+//! `ReferencesResolved` and `Ready`, naming the field and the fix.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use switchboard_crds::condition::REFERENCES_RESOLVED;
+use switchboard_crds::{
+    CommonStatus, EscalationChain, EscalationChainStatus, IncomingCallPolicy,
+    IncomingCallPolicyStatus,
+};
+
+use super::phone_number::MANAGER;
+use super::status::{Check, conditions};
+use super::{Context, Error, deps};
+use crate::compile::{AccountSids, compile};
+use crate::manifests::Objects;
+use crate::metrics::{FailureLabels, KindLabels};
+
+/// The condition of an object compiled with what it uses.
+pub fn check(objects: &Objects) -> Check {
+    let compiled = compile(objects, &AccountSids::new());
+    match compiled.problems.first() {
+        Some(p) => {
+            let whose = p
+                .object
+                .as_ref()
+                .map(|o| format!("{} {}: ", o.kind, o.name))
+                .unwrap_or_default();
+            Check::failed(
+                REFERENCES_RESOLVED,
+                "InvalidReferences",
+                format!("{whose}{}: {}", p.field, p.message),
+            )
+        }
+        None => Check::ok(
+            REFERENCES_RESOLVED,
+            "Resolved",
+            "everything it names exists and is valid",
+        ),
+    }
+}
+
+fn common(check: &Check, generation: Option<i64>, previous: &CommonStatus) -> CommonStatus {
+    let now = Time(jiff::Timestamp::now());
+    CommonStatus {
+        observed_generation: generation,
+        conditions: conditions(
+            std::slice::from_ref(check),
+            generation,
+            &now,
+            &previous.conditions,
+        ),
+    }
+}
+
+async fn patch<K>(
+    ctx: &Context,
+    obj: &K,
+    kind: &str,
+    status: serde_json::Value,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let body = json!({"apiVersion": "switchboard.dev/v1alpha1", "kind": kind, "status": status});
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
+}
+
+fn count(ctx: &Context, kind: &str) {
+    ctx.metrics
+        .reconciles
+        .get_or_create(&KindLabels { kind: kind.into() })
+        .inc();
+}
+
+/// Reconciles a policy's status.
+pub async fn reconcile_policy(
+    p: Arc<IncomingCallPolicy>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    count(&ctx, "IncomingCallPolicy");
+    let objects = deps::policy_closure(
+        &p,
+        &ctx.stores.chains.state(),
+        &ctx.stores.schedules.state(),
+    );
+    let previous = p.status.clone().unwrap_or_default();
+    let c = check(&objects);
+    let status = IncomingCallPolicyStatus {
+        common: common(&c, p.meta().generation, &previous.common),
+        phone_numbers: deps::policy_users(
+            &p.namespace().unwrap_or_default(),
+            &p.name_any(),
+            &ctx.stores.numbers.state(),
+        )
+        .len() as u32,
+    };
+    if status != previous {
+        patch(
+            &ctx,
+            &*p,
+            "IncomingCallPolicy",
+            serde_json::to_value(&status).unwrap_or_default(),
+        )
+        .await?;
+    }
+    Ok(Action::await_change())
+}
+
+/// Reconciles a chain's status.
+pub async fn reconcile_chain(c: Arc<EscalationChain>, ctx: Arc<Context>) -> Result<Action, Error> {
+    count(&ctx, "EscalationChain");
+    let objects = deps::chain_closure(&c, &ctx.stores.schedules.state());
+    let previous = c.status.clone().unwrap_or_default();
+    let chk = check(&objects);
+    let status = EscalationChainStatus {
+        common: common(&chk, c.meta().generation, &previous.common),
+        steps: c.spec.steps.len() as u32,
+    };
+    if status != previous {
+        patch(
+            &ctx,
+            &*c,
+            "EscalationChain",
+            serde_json::to_value(&status).unwrap_or_default(),
+        )
+        .await?;
+    }
+    Ok(Action::await_change())
+}
+
+/// Backoff for these reconciles.
+pub fn error_policy<K>(_o: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics
+        .failures
+        .get_or_create(&FailureLabels {
+            kind: std::any::type_name::<K>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("")
+                .into(),
+            reason: error.metric_label(),
+        })
+        .inc();
+    Action::requeue(Duration::from_secs(15))
+}
