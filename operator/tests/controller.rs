@@ -341,19 +341,59 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_policy_is_reported_on_the_field_and_nothing_is_published() {
+async fn deleting_the_policy_removes_the_table_and_detaches_the_number() {
     let mut pn = examples_hotline().await;
     pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
-    let s = setup(&pn, Some(secret()), true).await;
-    let action = phone_number::reconcile(Arc::new(pn), s.ctx.clone())
+    // First published with its policy...
+    let s = setup(&pn, Some(secret()), false).await;
+    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+            .await
+            .is_some()
+    );
+    // ...then the policy is deleted.
+    let gone = setup(&pn, Some(secret()), true).await;
+    let mut conn = gone.ctx.redis.clone();
+    let table = switchboard_routing::RoutingTable::from_json(
+        &redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    switchboard_routing::publish::publish(&mut conn, &table)
+        .await
+        .unwrap();
+    gone.twilio
+        .lock()
+        .unwrap()
+        .numbers
+        .values_mut()
+        .for_each(|n| {
+            n.insert(
+                "voice_url".into(),
+                "https://sb.example.com/twilio/voice".into(),
+            );
+        });
+    let action = phone_number::reconcile(Arc::new(pn), gone.ctx.clone())
         .await
         .unwrap();
     assert_eq!(action, Action::await_change());
     assert_eq!(
-        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}").await,
+        redis_get(&gone.redis.1, "sb:v1:route:{+14155550100}").await,
         None
     );
-    let seen = s.seen.lock().unwrap();
+    let n = gone
+        .twilio
+        .lock()
+        .unwrap()
+        .by_number("+14155550100")
+        .unwrap()
+        .clone();
+    assert_eq!(n["voice_url"], "https://demo.twilio.com/welcome/voice/");
+    let seen = gone.seen.lock().unwrap();
     let status = &seen.requests.last().unwrap().1["status"];
     let conds = status["conditions"].as_array().unwrap();
     let refs = conds
@@ -361,13 +401,99 @@ async fn a_missing_policy_is_reported_on_the_field_and_nothing_is_published() {
         .find(|c| c["type"] == "ReferencesResolved")
         .unwrap();
     assert_eq!(refs["status"], "False");
-    assert_eq!(refs["reason"], "InvalidReferences");
     assert!(
         refs["message"].as_str().unwrap().contains("spec.policyRef"),
         "{refs}"
     );
-    let ready = conds.iter().find(|c| c["type"] == "Ready").unwrap();
-    assert_eq!(ready["status"], "False");
+    let routes = conds
+        .iter()
+        .find(|c| c["type"] == "RoutesPublished")
+        .unwrap();
+    assert_eq!(routes["reason"], "PolicyNotFound");
+    assert!(
+        seen.events.contains(&"TwilioDetached".to_string()),
+        "{:?}",
+        seen.events
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_chain_keeps_the_last_valid_table_live() {
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let s = setup(&pn, Some(secret()), false).await;
+    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    let before = redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev")
+        .await
+        .unwrap();
+    // The database chain is edited to ring a schedule that does not exist.
+    let mut chains: Vec<_> = s
+        .ctx
+        .stores
+        .chains
+        .state()
+        .iter()
+        .map(|c| (**c).clone())
+        .collect();
+    let db = chains
+        .iter_mut()
+        .find(|c| c.name_any() == "database")
+        .unwrap();
+    db.spec.steps[0].targets[0].on_call = Some("nonexistent".into());
+    let (store, mut writer) = reflector::store();
+    fill(&mut writer, chains);
+    let ctx = Arc::new(Context {
+        client: s.ctx.client.clone(),
+        redis: s.ctx.redis.clone(),
+        public_url: PUBLIC.into(),
+        twilio_api_url: s.ctx.twilio_api_url.clone(),
+        recorder: Recorder::new(s.ctx.client.clone(), reporter()),
+        stores: Stores {
+            chains: store,
+            ..s.ctx.stores.clone()
+        },
+        metrics: s.ctx.metrics.clone(),
+    });
+    let mut published = pn.clone();
+    published.status = Some(switchboard_crds::PhoneNumberStatus {
+        published_revision: Some(before.clone()),
+        ..Default::default()
+    });
+    let action = phone_number::reconcile(Arc::new(published), ctx)
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev")
+            .await
+            .unwrap(),
+        before,
+        "the last valid table stays live"
+    );
+    let seen = s.seen.lock().unwrap();
+    let conds = seen.requests.last().unwrap().1["status"]["conditions"].clone();
+    let conds = conds.as_array().unwrap();
+    let refs = conds
+        .iter()
+        .find(|c| c["type"] == "ReferencesResolved")
+        .unwrap();
+    assert!(
+        refs["message"]
+            .as_str()
+            .unwrap()
+            .contains("EscalationChain oncall/database: spec.steps[0].targets[0].onCall"),
+        "{refs}"
+    );
+    let routes = conds
+        .iter()
+        .find(|c| c["type"] == "RoutesPublished")
+        .unwrap();
+    assert!(
+        routes["message"].as_str().unwrap().contains("stays live"),
+        "{routes}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,5 +627,34 @@ async fn a_schedule_change_maps_to_the_numbers_that_ring_it() {
     assert!(
         deps::schedule_users("other-namespace", "database", &numbers, &policies, &chains)
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn start_up_refuses_with_the_fix_when_the_crds_are_missing() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(async move {
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!(
+            req.uri().path(),
+            "/apis/switchboard.dev/v1alpha1/phonenumbers"
+        );
+        send.send_response(
+            Response::builder()
+                .status(404)
+                .body(Body::from(
+                    serde_json::to_vec(&json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "the server could not find the requested resource"}))
+                        .unwrap(),
+                ))
+                .unwrap(),
+        );
+    });
+    let err = switchboard_operator::run::check_crds(&Client::new(service, "default"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("kubectl apply --server-side -f crds/switchboard.dev.yaml"),
+        "{err}"
     );
 }

@@ -196,6 +196,13 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         ),
     });
 
+    // The policy is gone (deleted, or never created): the number must stop routing, as when
+    // the PhoneNumber itself is deleted. An invalid policy, by contrast, keeps the last valid
+    // table live.
+    if objects.policies.is_empty() {
+        return policy_gone(pn, ctx, creds, checks, status).await;
+    }
+
     // apply: Twilio
     let mut transient: Option<Error> = None;
     let settings = settings_for(&ctx.public_url);
@@ -363,6 +370,87 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     } else {
         Ok(Action::requeue(RESYNC))
     }
+}
+
+/// The number's policy does not exist: remove its table and point the number away from
+/// Switchboard, and say so in status.
+async fn policy_gone(
+    pn: &PhoneNumber,
+    ctx: &Context,
+    creds: Result<Credentials, String>,
+    mut checks: Vec<Check>,
+    status: PhoneNumberStatus,
+) -> Result<Action, Error> {
+    let mut next = status.clone();
+    let number = pn.spec.number.clone().or(status.number.clone());
+    if let Some(n) = &number {
+        let mut conn = ctx.redis.clone();
+        publish::unpublish(&mut conn, n).await?;
+    }
+    if status.published_revision.is_some() {
+        event(ctx, pn, EventType::Warning, "RoutesRemoved", format!("IncomingCallPolicy {} does not exist: the routing table was removed, callers hear \"not in service\"", pn.spec.policy_ref.name)).await;
+    }
+    next.published_revision = None;
+    checks.push(Check::failed(
+        ROUTES_PUBLISHED,
+        "PolicyNotFound",
+        format!("spec.policyRef: IncomingCallPolicy {} does not exist, so no routing table is published; create it or point spec.policyRef at another", pn.spec.policy_ref.name),
+    ));
+    match creds {
+        Ok(c) => {
+            let base = ctx
+                .twilio_api_url
+                .clone()
+                .unwrap_or_else(|| base_url(None, None));
+            let client = Client::new(&base, c)?;
+            let known = Known {
+                sid: status.sid.clone(),
+                purchased: status.purchased,
+                purchase_intent: status.purchase_intent.clone(),
+            };
+            match release_or_detach(
+                &client,
+                number.as_deref(),
+                &known,
+                false,
+                &settings_for(&ctx.public_url),
+            )
+            .await
+            {
+                Ok(LetGo::Detached) => {
+                    event(
+                        ctx,
+                        pn,
+                        EventType::Warning,
+                        "TwilioDetached",
+                        "the number no longer points at Switchboard until its policy exists".into(),
+                    )
+                    .await;
+                }
+                Ok(_) => {}
+                Err(e) if e.is_transient() => return Err(Error::Twilio(e)),
+                Err(e) => warn!(error = %e, "cannot detach the number"),
+            }
+            checks.push(Check::failed(
+                TWILIO_CONFIGURED,
+                "PolicyNotFound",
+                "detached from Switchboard while spec.policyRef names no IncomingCallPolicy",
+            ));
+        }
+        Err(m) => checks.push(Check::failed(TWILIO_CONFIGURED, "CredentialsMissing", m)),
+    }
+    let now = Time(jiff::Timestamp::now());
+    next.common.observed_generation = pn.meta().generation;
+    next.common.conditions = conditions(
+        &checks,
+        pn.meta().generation,
+        &now,
+        &status.common.conditions,
+    );
+    if next != status {
+        patch_status(ctx, pn, &next).await?;
+    }
+    Ok(Action::await_change())
 }
 
 async fn patch_status(
