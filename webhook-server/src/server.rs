@@ -149,6 +149,7 @@ pub fn app(state: AppState) -> Router {
         .route("/twilio/voice/recording", post(recording))
         .route("/twilio/voice/status", post(status))
         .route("/twilio/voice/fallback", post(fallback))
+        .route("/twilio/sms", post(sms))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             check_signature,
@@ -448,6 +449,17 @@ async fn fallback(State(st): State<AppState>, Extension(p): Extension<Params>) -
     );
     crate::metrics::Metrics::inc(&st.0.metrics.fallbacks, "fallback-url");
     twiml_response(&st.0.fallback.twiml())
+}
+
+/// Texts to a hotline (the number's SmsUrl). They are acknowledged with an empty response (no
+/// reply) and logged; routing them to the on-call team is not built yet.
+async fn sms(Extension(p): Extension<Params>) -> HttpResponse {
+    info!(
+        message_sid = p.get("MessageSid"),
+        to = p.get("To"),
+        "text received; SMS routing is not built yet, so it is acknowledged without a reply"
+    );
+    twiml_response(&Response::new())
 }
 
 fn malformed(st: &AppState, endpoint: &str, call_sid: &str) -> HttpResponse {
