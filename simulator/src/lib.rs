@@ -319,6 +319,10 @@ impl Simulator {
         auth_token: &str,
         clock: Arc<AtomicI64>,
     ) -> Simulator {
+        // When another crate of the build enables reqwest's TLS without a provider (the
+        // operator does), reqwest needs one installed even for plain HTTP; a second install
+        // is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Simulator {
             http: reqwest::Client::new(),
             public_url: public_url.trim_end_matches('/').to_string(),

@@ -98,6 +98,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)
         .build()
