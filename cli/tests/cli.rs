@@ -226,48 +226,12 @@ fn simulate_names_an_unknown_responder() {
     assert!(err.contains("dana"), "{err}");
 }
 
-/// A throwaway redis-server on a free port, killed on drop.
-struct Redis(std::process::Child, u16);
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test installs it)");
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Redis(child, port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn calls_lists_the_call_log_in_redis_and_shows_one_call() {
     use switchboard_webhook::flow::{self, Incoming, Urls};
     use switchboard_webhook::store::{Commit, RedisStore, Retention};
-    let redis = Redis::start();
-    let url = format!("redis://127.0.0.1:{}/0", redis.1);
+    let redis = switchboard_testkit::RedisServer::start();
+    let url = redis.url.clone();
     // A blocked call, written as the webhook server writes it.
     let table = switchboard_routing::RoutingTable::from_json(include_str!(
         "../../webhook-server/tests/fixtures/support-hotline.json"

@@ -7,7 +7,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::fake_twilio::{self, ACCOUNT, TOKEN};
 use http::{Request, Response};
@@ -26,41 +25,7 @@ use switchboard_operator::metrics::Metrics;
 
 const PUBLIC: &str = "https://sb.example.com";
 
-/// A throwaway redis-server, killed on drop.
-struct Redis(std::process::Child, String);
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test installs it)");
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis(child, format!("redis://127.0.0.1:{port}/0"))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use switchboard_testkit::RedisServer as Redis;
 
 /// What the verifier saw.
 #[derive(Default, Debug)]
@@ -177,7 +142,7 @@ async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -
     let client = Client::new(service, "default");
     let seen = api_server(handle, object.clone(), secret);
     let redis = Redis::start();
-    let conn = redis::Client::open(redis.1.as_str())
+    let conn = redis::Client::open(redis.url.as_str())
         .unwrap()
         .get_connection_manager()
         .await
@@ -270,7 +235,7 @@ async fn a_new_phone_number_gets_the_finalizer_first() {
     );
     // Nothing published before the finalizer is in place.
     assert_eq!(
-        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}").await,
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
         None
     );
 }
@@ -294,12 +259,12 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
         .clone();
     assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
     // Redis: the table and its revision are current.
-    let table = redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+    let table = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
         .await
         .expect("table published");
     let table: Value = serde_json::from_str(&table).unwrap();
     assert_eq!(table["accountSid"], ACCOUNT);
-    let rev = redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev")
+    let rev = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
         .await
         .unwrap();
     assert_eq!(table["revision"], rev);
@@ -350,7 +315,7 @@ async fn deleting_the_policy_removes_the_table_and_detaches_the_number() {
         .await
         .unwrap();
     assert!(
-        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
             .await
             .is_some()
     );
@@ -358,7 +323,7 @@ async fn deleting_the_policy_removes_the_table_and_detaches_the_number() {
     let gone = setup(&pn, Some(secret()), true).await;
     let mut conn = gone.ctx.redis.clone();
     let table = switchboard_routing::RoutingTable::from_json(
-        &redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+        &redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
             .await
             .unwrap(),
     )
@@ -382,7 +347,7 @@ async fn deleting_the_policy_removes_the_table_and_detaches_the_number() {
         .unwrap();
     assert_eq!(action, Action::await_change());
     assert_eq!(
-        redis_get(&gone.redis.1, "sb:v1:route:{+14155550100}").await,
+        redis_get(&gone.redis.url, "sb:v1:route:{+14155550100}").await,
         None
     );
     let n = gone
@@ -425,7 +390,7 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
     phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
         .await
         .unwrap();
-    let before = redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev")
+    let before = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
         .await
         .unwrap();
     // The database chain is edited to ring a schedule that does not exist.
@@ -466,7 +431,7 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
         .unwrap();
     assert_eq!(action, Action::await_change());
     assert_eq!(
-        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev")
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
             .await
             .unwrap(),
         before,
@@ -534,7 +499,7 @@ async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
         .await
         .unwrap();
     assert!(
-        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}")
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
             .await
             .is_some()
     );
@@ -551,11 +516,11 @@ async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
         .await
         .unwrap();
     assert_eq!(
-        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}").await,
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
         None
     );
     assert_eq!(
-        redis_get(&s.redis.1, "sb:v1:route:{+14155550100}:rev").await,
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev").await,
         None
     );
     let n = s

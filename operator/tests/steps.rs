@@ -110,27 +110,8 @@ fn the_example_policies_are_valid_with_what_they_use() {
 
 #[tokio::test]
 async fn start_up_removes_tables_no_phone_number_owns() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server (scripts/test installs it)");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let url = format!("redis://127.0.0.1:{port}/0");
+    let redis = switchboard_testkit::RedisServer::start();
+    let url = redis.url.clone();
     let mut conn = redis::Client::open(url.as_str())
         .unwrap()
         .get_connection_manager()
@@ -157,6 +138,4 @@ async fn start_up_removes_tables_no_phone_number_owns() {
             .unwrap(),
         ["+14155550100"]
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

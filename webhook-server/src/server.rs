@@ -21,7 +21,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 use switchboard_routing::signature;
@@ -138,16 +138,22 @@ impl AppState {
 /// The router: Twilio's webhooks (signature checked), health and metrics.
 pub fn app(state: AppState) -> Router {
     let twilio = Router::new()
-        .route("/twilio/voice", post(incoming))
+        .route("/twilio/voice", caller(Hook::Incoming))
         .route("/twilio/voice/menu", post(menu))
-        .route("/twilio/voice/describe", post(describe))
+        .route("/twilio/voice/describe", caller(Hook::Describe))
         .route("/twilio/voice/dial", post(dial))
-        .route("/twilio/voice/whisper", post(whisper))
-        .route("/twilio/voice/accept", post(accept))
-        .route("/twilio/voice/voicemail", post(voicemail))
-        .route("/twilio/voice/transcription", post(transcription))
-        .route("/twilio/voice/recording", post(recording))
-        .route("/twilio/voice/status", post(status))
+        .route(
+            "/twilio/voice/whisper",
+            responder(|seq, ring| Hook::Whisper { seq, ring }, "whisper"),
+        )
+        .route(
+            "/twilio/voice/accept",
+            responder(|seq, ring| Hook::Accept { seq, ring }, "accept"),
+        )
+        .route("/twilio/voice/voicemail", caller(Hook::Voicemail))
+        .route("/twilio/voice/transcription", caller(Hook::Transcription))
+        .route("/twilio/voice/recording", caller(Hook::Recording))
+        .route("/twilio/voice/status", caller(Hook::Status))
         .route("/twilio/voice/fallback", post(fallback))
         .route("/twilio/sms", post(sms))
         .layer(middleware::from_fn_with_state(
@@ -349,9 +355,29 @@ struct LegQuery {
     ring: usize,
 }
 
-async fn incoming(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Incoming, sid, p).await
+/// A webhook about the caller's leg, identified by its `CallSid`.
+fn caller(hook: Hook) -> MethodRouter<AppState> {
+    post(
+        move |State(st): State<AppState>, Extension(p): Extension<Params>| async move {
+            let sid = p.get("CallSid").to_string();
+            handle(st, hook, sid, p).await
+        },
+    )
+}
+
+/// A webhook about a responder's leg (whisper, accept). The leg's own CallSid is the
+/// responder's; the caller's call, the dial and the ring are named in the signed URL.
+fn responder(hook: fn(u32, usize) -> Hook, name: &'static str) -> MethodRouter<AppState> {
+    post(
+        move |State(st): State<AppState>,
+              q: Result<Query<LegQuery>, QueryRejection>,
+              Extension(p): Extension<Params>| async move {
+            match q {
+                Ok(Query(q)) => handle(st, hook(q.seq, q.ring), q.call, p).await,
+                Err(_) => malformed(&st, name, p.get("CallSid")),
+            }
+        },
+    )
 }
 
 async fn menu(
@@ -364,11 +390,6 @@ async fn menu(
     handle(st, Hook::Menu { attempt }, sid, p).await
 }
 
-async fn describe(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Describe, sid, p).await
-}
-
 async fn dial(
     State(st): State<AppState>,
     q: Result<Query<SeqQuery>, QueryRejection>,
@@ -379,64 +400,6 @@ async fn dial(
         Ok(Query(q)) => handle(st, Hook::Dial { seq: q.seq }, sid, p).await,
         Err(_) => malformed(&st, "dial", &sid),
     }
-}
-
-async fn whisper(
-    State(st): State<AppState>,
-    q: Result<Query<LegQuery>, QueryRejection>,
-    Extension(p): Extension<Params>,
-) -> HttpResponse {
-    match q {
-        // The leg's own CallSid is the responder's; the call is named in the signed URL.
-        Ok(Query(q)) => {
-            let hook = Hook::Whisper {
-                seq: q.seq,
-                ring: q.ring,
-            };
-            handle(st, hook, q.call, p).await
-        }
-        Err(_) => malformed(&st, "whisper", p.get("CallSid")),
-    }
-}
-
-async fn accept(
-    State(st): State<AppState>,
-    q: Result<Query<LegQuery>, QueryRejection>,
-    Extension(p): Extension<Params>,
-) -> HttpResponse {
-    match q {
-        Ok(Query(q)) => {
-            let hook = Hook::Accept {
-                seq: q.seq,
-                ring: q.ring,
-            };
-            handle(st, hook, q.call, p).await
-        }
-        Err(_) => malformed(&st, "accept", p.get("CallSid")),
-    }
-}
-
-async fn voicemail(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Voicemail, sid, p).await
-}
-
-async fn transcription(
-    State(st): State<AppState>,
-    Extension(p): Extension<Params>,
-) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Transcription, sid, p).await
-}
-
-async fn recording(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Recording, sid, p).await
-}
-
-async fn status(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Status, sid, p).await
 }
 
 /// Twilio's fallback URL: answers without touching the store.

@@ -181,7 +181,7 @@ async fn malformed_but_signed_webhooks_still_get_valid_twiml() {
 #[tokio::test]
 async fn the_fallback_endpoint_needs_no_store() {
     let redis = Redis::start();
-    let st = state(redis.store());
+    let st = state(store_on(&redis));
     redis.stop();
     let (status, body) = send(
         &st,
@@ -202,7 +202,7 @@ async fn the_fallback_endpoint_needs_no_store() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let redis = Redis::start();
-    let st = state(redis.store());
+    let st = state(store_on(&redis));
     let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
     assert_eq!(send(&st, get("/healthz")).await.0, StatusCode::OK);
     assert_eq!(send(&st, get("/readyz")).await.0, StatusCode::OK);

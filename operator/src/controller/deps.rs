@@ -60,7 +60,8 @@ fn sourced<K: Clone>(o: &Arc<K>) -> Sourced<K> {
     }
 }
 
-/// Everything `pn`'s routing table is compiled from (what exists of it).
+/// Everything `pn`'s routing table is compiled from (what exists of it): the number, and its
+/// policy's closure when the policy exists.
 pub fn closure(
     pn: &PhoneNumber,
     policies: &[Arc<IncomingCallPolicy>],
@@ -68,27 +69,14 @@ pub fn closure(
     schedules: &[Arc<Schedule>],
 ) -> Objects {
     let ns = pn.namespace().unwrap_or_default();
-    let mut objects = Objects {
-        phone_numbers: vec![Sourced {
-            object: pn.clone(),
-            origin: None,
-        }],
-        ..Objects::default()
-    };
-    let policy: Vec<_> = same_ns(&ns, policies)
-        .filter(|p| p.name_any() == pn.spec.policy_ref.name)
-        .collect();
-    let wanted_chains: BTreeSet<String> = policy.iter().flat_map(|p| chain_names(p)).collect();
-    let chain: Vec<_> = same_ns(&ns, chains)
-        .filter(|c| wanted_chains.contains(&c.name_any()))
-        .collect();
-    let wanted_schedules: BTreeSet<String> = chain.iter().flat_map(|c| schedule_names(c)).collect();
-    objects.policies = policy.iter().map(|p| sourced(p)).collect();
-    objects.chains = chain.iter().map(|c| sourced(c)).collect();
-    objects.schedules = same_ns(&ns, schedules)
-        .filter(|s| wanted_schedules.contains(&s.name_any()))
-        .map(sourced)
-        .collect();
+    let mut objects = same_ns(&ns, policies)
+        .find(|p| p.name_any() == pn.spec.policy_ref.name)
+        .map(|p| policy_closure(p, chains, schedules))
+        .unwrap_or_default();
+    objects.phone_numbers = vec![Sourced {
+        object: pn.clone(),
+        origin: None,
+    }];
     objects
 }
 

@@ -89,6 +89,28 @@ fn credentials(secret: Option<Secret>, name: &str) -> Result<Credentials, String
     })
 }
 
+/// A client of the Twilio API the PhoneNumber names (`spec.twilio` region and edge), or of
+/// the configured override.
+fn twilio_client(ctx: &Context, pn: &PhoneNumber, creds: Credentials) -> Result<Client, Error> {
+    let base = ctx.twilio_api_url.clone().unwrap_or_else(|| {
+        let t = pn.spec.twilio.as_ref();
+        base_url(
+            t.and_then(|t| t.region.as_deref()),
+            t.and_then(|t| t.edge.as_deref()),
+        )
+    });
+    Ok(Client::new(&base, creds)?)
+}
+
+/// What the status records of the Twilio number.
+fn known(status: &PhoneNumberStatus) -> Known {
+    Known {
+        sid: status.sid.clone(),
+        purchased: status.purchased,
+        purchase_intent: status.purchase_intent.clone(),
+    }
+}
+
 /// Runs the pipeline for one PhoneNumber.
 pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
@@ -214,19 +236,8 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
             "waiting for the Twilio credentials (see ReferencesResolved)",
         )),
         Ok(c) => {
-            let base = ctx.twilio_api_url.clone().unwrap_or_else(|| {
-                let t = pn.spec.twilio.as_ref();
-                base_url(
-                    t.and_then(|t| t.region.as_deref()),
-                    t.and_then(|t| t.edge.as_deref()),
-                )
-            });
-            let client = Client::new(&base, c.clone())?;
-            let known = Known {
-                sid: status.sid.clone(),
-                purchased: status.purchased,
-                purchase_intent: status.purchase_intent.clone(),
-            };
+            let client = twilio_client(ctx, pn, c.clone())?;
+            let known = known(&status);
             let uid = pn.uid().unwrap_or_default();
             let marker = purchase_marker(&ns, &name, &uid);
             match ensure(
@@ -398,16 +409,8 @@ async fn policy_gone(
     ));
     match creds {
         Ok(c) => {
-            let base = ctx
-                .twilio_api_url
-                .clone()
-                .unwrap_or_else(|| base_url(None, None));
-            let client = Client::new(&base, c)?;
-            let known = Known {
-                sid: status.sid.clone(),
-                purchased: status.purchased,
-                purchase_intent: status.purchase_intent.clone(),
-            };
+            let client = twilio_client(ctx, pn, c)?;
+            let known = known(&status);
             match release_or_detach(
                 &client,
                 number.as_deref(),
@@ -488,16 +491,8 @@ async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         .await?;
     match credentials(secret, secret_name) {
         Ok(c) => {
-            let base = ctx
-                .twilio_api_url
-                .clone()
-                .unwrap_or_else(|| base_url(None, None));
-            let client = Client::new(&base, c)?;
-            let known = Known {
-                sid: status.sid.clone(),
-                purchased: status.purchased,
-                purchase_intent: status.purchase_intent.clone(),
-            };
+            let client = twilio_client(ctx, pn, c)?;
+            let known = known(&status);
             let number = pn.spec.number.clone().or(status.number.clone());
             match release_or_detach(
                 &client,

@@ -60,33 +60,30 @@ struct Prepared {
     signature: String,
 }
 
+/// The signed incoming-call webhook number `i` of `worker`.
 fn prepare(a: &Args, path: &str, worker: usize, i: usize) -> Prepared {
-    {
-        {
-            let params: Vec<(String, String)> = [
-                ("AccountSid", a.account.clone()),
-                ("CallSid", format!("CAbench{worker:04}{i:08}")),
-                ("From", format!("+1510555{:04}", i % 10_000)),
-                ("To", a.to.clone()),
-                ("CallStatus", "ringing".into()),
-                ("Direction", "inbound".into()),
-                ("ApiVersion", "2010-04-01".into()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            let signature = match &a.public_url {
-                Some(p) => signature::sign(&a.token, &format!("{p}{path}"), &params),
-                None => String::new(),
-            };
-            let body = params
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
-                .collect::<Vec<_>>()
-                .join("&");
-            Prepared { body, signature }
-        }
-    }
+    let params: Vec<(String, String)> = [
+        ("AccountSid", a.account.clone()),
+        ("CallSid", format!("CAbench{worker:04}{i:08}")),
+        ("From", format!("+1510555{:04}", i % 10_000)),
+        ("To", a.to.clone()),
+        ("CallStatus", "ringing".into()),
+        ("Direction", "inbound".into()),
+        ("ApiVersion", "2010-04-01".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let signature = match &a.public_url {
+        Some(p) => signature::sign(&a.token, &format!("{p}{path}"), &params),
+        None => String::new(),
+    };
+    let body = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
+        .collect::<Vec<_>>()
+        .join("&");
+    Prepared { body, signature }
 }
 
 #[tokio::main]

@@ -2,11 +2,9 @@
 //! loopback sharing a virtual clock, and a simulator wired to them.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use switchboard_routing::RoutingTable;
@@ -31,80 +29,15 @@ pub fn monday_10am() -> Timestamp {
     "2026-11-23T15:00:00Z".parse().unwrap()
 }
 
-/// A `redis-server` of this test's own, killed on drop.
-pub struct Redis {
-    child: Arc<Mutex<Option<Child>>>,
-    pub url: String,
-}
+/// A throwaway redis-server (see `switchboard_testkit`).
+pub use switchboard_testkit::RedisServer as Redis;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Redis {
-    pub fn start() -> Redis {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "redis-server is needed by the integration tests: run scripts/test, which \
-                 installs it when missing, or install Debian's redis-server",
-            );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis {
-            child: Arc::new(Mutex::new(Some(child))),
-            url: format!("redis://127.0.0.1:{port}/0"),
-        }
-    }
-
-    /// Stops the server (as an outage would).
-    pub fn stop(&self) {
-        (self.stopper())();
-    }
-
-    /// A function that stops the server, for hooks that run mid-call.
-    pub fn stopper(&self) -> impl Fn() + Send + 'static {
-        let child = self.child.clone();
-        move || {
-            if let Some(mut c) = child.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-
-    pub fn store(&self) -> Store {
-        Store::redis(
-            RedisStore::connect(&self.url, Duration::from_millis(500)).unwrap(),
-            Retention::default(),
-        )
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// A store on `redis`.
+pub fn store_on(redis: &Redis) -> Store {
+    Store::redis(
+        RedisStore::connect(&redis.url, Duration::from_millis(500)).unwrap(),
+        Retention::default(),
+    )
 }
 
 /// Running replicas and what drives them.
@@ -123,7 +56,7 @@ impl Cluster {
 
     pub async fn with_table(replicas: usize, at: Timestamp, table: RoutingTable) -> Cluster {
         let redis = Redis::start();
-        redis.store().put_table(&table).await.unwrap();
+        store_on(&redis).put_table(&table).await.unwrap();
         let clock = Clock::manual(at);
         let Clock::Manual(ms) = &clock else {
             unreachable!()
@@ -133,7 +66,7 @@ impl Cluster {
         let mut targets = Vec::new();
         for _ in 0..replicas {
             let state = AppState::new(
-                redis.store(),
+                store_on(&redis),
                 Credentials::fixed([(ACCOUNT.to_string(), AuthToken::new(TOKEN))]),
                 PUBLIC_URL,
                 Fallback {
@@ -169,6 +102,6 @@ impl Cluster {
     }
 
     pub fn store(&self) -> Store {
-        self.redis.store()
+        store_on(&self.redis)
     }
 }
