@@ -170,6 +170,7 @@ struct MemoryCall {
 pub struct RedisStore {
     conn: ConnectionManager,
     tables: Arc<TableCache>,
+    commit: Arc<redis::Script>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -206,6 +207,7 @@ impl RedisStore {
         Ok(RedisStore {
             conn: client.get_connection_manager_lazy(config)?,
             tables: Arc::default(),
+            commit: Arc::new(redis::Script::new(COMMIT_SCRIPT)),
         })
     }
 }
@@ -378,32 +380,48 @@ impl Store {
             }
             Store::Redis(r, _) => {
                 let mut c = r.conn.clone();
-                // EVAL, not EVALSHA: it cannot fail with NOSCRIPT after a Redis restart, and
-                // Redis caches the compiled script by its hash all the same.
-                let mut pipe = redis::pipe();
-                pipe.cmd("EVAL")
-                    .arg(COMMIT_SCRIPT)
-                    .arg(2)
-                    .arg(keys::call(sid))
-                    .arg(keys::call_events(sid))
-                    .arg(commit.expected_version.to_string())
-                    .arg(state)
-                    .arg(response_field(commit.key))
-                    .arg(commit.response)
-                    .arg(retention.call_ttl.as_secs().max(1))
-                    .arg(MAX_EVENTS)
-                    .arg(events);
-                if commit.expected_version == 0 {
-                    // A new call enters the call log in the same round trip. The list lives in
-                    // another cluster slot, so it cannot be inside the script; a failed
-                    // compare-and-set for a new call (a concurrent first webhook) only leaves a
-                    // duplicate SID in the log, which `recent_calls` skips.
-                    pipe.lpush(keys::call_log(), sid)
-                        .ignore()
-                        .ltrim(keys::call_log(), 0, retention.log_size as isize - 1)
-                        .ignore();
-                }
-                let (n,): (i64,) = pipe.query_async(&mut c).await?;
+                // EVALSHA: the script is sent once, not with every commit. After a Redis
+                // restart the script cache is empty: load it and send the commit again, without
+                // the call log push, which Redis ran beside the failed EVALSHA already.
+                let pipe = |with_log: bool| {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("EVALSHA")
+                        .arg(r.commit.get_hash())
+                        .arg(2)
+                        .arg(keys::call(sid))
+                        .arg(keys::call_events(sid))
+                        .arg(commit.expected_version.to_string())
+                        .arg(&state)
+                        .arg(response_field(commit.key))
+                        .arg(commit.response)
+                        .arg(retention.call_ttl.as_secs().max(1))
+                        .arg(MAX_EVENTS)
+                        .arg(&events);
+                    if with_log {
+                        // A new call enters the call log in the same round trip. The list lives
+                        // in another cluster slot, so it cannot be inside the script; a failed
+                        // compare-and-set for a new call (a concurrent first webhook) only
+                        // leaves a duplicate SID in the log, which `recent_calls` skips.
+                        pipe.lpush(keys::call_log(), sid)
+                            .ignore()
+                            .ltrim(keys::call_log(), 0, retention.log_size as isize - 1)
+                            .ignore();
+                    }
+                    pipe
+                };
+                let new_call = commit.expected_version == 0;
+                let result: Result<(i64,), redis::RedisError> =
+                    pipe(new_call).query_async(&mut c).await;
+                let (n,) = match result {
+                    Err(e)
+                        if e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                    {
+                        r.commit.load_async(&mut c).await?;
+                        pipe(false).query_async(&mut c).await?
+                    }
+                    other => other?,
+                };
                 Ok(n == 1)
             }
         }

@@ -382,3 +382,26 @@ async fn a_recorded_conversation_is_announced_and_its_recording_kept() {
         "{call:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_that_empties_the_script_cache_does_not_break_a_call() {
+    let c = Cluster::start(1, monday_10am()).await;
+    let mut sim = c.simulator();
+    let url = c.redis.url.clone();
+    sim.before_request = Some(Box::new(move |path: &str| {
+        if path.starts_with("/twilio/voice/dial") {
+            let mut conn = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
+        }
+    }));
+    let script = database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 5 });
+    let t = sim.run(script).await.unwrap();
+    let call = finished(&c, &t).await;
+    assert_eq!(call.outcome, Some(Outcome::Answered));
+    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER));
+    let m = c.replicas[0].metrics().encode();
+    assert!(!m.contains("fallbacks_total{"), "{m}");
+}
