@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -66,10 +67,6 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "json")]
     pub log_format: String,
 }
-
-/// Label that marks a Secret as Twilio credentials, so the operator watches it (only such
-/// Secrets are watched; a change to an unlabelled one is seen at the next resync).
-pub const CREDENTIALS_LABEL: &str = "switchboard.dev/credentials";
 
 fn pod_namespace() -> String {
     std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -189,7 +186,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let policies: Api<IncomingCallPolicy> = scoped(&client, ns);
     let chains: Api<EscalationChain> = scoped(&client, ns);
     let schedules: Api<Schedule> = scoped(&client, ns);
-    let secrets: Api<Secret> = scoped(&client, ns);
+    // Metadata only (`PartialObjectMeta`): see the Secret watch below.
+    let secrets: Api<PartialObjectMeta<Secret>> = scoped(&client, ns);
 
     let mut gc_conn = redis.clone();
     let existing = numbers.list(&ListParams::default()).await?.items;
@@ -270,20 +268,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 &s3.chains.state(),
             )
         })
-        .watches(
-            secrets,
-            watcher::Config::default().labels(&format!("{CREDENTIALS_LABEL}=true")),
-            {
-                let s = stores.clone();
-                move |secret: Secret| -> Vec<ObjectRef<PhoneNumber>> {
-                    deps::secret_users(
-                        &secret.namespace().unwrap_or_default(),
-                        &secret.name_any(),
-                        &s.numbers.state(),
-                    )
-                }
-            },
-        )
+        // Secrets by metadata only: a rotated token changes the Secret's resourceVersion,
+        // which is all the mapping needs, and no Secret's data is streamed into the operator.
+        .watches(secrets, watcher::Config::default(), {
+            let s = stores.clone();
+            move |secret: PartialObjectMeta<Secret>| -> Vec<ObjectRef<PhoneNumber>> {
+                deps::secret_users(
+                    &secret.namespace().unwrap_or_default(),
+                    &secret.name_any(),
+                    &s.numbers.state(),
+                )
+            }
+        })
         .graceful_shutdown_on(shutdown_signal())
         .run(
             phone_number::reconcile,
