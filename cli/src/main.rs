@@ -2,6 +2,7 @@
 //! `switchboard`: the command users run.
 
 mod calls;
+mod dev;
 mod oncall;
 mod simulate;
 mod validate;
@@ -57,6 +58,10 @@ enum Command {
     Simulate(simulate::Args),
     /// List recent calls from the call log in Redis, or show one call in full.
     Calls(calls::Args),
+    /// Run Switchboard on this machine without Kubernetes: the operator's pipeline on a folder
+    /// of manifests (reloaded when a file changes), the webhook server, and Redis (given) or
+    /// an in-memory store. Point a Twilio number at it through a tunnel.
+    Dev(dev::Args),
     /// Print the CustomResourceDefinitions (the YAML committed in crds/).
     Crds,
 }
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         ),
         Command::Simulate(args) => simulate::run(args),
         Command::Calls(args) => calls::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Crds => {
             print!("{}", switchboard_crds::crds_yaml());
             Ok(ExitCode::SUCCESS)

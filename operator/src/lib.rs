@@ -9,14 +9,16 @@
 //!        ▼
 //!   compile/: schedules -> chains -> policies -> one RoutingTable per PhoneNumber   (pure)
 //!        ▼
-//!   (issue 4) apply: Redis tables, Twilio number settings; status and events
+//!   apply: Twilio number settings, Redis tables; status and events (controller/), or logs
+//!   when the manifests come from a folder (folder.rs)
 //! ```
 //!
-//! Everything in this crate so far is pure; `switchboard validate`, `oncall` and the
-//! controllers share it.
+//! Reading, checking and compiling are pure; `switchboard validate`, `oncall`, `simulate`,
+//! `dev`, the controllers and the folder operator share them.
 
 pub mod compile;
 pub mod controller;
+pub mod folder;
 pub mod manifests;
 pub mod metrics;
 pub mod problem;

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::core::v1::Secret;
 use kube::core::ObjectMeta;
 use serde_json::Value;
 use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
@@ -47,6 +48,28 @@ pub struct Loaded {
     pub problems: Vec<Problem>,
     /// The files read.
     pub files: Vec<PathBuf>,
+    /// `v1` Secrets among the documents (the folder operator reads Twilio credentials from
+    /// them); their data is never printed.
+    pub secrets: Vec<SecretManifest>,
+}
+
+/// A Secret read from a manifest. `Debug` shows its name, never its data.
+#[derive(Clone)]
+pub struct SecretManifest {
+    /// Its namespace (`default` when the manifest names none).
+    pub namespace: String,
+    /// The Secret.
+    pub secret: Secret,
+}
+
+impl std::fmt::Debug for SecretManifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretManifest")
+            .field("namespace", &self.namespace)
+            .field("name", &self.secret.metadata.name)
+            .field("data", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Error reading a path at all (missing, unreadable).
@@ -173,6 +196,15 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
     }
     let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
     if group != switchboard_crds::GROUP {
+        if api_version == "v1"
+            && kind == "Secret"
+            && let Ok(secret) = serde_json::from_value::<Secret>(value)
+        {
+            loaded.secrets.push(SecretManifest {
+                namespace: id.namespace.clone(),
+                secret,
+            });
+        }
         loaded.objects.others.push((id, origin));
         return;
     }

@@ -66,6 +66,11 @@ pub struct Config {
     /// Log format: `json` or `text`.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "json")]
     pub log_format: String,
+    /// Read the manifests from this folder (and its subfolders) instead of the Kubernetes API,
+    /// reloading them when a file changes. Twilio credentials come from the Secrets among the
+    /// manifests. No cluster is needed; there is no leader election (run one).
+    #[arg(long, env = "SWITCHBOARD_MANIFESTS_DIR")]
+    pub manifests_dir: Option<std::path::PathBuf>,
 }
 
 fn pod_namespace() -> String {
@@ -146,8 +151,40 @@ async fn serve_health(listen: SocketAddr, metrics: Arc<Metrics>, leading: Arc<At
     }
 }
 
+/// Runs the operator on a folder of manifests until SIGTERM (see `folder.rs`).
+pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Result<()> {
+    let redis = redis::Client::open(config.redis_url.as_str())
+        .context("the Redis URL is not valid")?
+        .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
+    let metrics = Arc::new(Metrics::default());
+    tokio::spawn(serve_health(
+        config.metrics_listen,
+        metrics.clone(),
+        Arc::new(AtomicBool::new(true)),
+    ));
+    anyhow::ensure!(
+        dir.is_dir(),
+        "--manifests-dir {}: not a folder",
+        dir.display()
+    );
+    info!(dir = %dir.display(), public_url = %config.public_url, "reading manifests from a folder");
+    let settings = crate::folder::Settings {
+        paths: vec![dir],
+        recursive: true,
+        public_url: config.public_url.clone(),
+        twilio_api_url: config.twilio_api_url.clone(),
+        twilio: true,
+    };
+    crate::folder::watch(settings, redis, metrics, |_, _| {}, shutdown_signal()).await;
+    info!("stopped");
+    Ok(())
+}
+
 /// Runs the operator until SIGTERM, or until the Lease is lost (an error).
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if let Some(dir) = config.manifests_dir.clone() {
+        return run_folder(config, dir).await;
+    }
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster, or KUBECONFIG)")?;

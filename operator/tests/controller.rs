@@ -3,12 +3,9 @@
 //! stateful Twilio fake, on the objects in `examples/`. In the style of kube-rs's
 //! controller-rs.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use common::fake_twilio::{self, ACCOUNT, TOKEN};
 use http::{Request, Response};
 use kube::client::Body;
 use kube::runtime::controller::Action;
@@ -22,6 +19,7 @@ use switchboard_operator::SchemaChecker;
 use switchboard_operator::controller::{Context, Stores, deps, phone_number, reporter};
 use switchboard_operator::manifests::{load_files, manifest_files};
 use switchboard_operator::metrics::Metrics;
+use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
 
 const PUBLIC: &str = "https://sb.example.com";
 

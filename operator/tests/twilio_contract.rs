@@ -4,65 +4,12 @@
 //! content type) and 401 without Basic auth, and answers valid ones with the spec's examples,
 //! which the client must also be able to read.
 //!
-//! Prism comes from npm; `scripts/test` installs it under `.cache/prism`. Elsewhere, set
-//! `SWITCHBOARD_PRISM` to the `prism` binary and `SWITCHBOARD_TWILIO_SPEC` to the spec.
-
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! Prism comes from npm; `scripts/test` installs it under `.cache/prism` (see
+//! `switchboard_testkit::Prism`).
 
 use switchboard_operator::twilio::client::{NumberSettings, Search};
 use switchboard_operator::twilio::{Client, Credentials, TwilioError};
-
-struct Prism(Child, String);
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn prism() -> Prism {
-    let bin = std::env::var_os("SWITCHBOARD_PRISM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".cache/prism/node_modules/.bin/prism"));
-    let spec = std::env::var_os("SWITCHBOARD_TWILIO_SPEC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/twilio/twilio_api_v2010.json"));
-    assert!(
-        bin.exists(),
-        "Prism not found at {}: run scripts/test (it installs Prism from npm), or set SWITCHBOARD_PRISM",
-        bin.display()
-    );
-    assert!(
-        spec.exists(),
-        "Twilio's OpenAPI spec not found at {}: set SWITCHBOARD_TWILIO_SPEC",
-        spec.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .arg(spec)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start Prism");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Prism did not start within 90 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Prism(child, format!("http://127.0.0.1:{port}"))
-}
+use switchboard_testkit::Prism;
 
 const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const NUMBER_SID: &str = "PNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -90,8 +37,8 @@ fn settings() -> NumberSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_the_client_sends_passes_twilios_contract() {
-    let p = prism();
-    let c = client(&p.1);
+    let p = Prism::mock();
+    let c = client(&p.url);
     // Reads: the example documents must parse.
     c.find_number("+14155550100").await.expect("find_number");
     c.find_by_friendly_name("switchboard oncall/line 0b9e2f4c1111")
@@ -135,11 +82,14 @@ async fn every_request_the_client_sends_passes_twilios_contract() {
 async fn prism_does_reject_what_breaks_the_contract() {
     // The check above means something only if Prism refuses bad requests: a webhook URL that
     // is not a URL is one.
-    let p = prism();
+    let p = Prism::mock();
     let bad = NumberSettings {
         voice_url: "not a url".into(),
         ..settings()
     };
-    let err = client(&p.1).configure(NUMBER_SID, &bad).await.unwrap_err();
+    let err = client(&p.url)
+        .configure(NUMBER_SID, &bad)
+        .await
+        .unwrap_err();
     assert!(matches!(err, TwilioError::Api { status: 422, .. }), "{err}");
 }

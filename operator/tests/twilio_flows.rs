@@ -1,14 +1,12 @@
 //! The Twilio number steps against a stateful fake of Twilio's API: configure, drift,
 //! purchase (and a crash right after it), release and detach.
 
-mod common;
-
-use common::fake_twilio::{self, ACCOUNT, TOKEN};
 use switchboard_crds::phone_number::{NumberType, Purchase};
 use switchboard_operator::twilio::number::{
     Ensured, Known, LetGo, NumberError, ensure, purchase_marker, release_or_detach, settings_for,
 };
 use switchboard_operator::twilio::{Client, Credentials};
+use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
 
 fn client(base: &str) -> Client {
     Client::new(

@@ -73,6 +73,14 @@ impl Credentials {
         })
     }
 
+    /// Replaces fixed tokens (`switchboard dev` does when the Secrets among its manifests
+    /// change).
+    pub fn replace(&self, tokens: impl IntoIterator<Item = (String, AuthToken)>) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.tokens = tokens.into_iter().collect();
+        }
+    }
+
     /// How many accounts have a token.
     pub fn len(&self) -> usize {
         self.inner.read().map(|i| i.tokens.len()).unwrap_or(0)

@@ -292,6 +292,19 @@ impl Store {
         Ok(())
     }
 
+    /// Removes the routing table of `number` (its number then answers "not in service").
+    pub async fn remove_table(&self, number: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(m, _) => {
+                Self::mem(m).tables.remove(number);
+            }
+            Store::Redis(r, _) => {
+                switchboard_routing::publish::unpublish(&mut r.conn.clone(), number).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Loads call `sid` for the webhook `key`, and the routing table of `number` when given,
     /// in one round trip.
     pub async fn load(

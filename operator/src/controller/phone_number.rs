@@ -47,48 +47,6 @@ pub const MANAGER: &str = "switchboard-operator";
 /// through the watches, not through this).
 pub const RESYNC: Duration = Duration::from_secs(300);
 
-/// What the Secret gave, or why it could not.
-fn credentials(secret: Option<Secret>, name: &str) -> Result<Credentials, String> {
-    let Some(secret) = secret else {
-        return Err(format!(
-            "spec.credentialsSecretRef: Secret {name} does not exist: create it with keys accountSid and authToken"
-        ));
-    };
-    let get = |key: &str| {
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .and_then(|v| String::from_utf8(v.0.clone()).ok())
-            .map(|s| s.trim().to_string())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(key).map(|s| s.trim().to_string()))
-            })
-            .filter(|s| !s.is_empty())
-    };
-    let missing = |key: &str| {
-        format!(
-            "spec.credentialsSecretRef: Secret {name} has no {key}: add it (kubectl create secret generic {name} --from-literal=accountSid=AC... --from-literal=authToken=...)"
-        )
-    };
-    let account_sid = get("accountSid").ok_or_else(|| missing("accountSid"))?;
-    let (username, password) = match (get("apiKeySid"), get("apiKeySecret")) {
-        (Some(k), Some(s)) => (k, s),
-        _ => (
-            account_sid.clone(),
-            get("authToken").ok_or_else(|| missing("authToken"))?,
-        ),
-    };
-    Ok(Credentials {
-        account_sid,
-        username,
-        password,
-    })
-}
-
 /// A client of the Twilio API the PhoneNumber names (`spec.twilio` region and edge), or of
 /// the configured override.
 fn twilio_client(ctx: &Context, pn: &PhoneNumber, creds: Credentials) -> Result<Client, Error> {
@@ -177,7 +135,7 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
         .get_opt(secret_name)
         .await?;
-    let creds = credentials(secret, secret_name);
+    let creds = Credentials::from_secret(secret.as_ref(), secret_name);
     let objects = deps::closure(
         pn,
         &ctx.stores.policies.state(),
@@ -489,7 +447,7 @@ async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
         .get_opt(secret_name)
         .await?;
-    match credentials(secret, secret_name) {
+    match Credentials::from_secret(secret.as_ref(), secret_name) {
         Ok(c) => {
             let client = twilio_client(ctx, pn, c)?;
             let known = known(&status);

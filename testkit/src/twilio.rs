@@ -2,7 +2,6 @@
 //! webhooks, purchases and releases, so flows across several calls (configure, drift, purchase
 //! after a crash, release) can be tested. Answers use Twilio's shapes and error documents
 //! (`{"code", "message", "more_info", "status"}`); Basic auth is checked.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

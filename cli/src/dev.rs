@@ -1,0 +1,156 @@
+//! `switchboard dev`: the whole product on one machine, without Kubernetes.
+//!
+//! ```text
+//!   folder of manifests ─(reloaded on change)─► folder operator ─► Twilio (optional)
+//!                                                      │ tables
+//!                                                      ▼
+//!   Twilio (through a tunnel) ─webhooks─► webhook server ◄─► Redis (--redis-url) or memory
+//! ```
+//!
+//! The auth tokens the webhook server checks signatures with come from the Secrets among the
+//! manifests, and follow them when they change.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchboard_operator::folder::{self, Routes, Settings};
+use switchboard_operator::metrics::Metrics;
+use switchboard_routing::RoutingTable;
+use switchboard_webhook::store::{RedisStore, Retention};
+use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
+
+/// What to run.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The folder of manifests (subfolders too), as you would `kubectl apply -R -f` it.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where the webhook server listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The URL Twilio reaches the webhook server at (your tunnel's, e.g.
+    /// `https://abc123.ngrok.app`). Numbers are pointed at it and signatures are checked
+    /// against it. Default: `http://<--listen>`.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Redis to keep routing tables and call state in. Default: an in-memory store, which
+    /// forgets everything when `dev` stops.
+    #[arg(long)]
+    pub redis_url: Option<String>,
+    /// Do not touch Twilio: only publish the routing tables (try it offline, drive calls with
+    /// `switchboard-sim` or tests). Numbers to be bought (`spec.purchase`) then stay unpublished.
+    #[arg(long)]
+    pub no_twilio: bool,
+    /// Twilio's REST API base URL, when not Twilio's own (a proxy or a mock).
+    #[arg(long)]
+    pub twilio_api_url: Option<String>,
+}
+
+/// Publishes into the webhook server's store.
+struct StoreRoutes(Store);
+
+impl Routes for StoreRoutes {
+    async fn publish(&mut self, table: &RoutingTable) -> Result<bool, String> {
+        let current = self
+            .0
+            .table(&table.number)
+            .await
+            .map_err(|e| e.to_string())?;
+        if current.is_some_and(|t| t.revision == table.revision) {
+            return Ok(false);
+        }
+        self.0.put_table(table).await.map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+
+    async fn unpublish(&mut self, number: &str) -> Result<(), String> {
+        self.0.remove_table(number).await.map_err(|e| e.to_string())
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    for p in &args.paths {
+        anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let store = match &args.redis_url {
+        Some(url) => Store::redis(
+            RedisStore::connect(url, Duration::from_secs(2))
+                .context("the Redis URL is not valid")?,
+            Retention::default(),
+        ),
+        None => Store::memory(),
+    };
+    let credentials = Credentials::fixed([]);
+    let state = AppState::new(
+        store.clone(),
+        credentials.clone(),
+        &public_url,
+        Fallback::default(),
+        Clock::System,
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let settings = Settings {
+        paths: args.paths.clone(),
+        recursive: true,
+        public_url: public_url.clone(),
+        twilio_api_url: args.twilio_api_url.clone(),
+        twilio: !args.no_twilio,
+    };
+    tracing::info!(
+        listen = %args.listen,
+        public_url = %public_url,
+        store = if args.redis_url.is_some() { "redis" } else { "memory" },
+        twilio = !args.no_twilio,
+        "switchboard dev: webhook server at {public_url}/twilio/voice; editing the manifests reloads them; Ctrl-C stops"
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let operator = tokio::spawn(folder::watch(
+        settings,
+        StoreRoutes(store),
+        Arc::new(Metrics::default()),
+        move |loaded, _report| {
+            credentials.replace(
+                folder::auth_tokens(loaded)
+                    .into_iter()
+                    .map(|(sid, token)| (sid, AuthToken::new(token))),
+            );
+        },
+        stopped(stop_rx.clone()),
+    ));
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(stopped(stop_rx));
+    let signal = async move {
+        switchboard_operator::run::shutdown_signal().await;
+        tracing::info!("stopping");
+        let _ = stop_tx.send(true);
+    };
+    let (served, _, _) = tokio::join!(server, operator, signal);
+    served?;
+    Ok(())
+}
