@@ -249,6 +249,12 @@ async fn available(
 
 /// Serves the fake on a free loopback port; returns its base URL and its state.
 pub async fn start() -> (String, Shared) {
+    start_on("127.0.0.1:0").await
+}
+
+/// Serves the fake on `bind` (`0.0.0.0:0` to be reachable from a local cluster); returns its
+/// base URL (with the bound port) and its state.
+pub async fn start_on(bind: &str) -> (String, Shared) {
     let world: Shared = Arc::default();
     let app = Router::new()
         .route(
@@ -264,7 +270,7 @@ pub async fn start() -> (String, Shared) {
             get(available),
         )
         .with_state(world.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, world)
