@@ -26,9 +26,13 @@ use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Sto
 /// What to run.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The folder of manifests (subfolders too), as you would `kubectl apply -R -f` it.
+    /// Files or folders of manifests (a folder's .yaml and .yml files), as you would
+    /// `kubectl apply -f` them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Also read the subfolders of folders (like `kubectl apply -R`).
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
     /// Where the webhook server listens.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -115,7 +119,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let settings = Settings {
         paths: args.paths.clone(),
-        recursive: true,
+        recursive: args.recursive,
         public_url: public_url.clone(),
         twilio_api_url: args.twilio_api_url.clone(),
         twilio: !args.no_twilio,
