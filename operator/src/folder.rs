@@ -385,7 +385,12 @@ impl Folder {
                 }
                 (None, None) => {
                     ready = false;
-                    notes.push("no number yet: waiting for Twilio (see above)".into());
+                    notes.push(if settings.twilio {
+                        "no number yet: waiting for Twilio (see above)".into()
+                    } else {
+                        "no number yet: spec.purchase needs Twilio, which is off (--no-twilio)"
+                            .into()
+                    });
                 }
             }
             report.numbers.push(NumberReport {
