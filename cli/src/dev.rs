@@ -139,9 +139,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         settings,
         StoreRoutes(store),
         Arc::new(Metrics::default()),
-        move |loaded, _report| {
+        move |tokens, _report| {
             credentials.replace(
-                folder::auth_tokens(loaded)
+                tokens
                     .into_iter()
                     .map(|(sid, token)| (sid, AuthToken::new(token))),
             );

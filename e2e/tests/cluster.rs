@@ -141,11 +141,7 @@ async fn chart_examples_call_and_cleanup_on_a_real_cluster() {
         "phone-numbers.yaml",
     ] {
         let text = std::fs::read_to_string(workspace().join("examples").join(file)).unwrap();
-        manifests.push_str(
-            &text
-                .replace("ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", ACCOUNT)
-                .replace("authToken: replace-me", &format!("authToken: {TOKEN}")),
-        );
+        manifests.push_str(&fake_twilio::with_fake_account(&text));
         manifests.push_str("\n---\n");
     }
     let manifests: String = manifests

@@ -161,10 +161,11 @@ impl Stack {
             let path = entry.unwrap().path();
             if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
                 let text = std::fs::read_to_string(&path).unwrap();
-                let text = text
-                    .replace("ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", ACCOUNT)
-                    .replace("authToken: replace-me", &format!("authToken: {TOKEN}"));
-                std::fs::write(manifests.path().join(path.file_name().unwrap()), text).unwrap();
+                std::fs::write(
+                    manifests.path().join(path.file_name().unwrap()),
+                    fake_twilio::with_fake_account(&text),
+                )
+                .unwrap();
             }
         }
         let creds = tempfile::tempdir().unwrap();

@@ -318,15 +318,12 @@ impl Folder {
                 .filter(|p| p.object.as_ref().is_none_or(|o| o.kind != "PhoneNumber"))
                 .map(ToString::to_string),
         );
+        let mut reported = BTreeSet::new();
         for sourced in &objects.phone_numbers {
             let pn = &sourced.object;
             let k = key(pn);
-            if report
-                .numbers
-                .iter()
-                .any(|r| r.name == format!("{}/{}", k.0, k.1))
-            {
-                continue;
+            if !reported.insert(k.clone()) {
+                continue; // defined twice: compile reports it
             }
             let mem = self.numbers.get_mut(&k).expect("remembered above");
             let id = crate::problem::ObjectId::new("PhoneNumber", &k.0, &k.1);
@@ -427,33 +424,21 @@ impl Folder {
                     ));
                     continue;
                 }
-                if settings.twilio
-                    && let Some(c) = mem.credentials.clone()
-                {
-                    let client = client(settings, mem.twilio.as_ref(), c);
-                    match release_or_detach(
-                        &client,
-                        mem.number.as_deref(),
-                        &mem.known,
-                        mem.release_on_delete,
-                        &settings_for(&settings.public_url),
-                    )
-                    .await
-                    {
-                        Ok(_) => metrics.twilio("release", "ok"),
-                        Err(e) if e.is_transient() => {
-                            report.retry = true;
-                            report.problems.push(format!(
-                                "PhoneNumber {}/{} was removed; Twilio failed letting its number go: {e}; retrying",
-                                k.0, k.1
-                            ));
-                            continue;
-                        }
-                        Err(e) => report.problems.push(format!(
-                            "PhoneNumber {}/{} was removed; its number could not be released or detached: {e}; check it in the Twilio console",
+                match let_go(settings, &mem, mem.release_on_delete).await {
+                    Some(Ok(_)) => metrics.twilio("release", "ok"),
+                    None => {}
+                    Some(Err(e)) if e.is_transient() => {
+                        report.retry = true;
+                        report.problems.push(format!(
+                            "PhoneNumber {}/{} was removed; Twilio failed letting its number go: {e}; retrying",
                             k.0, k.1
-                        )),
+                        ));
+                        continue;
                     }
+                    Some(Err(e)) => report.problems.push(format!(
+                        "PhoneNumber {}/{} was removed; its number could not be released or detached: {e}; check it in the Twilio console",
+                        k.0, k.1
+                    )),
                 }
                 self.numbers.remove(&k);
                 report.removed.push(format!("{}/{}", k.0, k.1));
@@ -487,6 +472,29 @@ impl Folder {
     }
 }
 
+/// Releases (only with `release`, and only numbers Switchboard bought) or detaches the
+/// remembered number in Twilio; `None` when Twilio is off or there are no credentials.
+async fn let_go(
+    settings: &Settings,
+    mem: &Remembered,
+    release: bool,
+) -> Option<Result<LetGo, crate::twilio::TwilioError>> {
+    if !settings.twilio {
+        return None;
+    }
+    let client = client(settings, mem.twilio.as_ref(), mem.credentials.clone()?);
+    Some(
+        release_or_detach(
+            &client,
+            mem.number.as_deref(),
+            &mem.known,
+            release,
+            &settings_for(&settings.public_url),
+        )
+        .await,
+    )
+}
+
 /// The number's policy is gone: unpublish and detach; returns what was done, readable.
 async fn policy_gone<R: Routes>(
     settings: &Settings,
@@ -508,27 +516,14 @@ async fn policy_gone<R: Routes>(
             }
         }
     }
-    if settings.twilio
-        && let Some(c) = mem.credentials.clone()
-    {
-        let client = client(settings, mem.twilio.as_ref(), c);
-        match release_or_detach(
-            &client,
-            mem.number.as_deref(),
-            &mem.known,
-            false,
-            &settings_for(&settings.public_url),
-        )
-        .await
-        {
-            Ok(LetGo::Detached) => {
-                done.push_str("; the Twilio number was pointed back at Twilio's defaults")
-            }
-            Ok(_) => {}
-            Err(e) => {
-                report.retry |= e.is_transient();
-                done.push_str(&format!("; Twilio: {e}"));
-            }
+    match let_go(settings, mem, false).await {
+        Some(Ok(LetGo::Detached)) => {
+            done.push_str("; the Twilio number was pointed back at Twilio's defaults")
+        }
+        Some(Ok(_)) | None => {}
+        Some(Err(e)) => {
+            report.retry |= e.is_transient();
+            done.push_str(&format!("; Twilio: {e}"));
         }
     }
     done
@@ -582,13 +577,13 @@ pub fn log_report(report: &Report, last: Option<&Report>) {
 }
 
 /// Runs passes until `stop` resolves: at start, whenever a manifest changes, every
-/// [`RESYNC`], and [`RETRY`] after a failure. `on_pass` sees each pass's manifests and report
+/// [`RESYNC`], and [`RETRY`] after a failure. `on_pass` sees each pass's auth tokens ([`auth_tokens`]) and report
 /// (`switchboard dev` takes the auth tokens from it).
 pub async fn watch<R: Routes>(
     settings: Settings,
     mut routes: R,
     metrics: Arc<Metrics>,
-    mut on_pass: impl FnMut(&Loaded, &Report) + Send,
+    mut on_pass: impl FnMut(Vec<(String, String)>, &Report) + Send,
     stop: impl Future<Output = ()> + Send,
 ) {
     let checker = SchemaChecker::new();
@@ -620,14 +615,10 @@ pub async fn watch<R: Routes>(
             seen_files = Some(files);
             match load(&settings, &checker) {
                 Ok(loaded) => {
-                    let for_hook = Loaded {
-                        secrets: loaded.secrets.clone(),
-                        files: loaded.files.clone(),
-                        ..Loaded::default()
-                    };
+                    let tokens = auth_tokens(&loaded);
                     let report = folder.pass(&settings, loaded, &mut routes, &metrics).await;
                     log_report(&report, last.as_ref());
-                    on_pass(&for_hook, &report);
+                    on_pass(tokens, &report);
                     next_due = Instant::now() + if report.retry { RETRY } else { RESYNC };
                     last = Some(report);
                 }

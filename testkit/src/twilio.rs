@@ -16,6 +16,14 @@ use serde_json::{Value, json};
 pub const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TOKEN: &str = "fake-auth-token";
 
+/// A manifest of `examples/` with its placeholder credentials replaced by the fake's account
+/// and token.
+pub fn with_fake_account(manifest: &str) -> String {
+    manifest
+        .replace("ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", ACCOUNT)
+        .replace("authToken: replace-me", &format!("authToken: {TOKEN}"))
+}
+
 #[derive(Debug, Default)]
 pub struct World {
     /// Numbers the account owns, by SID.

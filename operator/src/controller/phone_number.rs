@@ -317,17 +317,7 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     }
 
     // update status
-    let now = Time(jiff::Timestamp::now());
-    next.common.observed_generation = pn.meta().generation;
-    next.common.conditions = conditions(
-        &checks,
-        pn.meta().generation,
-        &now,
-        &status.common.conditions,
-    );
-    if next != status {
-        patch_status(ctx, pn, &next).await?;
-    }
+    write_status(ctx, pn, next, &checks, &status).await?;
     if let Some(e) = transient {
         return Err(e);
     }
@@ -400,18 +390,31 @@ async fn policy_gone(
         }
         Err(m) => checks.push(Check::failed(TWILIO_CONFIGURED, "CredentialsMissing", m)),
     }
+    write_status(ctx, pn, next, &checks, &status).await?;
+    Ok(Action::await_change())
+}
+
+/// Sets the conditions for `checks` and the observed generation on `next`, and writes it when
+/// it differs from `status`.
+async fn write_status(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    mut next: PhoneNumberStatus,
+    checks: &[Check],
+    status: &PhoneNumberStatus,
+) -> Result<(), Error> {
     let now = Time(jiff::Timestamp::now());
     next.common.observed_generation = pn.meta().generation;
     next.common.conditions = conditions(
-        &checks,
+        checks,
         pn.meta().generation,
         &now,
         &status.common.conditions,
     );
-    if next != status {
+    if next != *status {
         patch_status(ctx, pn, &next).await?;
     }
-    Ok(Action::await_change())
+    Ok(())
 }
 
 async fn patch_status(
