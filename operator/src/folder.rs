@@ -34,11 +34,11 @@ use crate::compile::{AccountSids, compile};
 use crate::manifests::{Loaded, load_files, manifest_files};
 use crate::metrics::Metrics;
 use crate::schema::SchemaChecker;
-use crate::twilio::Client;
-use crate::twilio::client::{Credentials, base_url, secret_value};
+use crate::twilio::client::{Credentials, secret_value};
 use crate::twilio::number::{
     Ensured, Known, LetGo, ensure, purchase_marker, release_or_detach, settings_for,
 };
+use crate::twilio::{Client, TwilioError};
 
 /// Where routing tables go.
 pub trait Routes: Send {
@@ -154,14 +154,12 @@ fn key(pn: &PhoneNumber) -> (String, String) {
     )
 }
 
-fn client(settings: &Settings, twilio: Option<&TwilioEndpoint>, creds: Credentials) -> Client {
-    let base = settings.twilio_api_url.clone().unwrap_or_else(|| {
-        base_url(
-            twilio.and_then(|t| t.region.as_deref()),
-            twilio.and_then(|t| t.edge.as_deref()),
-        )
-    });
-    Client::new(&base, creds).expect("a Twilio client builds with the ring provider")
+fn client(
+    settings: &Settings,
+    twilio: Option<&TwilioEndpoint>,
+    creds: Credentials,
+) -> Result<Client, TwilioError> {
+    Client::for_number(settings.twilio_api_url.as_deref(), twilio, creds)
 }
 
 impl Folder {
@@ -233,68 +231,70 @@ impl Folder {
             if settings.twilio && policy_exists {
                 let note = match &creds {
                     Err(m) => Err(m.clone()),
-                    Ok(c) => {
-                        let client = client(settings, pn.spec.twilio.as_ref(), c.clone());
-                        let marker = purchase_marker(&k.0, &k.1, "folder");
-                        let mut outcome = Err("not tried".to_string());
-                        // At most: record the intent, then buy (or adopt).
-                        for _ in 0..2 {
-                            match ensure(
-                                &client,
-                                pn.spec.number.as_deref(),
-                                pn.spec.purchase.as_ref(),
-                                &mem.known,
-                                &marker,
-                                &settings_for(&settings.public_url),
-                            )
-                            .await
-                            {
-                                Ok(Ensured::RecordIntent(intent)) => {
-                                    mem.known.purchase_intent = Some(intent);
-                                }
-                                Ok(Ensured::Ready {
-                                    number,
-                                    purchased,
-                                    bought,
-                                    changed,
-                                }) => {
-                                    metrics.twilio("ensure", "ok");
-                                    mem.known.sid = Some(number.sid.clone());
-                                    mem.known.purchased = purchased;
-                                    mem.number = Some(number.phone_number.clone());
-                                    outcome = Ok(if bought {
-                                        format!("bought {}", number.phone_number)
-                                    } else if changed.is_empty() {
-                                        format!(
-                                            "{} points at {}",
-                                            number.phone_number, settings.public_url
-                                        )
-                                    } else {
-                                        format!(
-                                            "{} now points at {} (set {})",
-                                            number.phone_number,
-                                            settings.public_url,
-                                            changed.join(", ")
-                                        )
-                                    });
-                                    break;
-                                }
-                                Err(e) => {
-                                    let label = match &e {
-                                        crate::twilio::number::NumberError::Twilio(t) => {
-                                            t.metric_label()
-                                        }
-                                        _ => "number".into(),
-                                    };
-                                    metrics.twilio("ensure", &label);
-                                    report.retry |= e.is_transient();
-                                    outcome = Err(format!("Twilio: {e}"));
-                                    break;
+                    Ok(c) => match client(settings, pn.spec.twilio.as_ref(), c.clone()) {
+                        Err(e) => Err(format!("Twilio: {e}")),
+                        Ok(client) => {
+                            let marker = purchase_marker(&k.0, &k.1, "folder");
+                            let mut outcome = Err("not tried".to_string());
+                            // At most: record the intent, then buy (or adopt).
+                            for _ in 0..2 {
+                                match ensure(
+                                    &client,
+                                    pn.spec.number.as_deref(),
+                                    pn.spec.purchase.as_ref(),
+                                    &mem.known,
+                                    &marker,
+                                    &settings_for(&settings.public_url),
+                                )
+                                .await
+                                {
+                                    Ok(Ensured::RecordIntent(intent)) => {
+                                        mem.known.purchase_intent = Some(intent);
+                                    }
+                                    Ok(Ensured::Ready {
+                                        number,
+                                        purchased,
+                                        bought,
+                                        changed,
+                                    }) => {
+                                        metrics.twilio("ensure", "ok");
+                                        mem.known.sid = Some(number.sid.clone());
+                                        mem.known.purchased = purchased;
+                                        mem.number = Some(number.phone_number.clone());
+                                        outcome = Ok(if bought {
+                                            format!("bought {}", number.phone_number)
+                                        } else if changed.is_empty() {
+                                            format!(
+                                                "{} points at {}",
+                                                number.phone_number, settings.public_url
+                                            )
+                                        } else {
+                                            format!(
+                                                "{} now points at {} (set {})",
+                                                number.phone_number,
+                                                settings.public_url,
+                                                changed.join(", ")
+                                            )
+                                        });
+                                        break;
+                                    }
+                                    Err(e) => {
+                                        let label = match &e {
+                                            crate::twilio::number::NumberError::Twilio(t) => {
+                                                t.metric_label()
+                                            }
+                                            _ => "number".into(),
+                                        };
+                                        metrics.twilio("ensure", &label);
+                                        report.retry |= e.is_transient();
+                                        outcome = Err(format!("Twilio: {e}"));
+                                        break;
+                                    }
                                 }
                             }
+                            outcome
                         }
-                        outcome
-                    }
+                    },
                 };
                 twilio_notes.insert(k.clone(), note);
             } else if !settings.twilio {
@@ -478,11 +478,14 @@ async fn let_go(
     settings: &Settings,
     mem: &Remembered,
     release: bool,
-) -> Option<Result<LetGo, crate::twilio::TwilioError>> {
+) -> Option<Result<LetGo, TwilioError>> {
     if !settings.twilio {
         return None;
     }
-    let client = client(settings, mem.twilio.as_ref(), mem.credentials.clone()?);
+    let client = match client(settings, mem.twilio.as_ref(), mem.credentials.clone()?) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
     Some(
         release_or_detach(
             &client,

@@ -34,7 +34,7 @@ use super::{Context, Error, deps};
 use crate::compile::{AccountSids, compile};
 use crate::metrics::{FailureLabels, KindLabels};
 use crate::twilio::Client;
-use crate::twilio::client::{Credentials, base_url};
+use crate::twilio::client::Credentials;
 use crate::twilio::number::{
     Ensured, Known, LetGo, NumberError, ensure, purchase_marker, release_or_detach, settings_for,
 };
@@ -50,14 +50,11 @@ pub const RESYNC: Duration = Duration::from_secs(300);
 /// A client of the Twilio API the PhoneNumber names (`spec.twilio` region and edge), or of
 /// the configured override.
 fn twilio_client(ctx: &Context, pn: &PhoneNumber, creds: Credentials) -> Result<Client, Error> {
-    let base = ctx.twilio_api_url.clone().unwrap_or_else(|| {
-        let t = pn.spec.twilio.as_ref();
-        base_url(
-            t.and_then(|t| t.region.as_deref()),
-            t.and_then(|t| t.edge.as_deref()),
-        )
-    });
-    Ok(Client::new(&base, creds)?)
+    Ok(Client::for_number(
+        ctx.twilio_api_url.as_deref(),
+        pn.spec.twilio.as_ref(),
+        creds,
+    )?)
 }
 
 /// What the status records of the Twilio number.

@@ -290,6 +290,22 @@ pub fn base_url(region: Option<&str>, edge: Option<&str>) -> String {
 }
 
 impl Client {
+    /// A client of the API a PhoneNumber's `spec.twilio` names (region and edge), or of
+    /// `api_url` when one is configured (a proxy, a mock).
+    pub fn for_number(
+        api_url: Option<&str>,
+        endpoint: Option<&switchboard_crds::phone_number::TwilioEndpoint>,
+        creds: Credentials,
+    ) -> Result<Client, TwilioError> {
+        let base = api_url.map(str::to_string).unwrap_or_else(|| {
+            base_url(
+                endpoint.and_then(|t| t.region.as_deref()),
+                endpoint.and_then(|t| t.edge.as_deref()),
+            )
+        });
+        Client::new(&base, creds)
+    }
+
     /// A client of the API at `base` (see [`base_url`]; tests pass a mock's URL).
     pub fn new(base: &str, creds: Credentials) -> Result<Client, TwilioError> {
         // The process-wide TLS provider (ring, as kube uses); a second install is a no-op.
