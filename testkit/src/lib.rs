@@ -154,9 +154,14 @@ impl Prism {
             .stderr(Stdio::null())
             .spawn()
             .expect("start Prism");
+        // Listening is not enough: Prism reads the (large) spec before it answers, and a first
+        // request on a busy machine can take a while. Wait for a first HTTP answer.
         let deadline = Instant::now() + Duration::from_secs(90);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Prism did not start within 90 s");
+        while !answers_http(port) {
+            assert!(
+                Instant::now() < deadline,
+                "Prism did not answer within 90 s"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         Prism {
@@ -164,6 +169,22 @@ impl Prism {
             url: format!("http://127.0.0.1:{port}"),
         }
     }
+}
+
+/// Whether something on `port` answers an HTTP request (any status).
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let request =
+        "GET /2010-04-01/Accounts.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 ")
 }
 
 /// A free loopback port.
