@@ -1,7 +1,10 @@
 #![forbid(unsafe_code)]
 //! Test support shared by the integration tests of several crates (a dev-dependency only).
 
+pub mod receiver;
 pub mod twilio;
+
+pub use receiver::{Received, Receiver};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -21,11 +24,18 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one and waits until it accepts connections.
     pub fn start() -> RedisServer {
-        let port = free_port();
-        RedisServer {
-            child: Arc::new(Mutex::new(Some(spawn_redis(port)))),
-            url: format!("redis://127.0.0.1:{port}/0"),
+        // A port that was free a moment ago can be taken before redis-server binds it (by
+        // another test's server, say); then ours exits and we try another port.
+        for _ in 0..5 {
+            let port = free_port();
+            if let Some(child) = spawn_redis(port) {
+                return RedisServer {
+                    child: Arc::new(Mutex::new(Some(child))),
+                    url: format!("redis://127.0.0.1:{port}/0"),
+                };
+            }
         }
+        panic!("redis-server did not start on any of five free ports");
     }
 
     /// The port it listens on.
@@ -42,7 +52,10 @@ impl RedisServer {
     pub fn restart(&self) {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
         if child.is_none() {
-            *child = Some(spawn_redis(self.port()));
+            let port = self.port();
+            *child = Some(spawn_redis(port).unwrap_or_else(|| {
+                panic!("redis-server could not listen on port {port} again: it is taken")
+            }));
         }
     }
 
@@ -63,8 +76,11 @@ impl RedisServer {
     }
 }
 
-fn spawn_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
+/// Starts redis-server on `port` and waits until it answers there. `None` when it exited
+/// instead (the port was taken). The server answering must be this child, which `INFO`'s
+/// `process_id` proves: a bare connect could reach another test's server on the same port.
+fn spawn_redis(port: u16) -> Option<Child> {
+    let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
@@ -75,11 +91,49 @@ fn spawn_redis(port: u16) -> Child {
              installs it when missing, or install Debian's redis-server",
         );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return None;
+        }
+        match redis_process_id(port) {
+            Some(pid) if pid == child.id() => return Some(child),
+            Some(_) => {
+                // Someone else's server holds the port; ours is about to exit.
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            None => {}
+        }
         assert!(Instant::now() < deadline, "redis-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+}
+
+/// The `process_id` the Redis server on `port` reports, if one answers.
+fn redis_process_id(port: u16) -> Option<u32> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !reply.windows(11).any(|w| w == b"process_id:") || !reply.ends_with(b"\r\n") {
+        if reply.starts_with(b"-") && reply.ends_with(b"\r\n") {
+            return None; // an error, such as LOADING while it starts
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&reply);
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
 }
 
 impl Drop for RedisServer {
@@ -187,10 +241,19 @@ fn answers_http(port: u16) -> bool {
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 ")
 }
 
-/// A free loopback port.
+/// A free loopback port, never one this process was handed before: tests running in
+/// parallel each get their own, even after an earlier holder let its port go.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
