@@ -7,6 +7,9 @@
 //!   sb:v1:call:{CA0123...}            HASH    one call's state (all of a call's keys share a slot)
 //!   sb:v1:call:{CA0123...}:events     LIST    the call's event stream
 //!   sb:v1:calls                       LIST    recent call summaries, newest first, trimmed
+//!   sb:v1:text:{SM0123...}            HASH    one text: the answer given, its alert snapshot
+//!   sb:v1:sent:{CA0123...}            HASH    which alert stages each target has been sent
+//!   sb:v1:alerts:due                  ZSET    alerts with something to send, by when (ms)
 //! ```
 //!
 //! Keys that belong together carry the same hash tag (`{...}`), so on Redis Cluster a number's
@@ -47,6 +50,31 @@ pub fn call_events(call_sid: &str) -> String {
 /// The list of recent call summaries.
 pub fn call_log() -> String {
     format!("{PREFIX}:calls")
+}
+
+/// The hash holding what was answered to text `message_sid` and its alert.
+pub fn text(message_sid: &str) -> String {
+    format!("{PREFIX}:text:{{{message_sid}}}")
+}
+
+/// The hash recording which alert stages each target of alert `id` (a CallSid or MessageSid)
+/// has been sent, with the delivery attempts.
+pub fn alert_sent(id: &str) -> String {
+    format!("{PREFIX}:sent:{{{id}}}")
+}
+
+/// The sorted set of alerts with something to send, scored by when (Unix milliseconds).
+/// Members are [`alert_member`]s.
+pub fn alerts_due() -> String {
+    format!("{PREFIX}:alerts:due")
+}
+
+/// The member of [`alerts_due`] for an alert: `call:CA..` or `text:SM..`.
+pub fn alert_member(kind: crate::AlertKind, id: &str) -> String {
+    match kind {
+        crate::AlertKind::Call => format!("call:{id}"),
+        crate::AlertKind::Text => format!("text:{id}"),
+    }
 }
 
 /// The hash tag of a key: the part Redis Cluster hashes to pick the slot.

@@ -11,6 +11,7 @@
 //! Pure code only: no Kubernetes, no I/O. `table.rs` is the document, `keys.rs` where it lives,
 //! `schedule.rs` + `oncall.rs` the on-call engine.
 
+pub mod alert;
 pub mod error;
 pub mod escalation;
 pub mod keys;
@@ -21,6 +22,7 @@ pub mod schedule;
 pub mod signature;
 pub mod table;
 
+pub use alert::{Alert, AlertKind, AlertRoute, Forward, Plan, Stage};
 pub use error::{ScheduleError, TableError};
 pub use escalation::{CallProgress, Responder, StepPlan};
 pub use oncall::{Handoff, OnCall, Source};

@@ -101,6 +101,21 @@ pub struct Policy {
     /// Where alerts go.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationTarget>,
+    /// When alerts trigger and resolve.
+    #[serde(default)]
+    pub alerting: Alerting,
+}
+
+/// When a call's alert triggers and resolves.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Alerting {
+    /// Trigger only when nobody has accepted after this many seconds (0: at once).
+    #[serde(default)]
+    pub trigger_delay_seconds: u32,
+    /// Resolve the alert of a call that ended unanswered without a voicemail.
+    #[serde(default)]
+    pub resolve_unanswered: bool,
 }
 
 /// Whether calls are routed, and if not, what callers hear.

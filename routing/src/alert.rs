@@ -1,0 +1,406 @@
+//! The alert of a hotline call or text, and its lifecycle: what each notification target must
+//! have been told by now.
+//!
+//! ```text
+//!   webhook server ── each change of a call ──► Alert snapshot (this file) ──► Redis
+//!   dispatcher ◄── due ── plan(alert, now): stages wanted, when to look again
+//!       └── per target, in order: triggered ─► acknowledged ─► voicemail ─► transcription ─► resolved
+//! ```
+//!
+//! The webhook server writes the latest snapshot of the alert with every change of the call;
+//! the dispatcher compares it with the stages each target has been sent and sends the missing
+//! ones, in lifecycle order. Being a function of the snapshot, the plan is the same however often
+//! a webhook is retried, so a repeated webhook never repeats a notification.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::table::{Alerting, NotificationTarget, ObjectName};
+
+/// Whether an alert is about a call or a text.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum AlertKind {
+    /// A phone call to the hotline.
+    Call,
+    /// A text to the hotline.
+    Text,
+}
+
+/// Where a call's alert goes, fixed when the call comes in (a policy edited mid-call does not
+/// move an alert that was already raised).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRoute {
+    /// The targets.
+    pub targets: Vec<NotificationTarget>,
+    /// When to trigger and resolve.
+    #[serde(default)]
+    pub alerting: Alerting,
+    /// The PhoneNumber that owns the hotline (its Twilio credentials forward texts).
+    pub owner: ObjectName,
+    /// The Twilio account of the hotline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_sid: Option<String>,
+}
+
+/// A text forwarded to a responder through Twilio's Messages API.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Forward {
+    /// The responder's number.
+    pub to: String,
+    /// The responder's name.
+    pub name: String,
+    /// Why they get it (`on call in schedule database via layer/weekly`).
+    pub reason: String,
+}
+
+/// Everything a notification says about one call or text, as it is now.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    /// The CallSid or MessageSid.
+    pub id: String,
+    /// Call or text.
+    pub kind: AlertKind,
+    /// The hotline number.
+    pub hotline: String,
+    /// The caller or sender.
+    pub caller: String,
+    /// The policy (`namespace/name`).
+    pub policy: String,
+    /// When the call or text came in.
+    pub started_at: Timestamp,
+    /// The menu option chosen (or matched by a text's first word).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub menu_choice: Option<String>,
+    /// The escalation chain rung.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// What the caller said the problem is (speech to text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The text's body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Who accepted the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_by: Option<String>,
+    /// When they accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<Timestamp>,
+    /// How the call ended (`answered`, `voicemail`, `no-answer`, `abandoned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// Seconds the parties talked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk_seconds: Option<u32>,
+    /// The voicemail recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_url: Option<String>,
+    /// The voicemail's transcription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription: Option<String>,
+    /// The recording of the connected conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_recording_url: Option<String>,
+    /// Where it goes.
+    pub route: AlertRoute,
+    /// For a text: the responders it is forwarded to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwards: Vec<Forward>,
+}
+
+/// One step of an alert's lifecycle, in the order targets receive them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "camelCase")]
+pub enum Stage {
+    /// The call or text is new (or went unanswered for the configured delay).
+    Triggered,
+    /// A responder accepted the call.
+    Acknowledged,
+    /// The caller left a voicemail; the alert carries the recording.
+    Voicemail,
+    /// The voicemail's transcription arrived.
+    Transcription,
+    /// The call is over (answered, or unanswered when the policy resolves those).
+    Resolved,
+}
+
+impl Stage {
+    /// The stage's name in payloads, metrics and delivery records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Triggered => "triggered",
+            Stage::Acknowledged => "acknowledged",
+            Stage::Voicemail => "voicemail",
+            Stage::Transcription => "transcription",
+            Stage::Resolved => "resolved",
+        }
+    }
+}
+
+/// What an alert needs at one instant.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// The stages every target must have received by now, in order.
+    pub stages: Vec<Stage>,
+    /// When the plan changes by itself (a delayed trigger falling due).
+    pub wake_at: Option<Timestamp>,
+    /// Why nothing is sent, when the alert is suppressed.
+    pub suppressed: Option<&'static str>,
+}
+
+impl Alert {
+    /// The instant a delayed trigger falls due.
+    pub fn trigger_due(&self) -> Timestamp {
+        let delay = SignedDuration::from_secs(i64::from(self.route.alerting.trigger_delay_seconds));
+        self.started_at
+            .checked_add(delay)
+            .unwrap_or(self.started_at)
+    }
+
+    /// The stages wanted at `now`.
+    ///
+    /// A call's alert triggers at once, or, with a trigger delay, only when nobody has accepted
+    /// and the caller is still there (or left a voicemail) once the delay is over; a call
+    /// accepted or hung up within the delay raises no alert at all. It is acknowledged when a
+    /// responder accepts, gets the voicemail and its transcription when they exist, and is
+    /// resolved when an answered call ends, or when an unanswered call without voicemail ends
+    /// and the policy resolves those. A voicemail's alert stays open: somebody has to listen to it.
+    /// A text's alert only triggers.
+    pub fn plan(&self, now: Timestamp) -> Plan {
+        if self.kind == AlertKind::Text {
+            return Plan {
+                stages: vec![Stage::Triggered],
+                ..Plan::default()
+            };
+        }
+        let voicemail = self.outcome.as_deref() == Some("voicemail");
+        if self.route.alerting.trigger_delay_seconds > 0 && !voicemail {
+            let due = self.trigger_due();
+            if self.accepted_at.is_some_and(|a| a < due) {
+                return Plan {
+                    suppressed: Some("accepted within the trigger delay"),
+                    ..Plan::default()
+                };
+            }
+            if self.ended_at.is_some_and(|e| e < due) {
+                return Plan {
+                    suppressed: Some("ended within the trigger delay"),
+                    ..Plan::default()
+                };
+            }
+            if now < due {
+                return Plan {
+                    wake_at: Some(due),
+                    ..Plan::default()
+                };
+            }
+        }
+        let mut stages = vec![Stage::Triggered];
+        if self.accepted_by.is_some() {
+            stages.push(Stage::Acknowledged);
+        }
+        if voicemail && self.recording_url.is_some() {
+            stages.push(Stage::Voicemail);
+        }
+        if voicemail && self.transcription.is_some() {
+            stages.push(Stage::Transcription);
+        }
+        let answered = self.outcome.as_deref() == Some("answered");
+        if self.ended_at.is_some()
+            && (answered || (!voicemail && self.route.alerting.resolve_unanswered))
+        {
+            stages.push(Stage::Resolved);
+        }
+        Plan {
+            stages,
+            ..Plan::default()
+        }
+    }
+
+    /// The text forwarded to a responder (at most 1600 characters, the Messages API's limit).
+    pub fn forward_body(&self) -> String {
+        let body = format!(
+            "[Switchboard {}] Text from {}{}: {}",
+            self.hotline,
+            self.caller,
+            self.menu_choice
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+            self.text.as_deref().unwrap_or("")
+        );
+        body.chars().take(1600).collect()
+    }
+
+    /// One line saying what happened, for titles and summaries.
+    pub fn summary(&self) -> String {
+        let what = match self.kind {
+            AlertKind::Call => format!("Hotline call from {} to {}", self.caller, self.hotline),
+            AlertKind::Text => format!("Hotline text from {} to {}", self.caller, self.hotline),
+        };
+        let choice = self
+            .menu_choice
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        let state = match (&self.accepted_by, self.outcome.as_deref()) {
+            (Some(who), _) => format!(": accepted by {who}"),
+            (None, Some("voicemail")) => ": voicemail left".to_string(),
+            (None, Some("abandoned")) => ": the caller hung up before anyone answered".to_string(),
+            (None, Some("no-answer")) => ": nobody answered".to_string(),
+            _ => String::new(),
+        };
+        format!("{what}{choice}{state}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn call(delay: u32, resolve_unanswered: bool) -> Alert {
+        Alert {
+            id: "CA1".into(),
+            kind: AlertKind::Call,
+            hotline: "+14155550100".into(),
+            caller: "+14155550199".into(),
+            policy: "switchboard/support".into(),
+            started_at: at("2026-11-23T15:00:00Z"),
+            menu_choice: None,
+            chain: None,
+            description: None,
+            text: None,
+            accepted_by: None,
+            accepted_at: None,
+            outcome: None,
+            ended_at: None,
+            talk_seconds: None,
+            recording_url: None,
+            transcription: None,
+            conversation_recording_url: None,
+            route: AlertRoute {
+                targets: vec![],
+                alerting: Alerting {
+                    trigger_delay_seconds: delay,
+                    resolve_unanswered,
+                },
+                owner: ObjectName {
+                    namespace: "switchboard".into(),
+                    name: "support".into(),
+                },
+                account_sid: None,
+            },
+            forwards: vec![],
+        }
+    }
+
+    #[test]
+    fn an_answered_call_triggers_acknowledges_then_resolves() {
+        let mut a = call(0, false);
+        let now = at("2026-11-23T15:00:01Z");
+        assert_eq!(a.plan(now).stages, vec![Stage::Triggered]);
+        a.accepted_by = Some("Hana Ito".into());
+        a.accepted_at = Some(now);
+        assert_eq!(
+            a.plan(now).stages,
+            vec![Stage::Triggered, Stage::Acknowledged]
+        );
+        a.outcome = Some("answered".into());
+        a.ended_at = Some(now);
+        assert_eq!(
+            a.plan(now).stages,
+            vec![Stage::Triggered, Stage::Acknowledged, Stage::Resolved]
+        );
+    }
+
+    #[test]
+    fn an_abandoned_call_resolves_only_when_the_policy_says_so() {
+        for (resolve, expected) in [
+            (false, vec![Stage::Triggered]),
+            (true, vec![Stage::Triggered, Stage::Resolved]),
+        ] {
+            let mut a = call(0, resolve);
+            a.outcome = Some("abandoned".into());
+            a.ended_at = Some(at("2026-11-23T15:00:30Z"));
+            assert_eq!(a.plan(at("2026-11-23T15:00:31Z")).stages, expected);
+        }
+    }
+
+    #[test]
+    fn a_voicemail_carries_recording_and_transcription_and_stays_open() {
+        let mut a = call(0, true);
+        a.outcome = Some("voicemail".into());
+        a.ended_at = Some(at("2026-11-23T15:02:00Z"));
+        a.recording_url = Some("https://api.twilio.com/rec/RE1".into());
+        let now = at("2026-11-23T15:02:01Z");
+        assert_eq!(a.plan(now).stages, vec![Stage::Triggered, Stage::Voicemail]);
+        a.transcription = Some("the database is down".into());
+        assert_eq!(
+            a.plan(now).stages,
+            vec![Stage::Triggered, Stage::Voicemail, Stage::Transcription]
+        );
+    }
+
+    #[test]
+    fn a_delayed_trigger_waits_and_is_dropped_when_the_call_is_taken_in_time() {
+        let mut a = call(30, true);
+        let plan = a.plan(at("2026-11-23T15:00:10Z"));
+        assert!(plan.stages.is_empty());
+        assert_eq!(plan.wake_at, Some(at("2026-11-23T15:00:30Z")));
+        assert_eq!(
+            a.plan(at("2026-11-23T15:00:30Z")).stages,
+            vec![Stage::Triggered]
+        );
+
+        a.accepted_by = Some("Hana Ito".into());
+        a.accepted_at = Some(at("2026-11-23T15:00:20Z"));
+        let plan = a.plan(at("2026-11-23T15:01:00Z"));
+        assert!(plan.stages.is_empty());
+        assert_eq!(plan.suppressed, Some("accepted within the trigger delay"));
+
+        let mut misdial = call(30, true);
+        misdial.outcome = Some("abandoned".into());
+        misdial.ended_at = Some(at("2026-11-23T15:00:05Z"));
+        assert!(misdial.plan(at("2026-11-23T15:01:00Z")).stages.is_empty());
+
+        // A voicemail always alerts, even when it was left within the delay.
+        let mut vm = call(300, false);
+        vm.outcome = Some("voicemail".into());
+        vm.ended_at = Some(at("2026-11-23T15:01:00Z"));
+        vm.recording_url = Some("https://api.twilio.com/rec/RE1".into());
+        assert_eq!(
+            vm.plan(at("2026-11-23T15:01:01Z")).stages,
+            vec![Stage::Triggered, Stage::Voicemail]
+        );
+    }
+
+    #[test]
+    fn a_call_accepted_after_the_delay_is_triggered_then_acknowledged() {
+        let mut a = call(30, false);
+        a.accepted_by = Some("Hana Ito".into());
+        a.accepted_at = Some(at("2026-11-23T15:00:45Z"));
+        assert_eq!(
+            a.plan(at("2026-11-23T15:00:46Z")).stages,
+            vec![Stage::Triggered, Stage::Acknowledged]
+        );
+    }
+
+    #[test]
+    fn a_text_only_triggers() {
+        let mut a = call(30, true);
+        a.kind = AlertKind::Text;
+        a.text = Some("db down".into());
+        assert_eq!(a.plan(a.started_at).stages, vec![Stage::Triggered]);
+    }
+}
