@@ -111,6 +111,29 @@ pub struct IncomingCallPolicySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub notifications: Vec<NotificationTarget>,
+
+    /// When the alert of a call is raised and resolved at the `notifications` targets.
+    #[serde(default)]
+    pub alerting: Alerting,
+}
+
+/// When the alert of a call is raised and resolved.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Alerting {
+    /// Raise the alert only when nobody has accepted the call after this many seconds, and the
+    /// caller is still on the line (or left a voicemail): a misdialled call that hangs up at once,
+    /// or a call taken within the delay, raises no alert. 0 raises it as soon as the call comes
+    /// in. Texts are always raised at once.
+    #[serde(default)]
+    #[schemars(range(max = 600))]
+    pub trigger_delay_seconds: u32,
+    /// Also resolve the alert of a call that ended with nobody answering and no voicemail (the
+    /// caller hung up, or nobody answered). Off by default: such an alert stays open so somebody
+    /// calls back. Answered calls are always resolved when they end; a voicemail's alert always
+    /// stays open for somebody to listen to it.
+    #[serde(default)]
+    pub resolve_unanswered: bool,
 }
 
 fn default_language() -> String {
@@ -371,7 +394,9 @@ pub struct Sms {
 
 /// A place alerts about calls and texts are sent to.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[x_kube(validation = Rule::new("has(self.url) || has(self.urlSecretRef)").message("set url or urlSecretRef: where the notification is sent"))]
+#[x_kube(validation = Rule::new("self.type == 'PagerDuty' || has(self.url) || has(self.urlSecretRef)").message("set url or urlSecretRef: where the notification is sent"))]
+#[x_kube(validation = Rule::new("!(has(self.url) && has(self.urlSecretRef))").message("set only one of url and urlSecretRef"))]
+#[x_kube(validation = Rule::new("!(self.type in ['Webhook', 'PagerDuty']) || has(self.secretRef)").message("secretRef is required for Webhook (the HMAC signing key) and PagerDuty (the integration's routing key)").field_path(".secretRef"))]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationTarget {
     /// A name for this target, unique in the policy; used in metrics and logs.
@@ -380,7 +405,9 @@ pub struct NotificationTarget {
     /// The kind of receiver.
     #[serde(rename = "type")]
     pub target_type: NotificationType,
-    /// Where to send it, when the URL is not a secret (an Alertmanager, a webhook receiver).
+    /// Where to send it, when the URL is not a secret: a webhook receiver, or an Alertmanager's
+    /// base URL (`http://alertmanager.monitoring:9093`; `/api/v2/alerts` is appended). For
+    /// PagerDuty it defaults to `https://events.pagerduty.com/v2/enqueue`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://\S+$"), length(max = 2000))]
     pub url: Option<String>,
@@ -388,7 +415,9 @@ pub struct NotificationTarget {
     /// Grafana OnCall integration URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_secret_ref: Option<SecretKeyRef>,
-    /// The credential: the HMAC key for `Webhook`, the routing key for `PagerDuty`.
+    /// The credential: the HMAC-SHA256 key that signs `Webhook` deliveries
+    /// (`X-Switchboard-Signature`), or the integration's routing key for `PagerDuty`. Required
+    /// for both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretKeyRef>,
 }
