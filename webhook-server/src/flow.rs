@@ -22,7 +22,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard_routing::table::{CallerId, Entry, Greeting, Mode, RingStrategy, RoutingTable};
-use switchboard_routing::{CallProgress, Contact};
+use switchboard_routing::{AlertRoute, CallProgress, Contact};
 
 use crate::state::{CallState, Outcome, Phase, Ring};
 use crate::twiml::{Dial, Gather, Input, Noun, Record, RejectReason, Response, Say, Verb};
@@ -114,6 +114,7 @@ pub fn incoming(
         transcription: None,
         outcome: None,
         ended_at: None,
+        alert_route: None,
         events: vec![],
     };
     let Some(t) = table else {
@@ -139,6 +140,14 @@ pub fn incoming(
         state.event(now, "the policy is not active");
         state.end(Outcome::Unavailable, now);
         return (state, Response::new().push(say(t, message)).hangup());
+    }
+    if !t.policy.notifications.is_empty() {
+        state.alert_route = Some(AlertRoute {
+            targets: t.policy.notifications.clone(),
+            alerting: t.policy.alerting.clone(),
+            owner: t.owner.clone(),
+            account_sid: t.account_sid.clone(),
+        });
     }
     let mut r = Response::new();
     match &t.policy.greeting {

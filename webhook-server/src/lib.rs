@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod flow;
 pub mod metrics;
 pub mod server;
+pub mod sms;
 pub mod state;
 pub mod store;
 pub mod twiml;

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub fallbacks: Family<EndpointLabels, Counter>,
     /// Webhooks answered again from the stored response (Twilio retried them).
     pub replays: Family<EndpointLabels, Counter>,
+    /// Texts received, by what became of them (`routed`, `ignored`).
+    pub texts: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -87,6 +89,17 @@ impl Default for Metrics {
             "Retried webhooks answered again with the stored response",
             replays.clone(),
         );
+        let texts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "texts",
+            "Texts received, by outcome: routed (alert raised, forwarded, replied) or ignored",
+            texts.clone(),
+        );
+        for outcome in ["routed", "ignored"] {
+            let _ = texts.get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            });
+        }
         // Every outcome and rejection reason is exported from the start, at zero, so that
         // dashboards and alerts see the series before the first such call.
         for outcome in Outcome::ALL {
@@ -107,6 +120,7 @@ impl Default for Metrics {
             signature_rejections,
             fallbacks,
             replays,
+            texts,
         }
     }
 }
@@ -119,6 +133,15 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    /// Records how long a webhook of `endpoint` that began at `started` took.
+    pub fn observe_latency(&self, endpoint: &str, started: std::time::Instant) {
+        self.webhook_seconds
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_string(),
+            })
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// One more of `endpoint` in `family`.

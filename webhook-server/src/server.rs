@@ -6,6 +6,7 @@
 //!                                  └► flow.rs (pure) ─► commit (CAS on version) ─► TwiML
 //!        store down / call unknown / panic ─► fallback TwiML (message, fallback number)
 //!   POST /twilio/voice/fallback ─► fallback TwiML, no Redis (Twilio's fallback URL)
+//!   POST /twilio/sms ─► sms.rs (pure) ─► recorded once per MessageSid ─► <Message> reply
 //!   GET  /healthz /readyz /metrics
 //! ```
 //!
@@ -24,7 +25,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
-use switchboard_routing::signature;
+use switchboard_routing::{RoutingTable, signature};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -414,15 +415,63 @@ async fn fallback(State(st): State<AppState>, Extension(p): Extension<Params>) -
     twiml_response(&st.0.fallback.twiml())
 }
 
-/// Texts to a hotline (the number's SmsUrl). They are acknowledged with an empty response (no
-/// reply) and logged; routing them to the on-call team is not built yet.
-async fn sms(Extension(p): Extension<Params>) -> HttpResponse {
-    info!(
-        message_sid = p.get("MessageSid"),
-        to = p.get("To"),
-        "text received; SMS routing is not built yet, so it is acknowledged without a reply"
-    );
-    twiml_response(&Response::new())
+/// Texts to a hotline (the number's SmsUrl): routed by `sms.rs`, recorded once per MessageSid
+/// (a retried text gets the same answer and raises nothing new), answered with the reply. A
+/// store failure answers with no reply rather than an error: Twilio does not retry a text, so
+/// the failure is logged and counted for the operator to see.
+async fn sms(State(st): State<AppState>, Extension(p): Extension<Params>) -> HttpResponse {
+    let sid = p.get("MessageSid").to_string();
+    let span = info_span!("webhook", message_sid = %sid, endpoint = "sms");
+    async {
+        let started = Instant::now();
+        let response = match text(&st, &sid, &p).await {
+            Ok(body) => xml(body),
+            Err(e) => {
+                error!(error = %e, "text could not be routed; answering without a reply");
+                Metrics::inc(&st.0.metrics.fallbacks, "sms");
+                twiml_response(&Response::new())
+            }
+        };
+        st.0.metrics.observe_latency("sms", started);
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn text(st: &AppState, sid: &str, p: &Params) -> Result<String, Failure> {
+    if sid.is_empty() {
+        return Err(Failure::Malformed("no MessageSid"));
+    }
+    let to = p.get("To");
+    let table = owned(st.0.store.table(to).await?, p);
+    let req = crate::sms::Text {
+        message_sid: sid,
+        from: p.get("From"),
+        to,
+        body: p.get("Body"),
+        opt_out_type: p.get("OptOutType"),
+    };
+    let answer = crate::sms::text(table.as_deref(), &req, st.0.clock.now());
+    let body = answer.reply.to_xml();
+    if let Some(earlier) = st.0.store.text(sid, &body, answer.alert.as_ref()).await? {
+        info!("retried text: answering again with the stored reply");
+        Metrics::inc(&st.0.metrics.replays, "sms");
+        return Ok(earlier);
+    }
+    let outcome = if answer.alert.is_some() {
+        "routed"
+    } else {
+        "ignored"
+    };
+    info!(to, from = req.from, outcome, note = %answer.note, "text received");
+    st.0.metrics
+        .texts
+        .get_or_create(&OutcomeLabels {
+            outcome: outcome.to_string(),
+        })
+        .inc();
+    Ok(body)
 }
 
 fn malformed(st: &AppState, endpoint: &str, call_sid: &str) -> HttpResponse {
@@ -469,12 +518,7 @@ async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpRespons
             }
         }
     });
-    st.0.metrics
-        .webhook_seconds
-        .get_or_create(&crate::metrics::EndpointLabels {
-            endpoint: hook.name().to_string(),
-        })
-        .observe(started.elapsed().as_secs_f64());
+    st.0.metrics.observe_latency(hook.name(), started);
     response
 }
 
@@ -490,6 +534,24 @@ enum Failure {
     NoTable(String),
     #[error("the call kept changing under us")]
     Contended,
+}
+
+/// The table, unless it names another Twilio account than the webhook's: a number answers only
+/// for the account that owns it.
+fn owned(table: Option<Arc<RoutingTable>>, p: &Params) -> Option<Arc<RoutingTable>> {
+    let table = table?;
+    if table
+        .account_sid
+        .as_deref()
+        .is_some_and(|a| a != p.get("AccountSid"))
+    {
+        warn!(
+            to = p.get("To"),
+            "the webhook's AccountSid does not own this number; treating it as unknown"
+        );
+        return None;
+    }
+    Some(table)
 }
 
 fn number<T: std::str::FromStr>(p: &Params, name: &str) -> Option<T> {
@@ -516,19 +578,7 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
         let (state, twiml): (CallState, Response) = match (hook, loaded.state) {
             (Hook::Incoming, None) => {
                 let to = p.get("To");
-                let mut table = loaded.table.clone();
-                // A number answers only for the account that owns it.
-                if let Some(t) = &table
-                    && t.account_sid
-                        .as_deref()
-                        .is_some_and(|a| a != p.get("AccountSid"))
-                {
-                    warn!(
-                        to,
-                        "the webhook's AccountSid does not own this number; treating it as unknown"
-                    );
-                    table = None;
-                }
+                let table = owned(loaded.table.clone(), p);
                 let req = Incoming {
                     call_sid: sid,
                     from: p.get("From"),

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use switchboard_routing::{Contact, Responder};
+use switchboard_routing::{Alert, AlertKind, AlertRoute, Contact, Responder};
 
 /// Where a call is.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,11 +185,42 @@ pub struct CallState {
     /// When it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Timestamp>,
+    /// Where the call's alert goes, when its policy has notification targets (set once the
+    /// call got past the blocklist and the policy's mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_route: Option<AlertRoute>,
     /// What happened, in order, for the call log (`step on-call: nobody is on call ...`).
     pub events: Vec<(Timestamp, String)>,
 }
 
 impl CallState {
+    /// The call's alert as it is now, when the call raises one.
+    pub fn alert(&self) -> Option<Alert> {
+        let route = self.alert_route.clone()?;
+        Some(Alert {
+            id: self.call_sid.clone(),
+            kind: AlertKind::Call,
+            hotline: self.to.clone(),
+            caller: self.from.clone(),
+            policy: self.policy.clone(),
+            started_at: self.started_at,
+            menu_choice: self.menu_choice.clone(),
+            chain: self.chain.clone(),
+            description: self.description.clone(),
+            text: None,
+            accepted_by: self.accepted.as_ref().map(|(r, _)| r.display_name.clone()),
+            accepted_at: self.accepted.as_ref().map(|(_, at)| *at),
+            outcome: self.outcome.map(|o| o.as_str().to_string()),
+            ended_at: self.ended_at,
+            talk_seconds: self.talk_seconds,
+            recording_url: self.recording_url.clone(),
+            transcription: self.transcription.clone(),
+            conversation_recording_url: self.conversation_recording_url.clone(),
+            route,
+            forwards: vec![],
+        })
+    }
+
     /// Records an event.
     pub fn event(&mut self, at: Timestamp, text: impl Into<String>) {
         self.events.push((at, text.into()));

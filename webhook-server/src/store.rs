@@ -9,6 +9,9 @@
 //!                                      r:<webhook key> (the TwiML answered to that webhook)
 //!   sb:v1:call:{sid}:events    LIST    the call's events, oldest first, at most MAX_EVENTS
 //!   sb:v1:calls                LIST    call SIDs, newest first, at most `log_size`
+//!   sb:v1:call:{sid} alert     field   the call's alert snapshot, when its policy notifies
+//!   sb:v1:alerts:due           ZSET    alerts the dispatcher (operator) must look at
+//!   sb:v1:text:{sid}           HASH    response (the TwiML answered to a text), alert
 //! ```
 //!
 //! Every change to a call is one compare-and-set on its `version` (a Lua script, so it is
@@ -25,7 +28,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use switchboard_routing::{RoutingTable, keys};
+use switchboard_routing::{AlertKind, RoutingTable, keys};
 
 use crate::state::CallState;
 
@@ -154,6 +157,7 @@ type CallFields = (Option<u64>, Option<String>, Option<String>);
 pub struct Memory {
     tables: HashMap<String, Arc<RoutingTable>>,
     calls: HashMap<String, MemoryCall>,
+    texts: HashMap<String, String>,
     log: VecDeque<String>,
 }
 
@@ -171,6 +175,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     tables: Arc<TableCache>,
     commit: Arc<redis::Script>,
+    text: Arc<redis::Script>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -180,18 +185,31 @@ impl std::fmt::Debug for RedisStore {
 }
 
 /// KEYS: call hash, events list. ARGV: expected version, state JSON, response field, TwiML,
-/// TTL seconds, max events, then the events to append.
+/// TTL seconds, max events, alert snapshot JSON ('' when the call raises no alert), then the
+/// events to append.
 const COMMIT_SCRIPT: &str = r"
 local v = redis.call('HGET', KEYS[1], 'version')
 if (v or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1), 'state', ARGV[2], ARGV[3], ARGV[4])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'alert', ARGV[7]) end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-if #ARGV > 6 then
-  for i = 7, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+if #ARGV > 7 then
+  for i = 8, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
   redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
 return 1
+";
+
+/// KEYS: text hash. ARGV: TwiML answered, alert JSON ('' for none), TTL seconds. Returns the
+/// answer stored by an earlier delivery of the same text, or nil after storing this one.
+const TEXT_SCRIPT: &str = r"
+local r = redis.call('HGET', KEYS[1], 'response')
+if r then return r end
+redis.call('HSET', KEYS[1], 'response', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'alert', ARGV[2]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return false
 ";
 
 impl RedisStore {
@@ -208,6 +226,7 @@ impl RedisStore {
             conn: client.get_connection_manager_lazy(config)?,
             tables: Arc::default(),
             commit: Arc::new(redis::Script::new(COMMIT_SCRIPT)),
+            text: Arc::new(redis::Script::new(TEXT_SCRIPT)),
         })
     }
 }
@@ -392,6 +411,12 @@ impl Store {
                 }
             }
             Store::Redis(r, _) => {
+                // Only Redis has an alert dispatcher to read the snapshot.
+                let alert = commit
+                    .state
+                    .alert()
+                    .map(|a| serde_json::to_string(&a))
+                    .transpose()?;
                 let mut c = r.conn.clone();
                 // EVALSHA: the script is sent once, not with every commit. After a Redis
                 // restart the script cache is empty: load it and send the commit again, without
@@ -409,7 +434,20 @@ impl Store {
                         .arg(commit.response)
                         .arg(retention.call_ttl.as_secs().max(1))
                         .arg(MAX_EVENTS)
+                        .arg(alert.as_deref().unwrap_or(""))
                         .arg(&events);
+                    if alert.is_some() {
+                        // The dispatcher has something new to look at: due now (score 0 is
+                        // always due; LT never postpones an alert already due). Another slot
+                        // than the call's keys, so beside the script, not in it; when the
+                        // compare-and-set fails this only makes the dispatcher look once more.
+                        pipe.cmd("ZADD")
+                            .arg(keys::alerts_due())
+                            .arg("LT")
+                            .arg(0)
+                            .arg(keys::alert_member(AlertKind::Call, sid))
+                            .ignore();
+                    }
                     if with_log {
                         // A new call enters the call log in the same round trip. The list lives
                         // in another cluster slot, so it cannot be inside the script; a failed
@@ -436,6 +474,47 @@ impl Store {
                     other => other?,
                 };
                 Ok(n == 1)
+            }
+        }
+    }
+
+    /// Records text `sid`, answered with `response`, raising `alert`, unless an earlier delivery
+    /// of the same text was recorded: then that delivery's answer comes back and nothing changes,
+    /// so a retried text is neither forwarded nor alerted twice.
+    pub async fn text(
+        &self,
+        sid: &str,
+        response: &str,
+        alert: Option<&switchboard_routing::Alert>,
+    ) -> Result<Option<String>, StoreError> {
+        let alert = alert.map(serde_json::to_string).transpose()?;
+        match self {
+            Store::Memory(m, _) => {
+                let mut mem = Self::mem(m);
+                if let Some(r) = mem.texts.get(sid) {
+                    return Ok(Some(r.clone()));
+                }
+                mem.texts.insert(sid.to_string(), response.to_string());
+                Ok(None)
+            }
+            Store::Redis(r, retention) => {
+                let mut c = r.conn.clone();
+                let mut invocation = r.text.key(keys::text(sid));
+                invocation
+                    .arg(response)
+                    .arg(alert.as_deref().unwrap_or(""))
+                    .arg(retention.call_ttl.as_secs().max(1));
+                let earlier: Option<String> = invocation.invoke_async(&mut c).await?;
+                if earlier.is_none() && alert.is_some() {
+                    let _: () = redis::cmd("ZADD")
+                        .arg(keys::alerts_due())
+                        .arg("LT")
+                        .arg(0)
+                        .arg(keys::alert_member(AlertKind::Text, sid))
+                        .query_async(&mut c)
+                        .await?;
+                }
+                Ok(earlier)
             }
         }
     }

@@ -34,6 +34,8 @@ pub enum Verb {
     Hangup,
     /// `<Reject reason>`: refuse the call before answering it (no charge to the caller).
     Reject(RejectReason),
+    /// `<Message>`: the reply to an incoming text (Messaging TwiML), sent back to its sender.
+    Message(String),
 }
 
 /// Spoken text.
@@ -221,6 +223,7 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> std::io::Result<()> {
             &s.text,
         ),
         Verb::Play(url) => text_element(w, BytesStart::new("Play"), url),
+        Verb::Message(body) => text_element(w, BytesStart::new("Message"), body),
         Verb::Pause(len) => w.write_event(Event::Empty(element(
             "Pause",
             &[("length", Some(len.to_string()))],

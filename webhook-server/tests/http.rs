@@ -241,15 +241,18 @@ async fn a_number_owned_by_another_account_is_not_served() {
 }
 
 #[tokio::test]
-async fn texts_are_acknowledged_with_empty_twiml_and_signatures_checked() {
+async fn texts_are_answered_with_the_policys_reply_and_signatures_checked() {
     let st = state(memory_with_table().await);
     let p = params(&[("MessageSid", "SM1"), ("Body", "db down")]);
     let (status, body) = send(&st, signed("/twilio/sms", &p)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        body.contains("<Response></Response>") || body.contains("<Response/>"),
+        body.contains("<Message>Thanks, the on-call engineer has been notified.</Message>"),
         "{body}"
     );
+    let stop = params(&[("MessageSid", "SM2"), ("Body", "STOP")]);
+    let (_, body) = send(&st, signed("/twilio/sms", &stop)).await;
+    assert!(!body.contains("<Message>"), "{body}");
     let (status, _) = send(&st, post("/twilio/sms", &p, None)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
