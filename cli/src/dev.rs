@@ -8,7 +8,8 @@
 //! ```
 //!
 //! The auth tokens the webhook server checks signatures with come from the Secrets among the
-//! manifests, and follow them when they change.
+//! manifests, and follow them when they change. With `--redis-url`, the alert dispatcher runs
+//! too, with the notification credentials of those Secrets.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use anyhow::Context;
 use switchboard_operator::folder::{self, Routes, Settings};
 use switchboard_operator::metrics::Metrics;
+use switchboard_operator::notify::{self, Dispatcher, FolderSecrets};
 use switchboard_routing::RoutingTable;
 use switchboard_webhook::store::{RedisStore, Retention};
 use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
@@ -107,6 +109,29 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         None => Store::memory(),
     };
     let credentials = Credentials::fixed([]);
+    // Alerts and text forwards are sent from Redis's queue; the in-memory store has none.
+    let secrets = match &args.redis_url {
+        Some(url) => {
+            let conn = redis::Client::open(url.as_str())
+                .context("the Redis URL is not valid")?
+                .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
+            let secrets = FolderSecrets::new(args.twilio_api_url.clone());
+            let dispatcher = Dispatcher::new(
+                conn,
+                secrets.clone(),
+                notify::Settings::default(),
+                Arc::new(Metrics::default()),
+            );
+            tokio::spawn(dispatcher.run(switchboard_operator::run::shutdown_signal()));
+            Some(secrets)
+        }
+        None => {
+            tracing::info!(
+                "no --redis-url: alerts to notification targets and text forwards are not sent (they are queued in Redis)"
+            );
+            None
+        }
+    };
     let state = AppState::new(
         store.clone(),
         credentials.clone(),
@@ -139,12 +164,16 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         settings,
         StoreRoutes(store),
         Arc::new(Metrics::default()),
-        move |tokens, _report| {
+        move |snapshot, _report| {
             credentials.replace(
-                tokens
+                snapshot
+                    .auth_tokens()
                     .into_iter()
                     .map(|(sid, token)| (sid, AuthToken::new(token))),
             );
+            if let Some(s) = &secrets {
+                s.set(snapshot);
+            }
         },
         stopped(stop_rx.clone()),
     ));

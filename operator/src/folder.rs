@@ -33,8 +33,9 @@ use tracing::{info, warn};
 use crate::compile::{AccountSids, compile};
 use crate::manifests::{Loaded, load_files, manifest_files};
 use crate::metrics::Metrics;
+use crate::notify::Snapshot;
 use crate::schema::SchemaChecker;
-use crate::twilio::client::{Credentials, secret_value};
+use crate::twilio::client::Credentials;
 use crate::twilio::number::{
     Ensured, Known, LetGo, ensure, purchase_marker, release_or_detach, settings_for,
 };
@@ -124,21 +125,6 @@ pub struct Folder {
     numbers: BTreeMap<(String, String), Remembered>,
     /// The tables live after the last pass, checked again every [`REPUBLISH`].
     live: Vec<RoutingTable>,
-}
-
-/// The Twilio account SIDs and auth tokens of the folder's Secrets, for a webhook server that
-/// runs beside the folder operator (`switchboard dev`). Never printed.
-pub fn auth_tokens(loaded: &Loaded) -> Vec<(String, String)> {
-    loaded
-        .secrets
-        .iter()
-        .filter_map(|s| {
-            Some((
-                secret_value(&s.secret, "accountSid")?,
-                secret_value(&s.secret, "authToken")?,
-            ))
-        })
-        .collect()
 }
 
 /// Reads the manifests of `settings`.
@@ -580,13 +566,14 @@ pub fn log_report(report: &Report, last: Option<&Report>) {
 }
 
 /// Runs passes until `stop` resolves: at start, whenever a manifest changes, every
-/// [`RESYNC`], and [`RETRY`] after a failure. `on_pass` sees each pass's auth tokens ([`auth_tokens`]) and report
-/// (`switchboard dev` takes the auth tokens from it).
+/// [`RESYNC`], and [`RETRY`] after a failure. `on_pass` sees the Secrets and PhoneNumbers each
+/// pass read and its report (`switchboard dev` takes the webhook server's auth tokens from
+/// them, the alert dispatcher its credentials).
 pub async fn watch<R: Routes>(
     settings: Settings,
     mut routes: R,
     metrics: Arc<Metrics>,
-    mut on_pass: impl FnMut(Vec<(String, String)>, &Report) + Send,
+    mut on_pass: impl FnMut(Snapshot, &Report) + Send,
     stop: impl Future<Output = ()> + Send,
 ) {
     let checker = SchemaChecker::new();
@@ -618,10 +605,10 @@ pub async fn watch<R: Routes>(
             seen_files = Some(files);
             match load(&settings, &checker) {
                 Ok(loaded) => {
-                    let tokens = auth_tokens(&loaded);
+                    let snapshot = Snapshot::of(&loaded);
                     let report = folder.pass(&settings, loaded, &mut routes, &metrics).await;
                     log_report(&report, last.as_ref());
-                    on_pass(tokens, &report);
+                    on_pass(snapshot, &report);
                     next_due = Instant::now() + if report.retry { RETRY } else { RESYNC };
                     last = Some(report);
                 }

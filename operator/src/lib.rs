@@ -21,6 +21,7 @@ pub mod controller;
 pub mod folder;
 pub mod manifests;
 pub mod metrics;
+pub mod notify;
 pub mod problem;
 pub mod run;
 pub mod schema;

@@ -31,6 +31,17 @@ pub struct TwilioLabels {
     pub result: String,
 }
 
+/// Labels of an alert delivery.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `Webhook`, `Slack`, `PagerDuty`, `Alertmanager`, `GrafanaOnCall`, `TwilioSms`.
+    pub target_type: String,
+    /// The target's name in its policy (`sms-forward` for forwarded texts).
+    pub target: String,
+    /// `delivered`, `failed` (retried), `rejected` (not retried), `expired` (given up).
+    pub result: String,
+}
+
 /// Every metric.
 #[derive(Debug)]
 pub struct Metrics {
@@ -45,6 +56,8 @@ pub struct Metrics {
     pub twilio: Family<TwilioLabels, Counter>,
     /// Routing tables written to Redis.
     pub published: Counter,
+    /// Alert deliveries and text forwards, by target and result.
+    pub notifications: Family<DeliveryLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -78,7 +91,14 @@ impl Default for Metrics {
             "Routing tables written to Redis",
             published.clone(),
         );
+        let notifications = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Alert deliveries to notification targets and texts forwarded to responders, by target and result",
+            notifications.clone(),
+        );
         Metrics {
+            notifications,
             registry,
             reconciles,
             failures,
@@ -95,6 +115,17 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts an alert delivery attempt.
+    pub fn notification(&self, target_type: &str, target: &str, result: &str) {
+        self.notifications
+            .get_or_create(&DeliveryLabels {
+                target_type: target_type.into(),
+                target: target.into(),
+                result: result.into(),
+            })
+            .inc();
     }
 
     /// Counts a Twilio operation.

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!   start ─► CRDs installed? (clear error if not) ─► /healthz /readyz /metrics serve
+//!         ─► alert dispatcher (every replica, notify/)
 //!         ─► wait for the Lease ─► GC tables no PhoneNumber owns ─► controllers
 //!   Lease lost or SIGTERM ─► controllers stop (graceful) ─► exit (a lost Lease exits non-zero,
 //!   so Kubernetes restarts the pod as a standby)
@@ -28,6 +29,7 @@ use tracing::{error, info, warn};
 
 use crate::controller::{self, Context, Stores, deps, phone_number};
 use crate::metrics::Metrics;
+use crate::notify::{self, Dispatcher, FolderSecrets, KubeSecrets};
 
 /// `switchboard-operator` settings.
 #[derive(clap::Parser, Debug, Clone)]
@@ -66,6 +68,11 @@ pub struct Config {
     /// Log format: `json` or `text`.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "json")]
     pub log_format: String,
+    /// Seconds an alert claimed by this process's dispatcher is its own; when the process dies
+    /// mid-delivery, another takes the alert over after this long. Longer than one alert's
+    /// deliveries take (10 s per request at most).
+    #[arg(long, env = "SWITCHBOARD_ALERT_LEASE_SECONDS", default_value_t = 120)]
+    pub alert_lease_seconds: u64,
     /// Read the manifests from this folder (and its subfolders) instead of the Kubernetes API,
     /// reloading them when a file changes. Twilio credentials come from the Secrets among the
     /// manifests. No cluster is needed; there is no leader election (run one).
@@ -151,6 +158,15 @@ async fn serve_health(listen: SocketAddr, metrics: Arc<Metrics>, leading: Arc<At
     }
 }
 
+impl Config {
+    fn notify_settings(&self) -> notify::Settings {
+        notify::Settings {
+            lease: std::time::Duration::from_secs(self.alert_lease_seconds.max(1)),
+            ..notify::Settings::default()
+        }
+    }
+}
+
 /// Runs the operator on a folder of manifests until SIGTERM (see `folder.rs`).
 pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Result<()> {
     let redis = redis::Client::open(config.redis_url.as_str())
@@ -175,7 +191,23 @@ pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Resu
         twilio_api_url: config.twilio_api_url.clone(),
         twilio: true,
     };
-    crate::folder::watch(settings, redis, metrics, |_, _| {}, shutdown_signal()).await;
+    let secrets = FolderSecrets::new(config.twilio_api_url.clone());
+    let dispatcher = Dispatcher::new(
+        redis.clone(),
+        secrets.clone(),
+        config.notify_settings(),
+        metrics.clone(),
+    );
+    let dispatching = tokio::spawn(dispatcher.run(shutdown_signal()));
+    crate::folder::watch(
+        settings,
+        redis,
+        metrics,
+        move |snapshot, _| secrets.set(snapshot),
+        shutdown_signal(),
+    )
+    .await;
+    let _ = dispatching.await;
     info!("stopped");
     Ok(())
 }
@@ -199,6 +231,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics.clone(),
         leading.clone(),
     ));
+    // Every replica sends alerts, leading or not: claims in Redis keep two from sending one.
+    tokio::spawn(
+        Dispatcher::new(
+            redis.clone(),
+            KubeSecrets::new(client.clone(), config.twilio_api_url.clone()),
+            config.notify_settings(),
+            metrics.clone(),
+        )
+        .run(shutdown_signal()),
+    );
 
     let lease_ns = config.lease_namespace.clone().unwrap_or_else(pod_namespace);
     let lease =

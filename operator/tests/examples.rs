@@ -33,8 +33,8 @@ fn the_example_company_setup_is_valid_and_compiles() {
         ),
         (2, 2, 3, 3)
     );
-    // The Secret, the Namespace and the kustomization are read but are not Switchboard kinds.
-    assert_eq!(o.others.len(), 3);
+    // The two Secrets, the Namespace and the kustomization are read but are not Switchboard kinds.
+    assert_eq!(o.others.len(), 4);
     // The hotline has a number; the major-incident line waits for its purchase.
     let numbers: Vec<_> = compiled.tables.iter().map(|t| t.number.as_str()).collect();
     assert_eq!(numbers, ["+14155550100"]);

@@ -144,6 +144,29 @@ pub fn compile_policy(
         |name| format!("{name:?} is used by two notification targets: names must be unique"),
         &mut problems,
     );
+    for (i, n) in spec.notifications.iter().enumerate() {
+        let needs_key = matches!(
+            n.target_type,
+            NotificationType::Webhook | NotificationType::PagerDuty
+        );
+        if needs_key && n.secret_ref.is_none() {
+            problems.push(Problem::field(
+                id,
+                format!("spec.notifications[{i}].secretRef"),
+                "set secretRef: Webhook targets sign with it (HMAC key), PagerDuty targets route with it (routing key)",
+            ));
+        }
+        if n.target_type != NotificationType::PagerDuty
+            && n.url.is_none()
+            && n.url_secret_ref.is_none()
+        {
+            problems.push(Problem::field(
+                id,
+                format!("spec.notifications[{i}].url"),
+                "set url or urlSecretRef: where the notification is sent",
+            ));
+        }
+    }
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };
@@ -229,6 +252,10 @@ pub fn compile_policy(
                 }),
             })
             .collect(),
+        alerting: table::Alerting {
+            trigger_delay_seconds: spec.alerting.trigger_delay_seconds,
+            resolve_unanswered: spec.alerting.resolve_unanswered,
+        },
     })
 }
 
