@@ -28,7 +28,7 @@ use switchboard_routing::escalation::CallProgress;
 use switchboard_routing::{RoutingTable, keys};
 use switchboard_sim::{Behaviour, Script, Simulator, Transcript};
 use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
-use switchboard_testkit::{Prism, RedisServer, free_port};
+use switchboard_testkit::{Prism, Receiver, RedisServer, free_port};
 
 const PUBLIC_URL: &str = "https://switchboard.e2e.test";
 const HOTLINE: &str = "+14155550100";
@@ -111,8 +111,8 @@ struct Stack {
     logs: PathBuf,
     redis: RedisServer,
     twilio: fake_twilio::Shared,
-    _prism: Prism,
-    _operator: Proc,
+    prism: Prism,
+    operator: Proc,
     webhook: Arc<Mutex<Proc>>,
     webhook_port: u16,
     _creds: tempfile::TempDir,
@@ -139,6 +139,21 @@ fn webhook(port: u16, redis_url: &str, creds: &Path, logs: &Path) -> Proc {
     );
     wait_for_port(port, "switchboard-webhook");
     p
+}
+
+/// Starts the operator binary on the folder `manifests` (alerts it claims are its own for 2 s
+/// after it dies, instead of 2 minutes).
+fn operator(manifests: &Path, redis_url: &str, twilio_api_url: &str, logs: &Path) -> Proc {
+    Proc::spawn(
+        Command::new(bin("switchboard-operator"))
+            .arg("--manifests-dir")
+            .arg(manifests)
+            .args(["--public-url", PUBLIC_URL, "--redis-url", redis_url])
+            .args(["--twilio-api-url", twilio_api_url])
+            .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--alert-lease-seconds", "2"]),
+        &logs.join("operator.log"),
+    )
 }
 
 impl Stack {
@@ -171,15 +186,7 @@ impl Stack {
         let creds = tempfile::tempdir().unwrap();
         std::fs::write(creds.path().join(ACCOUNT), TOKEN).unwrap();
 
-        let operator = Proc::spawn(
-            Command::new(bin("switchboard-operator"))
-                .arg("--manifests-dir")
-                .arg(manifests.path())
-                .args(["--public-url", PUBLIC_URL, "--redis-url", &redis.url])
-                .args(["--twilio-api-url", &prism.url])
-                .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())]),
-            &logs.join("operator.log"),
-        );
+        let operator = operator(manifests.path(), &redis.url, &prism.url, &logs);
         let webhook_port = free_port();
         let hook = webhook(webhook_port, &redis.url, creds.path(), &logs);
         let stack = Stack {
@@ -187,8 +194,8 @@ impl Stack {
             logs,
             redis,
             twilio,
-            _prism: prism,
-            _operator: operator,
+            prism,
+            operator,
             webhook: Arc::new(Mutex::new(hook)),
             webhook_port,
             _creds: creds,
@@ -490,4 +497,61 @@ async fn callers_hear_the_fallback_while_redis_is_down_and_are_routed_once_it_is
         .call(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 5 }))
         .await;
     assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_queued_when_the_operator_is_killed_are_delivered_once_it_is_restarted() {
+    let mut s = Stack::start("alerts-restart").await;
+    // The incident bot is a receiver on loopback, refusing everything for now.
+    let bot = Receiver::start(200, "ok").await;
+    bot.fail_next(100_000, 503);
+    let bot_url = format!("{}/switchboard", bot.url);
+    s.edit("policies.yaml", |t| {
+        t.replace("https://hooks.acme.example/switchboard", &bot_url)
+            .replace("triggerDelaySeconds: 20", "triggerDelaySeconds: 0")
+    });
+    s.wait_until("the policy's new target is published", async || {
+        s.table(HOTLINE).await.is_some_and(|t| {
+            t.policy
+                .notifications
+                .iter()
+                .any(|n| n.url.as_deref() == Some(bot_url.as_str()))
+        })
+    })
+    .await;
+    let t = s
+        .call(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 5 }))
+        .await;
+    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+    s.wait_until("the operator tried to deliver", async || {
+        !bot.refused().is_empty()
+    })
+    .await;
+    // SIGKILL, with the call's alert queued and failing.
+    s.operator.kill();
+    let mut c = s.redis().await.unwrap();
+    let queued: Vec<String> = c.zrange(keys::alerts_due(), 0, -1).await.unwrap();
+    assert!(
+        queued.contains(&format!("call:{}", t.call_sid)),
+        "{queued:?}"
+    );
+    assert!(bot.received().is_empty());
+
+    bot.fail_next(0, 503);
+    s.operator = operator(s.manifests.path(), &s.redis.url, &s.prism.url, &s.logs);
+    s.wait_until("the restarted operator delivered every stage", async || {
+        bot.received().len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = bot.received();
+    let events: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(events, ["triggered", "acknowledged", "resolved"]);
+    assert!(
+        got.iter()
+            .all(|r| r.json()["alert"]["id"] == t.call_sid.as_str())
+    );
 }

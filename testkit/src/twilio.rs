@@ -38,6 +38,10 @@ pub struct World {
     pub requests: Vec<String>,
     /// Answer the next N requests with this HTTP status (429, 500, ...).
     pub fail_next: Vec<u16>,
+    /// Texts sent through the Messages API: the form as posted (`To`, `From`, `Body`).
+    pub messages: Vec<BTreeMap<String, String>>,
+    /// Recipients who texted STOP: sending to them fails with Twilio's error 21610.
+    pub opted_out: Vec<String>,
 }
 
 impl World {
@@ -232,6 +236,46 @@ async fn release(
     }
 }
 
+async fn message(
+    State(w): State<Shared>,
+    Path(account): Path<String>,
+    h: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let mut w = w.lock().unwrap();
+    if let Some(r) = check(&mut w, &h, &account, "POST Messages".into()) {
+        return r;
+    }
+    let (Some(to), Some(from)) = (form.get("To"), form.get("From")) else {
+        return error(400, 21604, "A 'To' and a 'From' phone number are required");
+    };
+    if w.opted_out.contains(to) {
+        return error(400, 21610, "Attempt to send to unsubscribed recipient");
+    }
+    if !w.numbers.values().any(|n| n["phone_number"] == *from) {
+        return error(
+            400,
+            21606,
+            "The From phone number is not a valid, SMS-capable number for this account",
+        );
+    }
+    let sid = format!("SM{:032x}", w.messages.len() + 1);
+    let item = json!({
+        "sid": sid,
+        "account_sid": account,
+        "to": to,
+        "from": from,
+        "body": form.get("Body").cloned().unwrap_or_default(),
+        "status": "queued",
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "num_segments": "1",
+        "uri": format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"),
+    });
+    w.messages.push(form);
+    (StatusCode::CREATED, axum::Json(item)).into_response()
+}
+
 async fn available(
     State(w): State<Shared>,
     Path((account, _country, _kind)): Path<(String, String, String)>,
@@ -272,6 +316,10 @@ pub async fn start_on(bind: &str) -> (String, Shared) {
         .route(
             "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{sid}",
             get(one).post(update).delete(release),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            axum::routing::post(message),
         )
         .route(
             "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/{country}/{kind}",
