@@ -190,6 +190,9 @@ pub struct CallState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_route: Option<AlertRoute>,
     /// What happened, in order, for the call log (`step on-call: nobody is on call ...`).
+    /// Not part of the state's JSON: the store keeps them in a list of their own and appends
+    /// a change's new events, so serializing a state never copies or writes its history.
+    #[serde(skip)]
     pub events: Vec<(Timestamp, String)>,
 }
 

@@ -231,10 +231,9 @@ impl RedisStore {
     }
 }
 
+/// The state's JSON, which leaves its events out (`CallState::events`).
 fn state_json(state: &CallState) -> Result<String, serde_json::Error> {
-    let mut bare = state.clone();
-    bare.events.clear();
-    serde_json::to_string(&bare)
+    serde_json::to_string(state)
 }
 
 fn event_json(e: &(Timestamp, String)) -> String {

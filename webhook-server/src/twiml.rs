@@ -177,7 +177,8 @@ impl Response {
 
     /// The XML document Twilio receives.
     pub fn to_xml(&self) -> String {
-        let mut w = Writer::new(Vec::new());
+        // Room for a typical answer (a greeting and a menu, about 700 bytes) at once.
+        let mut w = Writer::new(Vec::with_capacity(1024));
         let write = |w: &mut Writer<Vec<u8>>| -> std::io::Result<()> {
             w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
             w.write_event(Event::Start(BytesStart::new("Response")))?;
