@@ -258,6 +258,7 @@ fn calls_lists_the_call_log_in_redis_and_shows_one_call() {
             expected_version: 0,
             key: "incoming",
             response: &xml,
+            alert: None,
         };
         assert!(store.commit(commit).await.unwrap());
     });

@@ -15,6 +15,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::RoutingTable;
 use crate::table::{Alerting, NotificationTarget, ObjectName};
 
 /// Whether an alert is about a call or a text.
@@ -42,6 +43,19 @@ pub struct AlertRoute {
     /// The Twilio account of the hotline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
+}
+
+impl AlertRoute {
+    /// The route of alerts raised through `table`'s hotline: its policy's targets and
+    /// alerting settings, and the number's owner and account.
+    pub fn of(table: &RoutingTable) -> AlertRoute {
+        AlertRoute {
+            targets: table.policy.notifications.clone(),
+            alerting: table.policy.alerting.clone(),
+            owner: table.owner.clone(),
+            account_sid: table.account_sid.clone(),
+        }
+    }
 }
 
 /// A text forwarded to a responder through Twilio's Messages API.

@@ -142,12 +142,7 @@ pub fn incoming(
         return (state, Response::new().push(say(t, message)).hangup());
     }
     if !t.policy.notifications.is_empty() {
-        state.alert_route = Some(AlertRoute {
-            targets: t.policy.notifications.clone(),
-            alerting: t.policy.alerting.clone(),
-            owner: t.owner.clone(),
-            account_sid: t.account_sid.clone(),
-        });
+        state.alert_route = Some(AlertRoute::of(t));
     }
     let mut r = Response::new();
     match &t.policy.greeting {

@@ -637,6 +637,11 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
             }
         };
         let body = twiml.to_xml();
+        // Most webhooks (a dial moving to the next step, a status callback) leave the alert as
+        // it was: then neither its snapshot is written again nor the dispatcher woken for it.
+        let alert = state
+            .alert()
+            .filter(|a| before.as_ref().and_then(CallState::alert).as_ref() != Some(a));
         let applied =
             st.0.store
                 .commit(Commit {
@@ -644,6 +649,7 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
                     expected_version: loaded.version,
                     key: &key,
                     response: &body,
+                    alert: alert.as_ref(),
                 })
                 .await?;
         if applied {

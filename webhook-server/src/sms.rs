@@ -148,12 +148,7 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         recording_url: None,
         transcription: None,
         conversation_recording_url: None,
-        route: AlertRoute {
-            targets: policy.notifications.clone(),
-            alerting: policy.alerting.clone(),
-            owner: table.owner.clone(),
-            account_sid: table.account_sid.clone(),
-        },
+        route: AlertRoute::of(table),
         forwards,
     };
     Answer {

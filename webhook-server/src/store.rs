@@ -78,6 +78,9 @@ pub struct Commit<'a> {
     pub key: &'a str,
     /// The TwiML answered.
     pub response: &'a str,
+    /// The call's alert snapshot to store and mark due, when this change changed it (`None`
+    /// leaves the stored one as it is). Only Redis has a dispatcher to read it.
+    pub alert: Option<&'a switchboard_routing::Alert>,
 }
 
 /// Settings of a store.
@@ -185,7 +188,7 @@ impl std::fmt::Debug for RedisStore {
 }
 
 /// KEYS: call hash, events list. ARGV: expected version, state JSON, response field, TwiML,
-/// TTL seconds, max events, alert snapshot JSON ('' when the call raises no alert), then the
+/// TTL seconds, max events, alert snapshot JSON ('' to leave the stored one), then the
 /// events to append.
 const COMMIT_SCRIPT: &str = r"
 local v = redis.call('HGET', KEYS[1], 'version')
@@ -410,12 +413,7 @@ impl Store {
                 }
             }
             Store::Redis(r, _) => {
-                // Only Redis has an alert dispatcher to read the snapshot.
-                let alert = commit
-                    .state
-                    .alert()
-                    .map(|a| serde_json::to_string(&a))
-                    .transpose()?;
+                let alert = commit.alert.map(serde_json::to_string).transpose()?;
                 let mut c = r.conn.clone();
                 // EVALSHA: the script is sent once, not with every commit. After a Redis
                 // restart the script cache is empty: load it and send the commit again, without
