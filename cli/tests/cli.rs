@@ -259,6 +259,7 @@ fn calls_lists_the_call_log_in_redis_and_shows_one_call() {
             key: "incoming",
             response: &xml,
             alert: None,
+            replace: false,
         };
         assert!(store.commit(commit).await.unwrap());
     });

@@ -561,6 +561,11 @@ fn number<T: std::str::FromStr>(p: &Params, name: &str) -> Option<T> {
 /// Load, decide (pure), commit; again when another replica changed the call meanwhile.
 async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<String, Failure> {
     let key = hook.key(p);
+    if let Hook::Incoming = hook
+        && let Some(answer) = first_webhook(st, sid, &key, p).await?
+    {
+        return Ok(answer);
+    }
     for _ in 0..MAX_ATTEMPTS {
         // The caller's leg names the hotline in `To`: its table comes in the same round trip.
         let hotline = (!hook.responder_leg())
@@ -650,12 +655,10 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
                     key: &key,
                     response: &body,
                     alert: alert.as_ref(),
+                    replace: false,
                 })
                 .await?;
         if applied {
-            for (_, e) in &state.events {
-                info!(event = %e, "call event");
-            }
             observe(st, before.as_ref(), &state);
             return Ok(body);
         }
@@ -664,8 +667,92 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
     Err(Failure::Contended)
 }
 
-/// Counts what this change finished: a call's outcome, its time to answer.
+/// A call's first webhook in one Redis round trip: decided on the routing table this replica
+/// read last, and committed together with a read of that table's current revision. When the
+/// table changed meanwhile (the first call after a change, on this replica), the call is
+/// decided again on the current table and that decision replaces the first, before Twilio has
+/// heard either. `None` when the call exists already (a retried or concurrent first webhook),
+/// or no table of the number is cached: then `serve`'s load-decide-commit answers.
+async fn first_webhook(
+    st: &AppState,
+    sid: &str,
+    key: &str,
+    p: &Params,
+) -> Result<Option<String>, Failure> {
+    let to = p.get("To");
+    let Some(cached) = st.0.store.cached_table(to) else {
+        return Ok(None);
+    };
+    let now = st.0.clock.now();
+    let decide = |table: Option<Arc<RoutingTable>>| {
+        let req = Incoming {
+            call_sid: sid,
+            from: p.get("From"),
+            to,
+        };
+        let (state, twiml) = flow::incoming(owned(table, p).as_deref(), &req, now, &st.0.urls);
+        let body = twiml.to_xml();
+        (state, body)
+    };
+    let revision = cached.revision.clone();
+    let (state, body) = decide(Some(cached));
+    let alert = state.alert();
+    let committed =
+        st.0.store
+            .commit_first(
+                Commit {
+                    state: &state,
+                    expected_version: 0,
+                    key,
+                    response: &body,
+                    alert: alert.as_ref(),
+                    replace: false,
+                },
+                to,
+            )
+            .await?;
+    let Some(current) = committed else {
+        return Ok(None);
+    };
+    if current.as_deref() == Some(revision.as_str()) {
+        observe(st, None, &state);
+        return Ok(Some(body));
+    }
+    info!(
+        revision = current.as_deref().unwrap_or("none"),
+        "the routing table changed since this replica last read it; deciding the call again"
+    );
+    let table = st.0.store.table_at(to, current).await?;
+    let (fresh, fresh_body) = decide(table);
+    let alert = fresh.alert();
+    let replaced =
+        st.0.store
+            .commit(Commit {
+                state: &fresh,
+                expected_version: 1,
+                key,
+                response: &fresh_body,
+                alert: alert.as_ref(),
+                replace: true,
+            })
+            .await?;
+    if replaced {
+        observe(st, None, &fresh);
+        Ok(Some(fresh_body))
+    } else {
+        // Another webhook of the call (the caller hung up already) moved it on from the first
+        // decision, which then stands: it is what the stored state and answer say.
+        observe(st, None, &state);
+        Ok(Some(body))
+    }
+}
+
+/// Logs a committed change's events and counts what it finished: a call's outcome, its time
+/// to answer.
 fn observe(st: &AppState, before: Option<&CallState>, after: &CallState) {
+    for (_, e) in &after.events {
+        info!(event = %e, "call event");
+    }
     let m = &st.0.metrics;
     if before.and_then(|b| b.accepted.as_ref()).is_none()
         && let Some((_, at)) = &after.accepted

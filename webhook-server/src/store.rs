@@ -3,8 +3,8 @@
 //!
 //! ```text
 //!   sb:v1:route:{number}       STRING  RoutingTable JSON (written by the operator)
-//!   sb:v1:route:{number}:rev   STRING  its revision (same MULTI); read on every call, the
-//!                                      table itself only when the revision is new
+//!   sb:v1:route:{number}:rev   STRING  its revision (same MULTI); read with every webhook
+//!                                      of a caller's leg, the table only when it is new
 //!   sb:v1:call:{sid}           HASH    version, state (CallState JSON without events),
 //!                                      r:<webhook key> (the TwiML answered to that webhook)
 //!   sb:v1:call:{sid}:events    LIST    the call's events, oldest first, at most MAX_EVENTS
@@ -20,6 +20,11 @@
 //! on one call cannot both win, and the loser reloads and tries again. A call's keys share a
 //! hash tag, so the script is valid on Redis Cluster; the call log list is written in a
 //! separate command (it lives in another slot) right after the call's first commit.
+//!
+//! A call's first webhook takes one round trip: it is decided on the table this replica read
+//! last and committed in a pipeline that reads the table's revision first (`commit_first`);
+//! the rare first call after a table change is decided again and replaces the first decision
+//! (`Commit::replace`) before Twilio hears it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -81,6 +86,10 @@ pub struct Commit<'a> {
     /// The call's alert snapshot to store and mark due, when this change changed it (`None`
     /// leaves the stored one as it is). Only Redis has a dispatcher to read it.
     pub alert: Option<&'a switchboard_routing::Alert>,
+    /// This change replaces the call's first decision, made on a routing table that turned out
+    /// to be stale (`Store::commit_first`): the stored events are replaced rather than appended
+    /// to, and the stored alert snapshot by `alert` (removed when `None`).
+    pub replace: bool,
 }
 
 /// Settings of a store.
@@ -124,6 +133,11 @@ impl TableCache {
             .get(number)
             .filter(|t| t.revision == revision)
             .cloned()
+    }
+
+    fn last(&self, number: &str) -> Option<Arc<RoutingTable>> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(number).cloned()
     }
 
     fn insert(&self, number: &str, json: &str) -> Result<Arc<RoutingTable>, StoreError> {
@@ -188,16 +202,21 @@ impl std::fmt::Debug for RedisStore {
 }
 
 /// KEYS: call hash, events list. ARGV: expected version, state JSON, response field, TwiML,
-/// TTL seconds, max events, alert snapshot JSON ('' to leave the stored one), then the
+/// TTL seconds, max events, alert snapshot JSON ('' to leave the stored one), '1' to replace
+/// the events and alert rather than append to and keep them (`Commit::replace`), then the
 /// events to append.
 const COMMIT_SCRIPT: &str = r"
 local v = redis.call('HGET', KEYS[1], 'version')
 if (v or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1), 'state', ARGV[2], ARGV[3], ARGV[4])
+if ARGV[8] == '1' then
+  redis.call('DEL', KEYS[2])
+  if ARGV[7] == '' then redis.call('HDEL', KEYS[1], 'alert') end
+end
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'alert', ARGV[7]) end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-if #ARGV > 7 then
-  for i = 8, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+if #ARGV > 8 then
+  for i = 9, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
   redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
@@ -387,6 +406,50 @@ impl Store {
 
     /// Applies `commit` when the call is still at `expected_version`; false when it moved on.
     pub async fn commit(&self, commit: Commit<'_>) -> Result<bool, StoreError> {
+        Ok(self.apply(&commit, None).await?.0)
+    }
+
+    /// The routing table of `number` this store read last, without asking Redis whether it is
+    /// still current (`commit_first` tells).
+    pub fn cached_table(&self, number: &str) -> Option<Arc<RoutingTable>> {
+        match self {
+            Store::Memory(m, _) => Self::mem(m).tables.get(number).cloned(),
+            Store::Redis(r, _) => r.tables.last(number),
+        }
+    }
+
+    /// The table of `number` at `revision`, its current one as `commit_first` returned it.
+    pub async fn table_at(
+        &self,
+        number: &str,
+        revision: Option<String>,
+    ) -> Result<Option<Arc<RoutingTable>>, StoreError> {
+        match self {
+            Store::Memory(m, _) => Ok(Self::mem(m).tables.get(number).cloned()),
+            Store::Redis(r, _) => r.table_at(number, revision).await,
+        }
+    }
+
+    /// Applies the first commit of a new call (`expected_version` 0), decided on a table of
+    /// `number` that may be stale (`cached_table`), and reads that table's current revision in
+    /// the same round trip, before the commit. `None` when the call exists already (a retried
+    /// or concurrent first webhook); else the current revision (`None`: not published), which
+    /// the caller compares with the revision it decided on.
+    pub async fn commit_first(
+        &self,
+        commit: Commit<'_>,
+        number: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let (applied, revision) = self.apply(&commit, Some(number)).await?;
+        Ok(applied.then_some(revision))
+    }
+
+    /// Applies `commit`; with `revision_of`, also reads that number's table revision first.
+    async fn apply(
+        &self,
+        commit: &Commit<'_>,
+        revision_of: Option<&str>,
+    ) -> Result<(bool, Option<String>), StoreError> {
         let state = state_json(commit.state)?;
         let events: Vec<String> = commit.state.events.iter().map(event_json).collect();
         let retention = self.retention();
@@ -394,44 +457,53 @@ impl Store {
         match self {
             Store::Memory(m, _) => {
                 let mut mem = Self::mem(m);
+                let revision =
+                    revision_of.and_then(|n| mem.tables.get(n).map(|t| t.revision.clone()));
                 let call = mem.calls.entry(sid.clone()).or_default();
                 if call.version != commit.expected_version {
-                    Ok(false)
-                } else {
-                    call.version += 1;
-                    call.state = state;
-                    call.responses
-                        .insert(commit.key.to_string(), commit.response.to_string());
-                    call.events.extend(events);
-                    while call.events.len() > MAX_EVENTS {
-                        call.events.pop_front();
-                    }
-                    if commit.expected_version == 0 {
-                        Self::log_call(&mut mem, sid, retention.log_size);
-                    }
-                    Ok(true)
+                    return Ok((false, revision));
                 }
+                call.version += 1;
+                call.state = state;
+                call.responses
+                    .insert(commit.key.to_string(), commit.response.to_string());
+                if commit.replace {
+                    call.events.clear();
+                }
+                call.events.extend(events);
+                while call.events.len() > MAX_EVENTS {
+                    call.events.pop_front();
+                }
+                if commit.expected_version == 0 {
+                    Self::log_call(&mut mem, sid, retention.log_size);
+                }
+                Ok((true, revision))
             }
             Store::Redis(r, _) => {
                 let alert = commit.alert.map(serde_json::to_string).transpose()?;
-                let mut c = r.conn.clone();
                 // EVALSHA: the script is sent once, not with every commit. After a Redis
                 // restart the script cache is empty: load it and send the commit again, without
                 // the call log push, which Redis ran beside the failed EVALSHA already.
                 let pipe = |with_log: bool| {
                     let mut pipe = redis::pipe();
+                    if let Some(n) = revision_of {
+                        // Before the script, in the same round trip: what the table's revision
+                        // is when the call is committed.
+                        pipe.get(keys::route_revision(n));
+                    }
                     pipe.cmd("EVALSHA")
                         .arg(r.commit.get_hash())
                         .arg(2)
                         .arg(keys::call(sid))
                         .arg(keys::call_events(sid))
-                        .arg(commit.expected_version.to_string())
+                        .arg(commit.expected_version)
                         .arg(&state)
                         .arg(response_field(commit.key))
                         .arg(commit.response)
                         .arg(retention.call_ttl.as_secs().max(1))
                         .arg(MAX_EVENTS)
                         .arg(alert.as_deref().unwrap_or(""))
+                        .arg(if commit.replace { "1" } else { "0" })
                         .arg(&events);
                     if alert.is_some() {
                         // The dispatcher has something new to look at: due now (score 0 is
@@ -458,19 +530,29 @@ impl Store {
                     pipe
                 };
                 let new_call = commit.expected_version == 0;
-                let result: Result<(i64,), redis::RedisError> =
-                    pipe(new_call).query_async(&mut c).await;
-                let (n,) = match result {
+                let send = |with_log| {
+                    let mut c = r.conn.clone();
+                    let pipe = pipe(with_log);
+                    async move {
+                        if revision_of.is_some() {
+                            pipe.query_async::<(Option<String>, i64)>(&mut c).await
+                        } else {
+                            let (n,): (i64,) = pipe.query_async(&mut c).await?;
+                            Ok((None, n))
+                        }
+                    }
+                };
+                let (revision, n) = match send(new_call).await {
                     Err(e)
                         if e.kind()
                             == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
                     {
-                        r.commit.load_async(&mut c).await?;
-                        pipe(false).query_async(&mut c).await?
+                        r.commit.load_async(&mut r.conn.clone()).await?;
+                        send(false).await?
                     }
                     other => other?,
                 };
-                Ok(n == 1)
+                Ok((n == 1, revision))
             }
         }
     }

@@ -405,3 +405,66 @@ async fn a_redis_restart_that_empties_the_script_cache_does_not_break_a_call() {
     let m = c.replicas[0].metrics().encode();
     assert!(!m.contains("fallbacks_total{"), "{m}");
 }
+
+/// The alert snapshot stored for call `sid`, if any.
+fn stored_alert(c: &Cluster, sid: &str) -> Option<String> {
+    let mut conn = redis::Client::open(c.redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("HGET")
+        .arg(switchboard_routing::keys::call(sid))
+        .arg("alert")
+        .query(&mut conn)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_after_the_table_changed_is_decided_on_the_new_table() {
+    // A first call makes the replica cache the table; its next first webhook is decided on
+    // that cache and committed with a read of the current revision in the same round trip.
+    let c = Cluster::start(1, monday_10am()).await;
+    let first = c.simulator().run(database_call()).await.unwrap();
+    assert!(finished(&c, &first).await.alert().is_some());
+    assert!(stored_alert(&c, &first.call_sid).is_some());
+
+    // The operator publishes a new revision: maintenance, and no notification targets.
+    let mut t = table();
+    t.policy.mode = switchboard_routing::table::Mode::Maintenance {
+        message: "Back at 06:00 UTC.".into(),
+    };
+    t.policy.notifications.clear();
+    let t = t.seal();
+    assert_ne!(t.revision, table().revision);
+    c.store().put_table(&t).await.unwrap();
+
+    let mut sim = c.simulator();
+    sim.deliver_twice = true;
+    let second = sim.run(database_call()).await.unwrap();
+    let call = finished(&c, &second).await;
+    assert_eq!(second.heard, ["Back at 06:00 UTC."], "{}", second.render());
+    assert!(
+        second.replay_mismatches.is_empty(),
+        "{:?}",
+        second.replay_mismatches
+    );
+    assert_eq!(call.outcome, Some(Outcome::Unavailable));
+    assert_eq!(call.revision, t.revision);
+    // The decision made on the stale table left no alert behind (the new table notifies
+    // nobody).
+    assert_eq!(stored_alert(&c, &second.call_sid), None);
+
+    // The number unpublished: not in service, though the replica still holds the maintenance
+    // table, and the events of the decision made on that table are gone.
+    c.store().remove_table(HOTLINE).await.unwrap();
+    let third = c.simulator().run(database_call()).await.unwrap();
+    let call = finished(&c, &third).await;
+    assert_eq!(third.heard, [switchboard_webhook::flow::NOT_IN_SERVICE]);
+    assert_eq!(call.outcome, Some(Outcome::UnknownNumber));
+    let events: Vec<&str> = call.events.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(events[0], format!("no routing table for {HOTLINE}"));
+    assert!(
+        !events.iter().any(|e| e.contains("not active")),
+        "{events:?}"
+    );
+}

@@ -4,8 +4,9 @@
 //! percentiles. Used by `scripts/bench` against the webhook server and against nginx serving
 //! a static TwiML file, so both are measured by the same tool.
 //!
-//! Every request is a distinct call (its own CallSid), signed as Twilio signs it; each body
-//! and signature is made before that request's timer starts, so signing is not measured.
+//! Every request is a distinct call (its own CallSid, which also carries the run's ID, by
+//! default a clock reading), signed as Twilio signs it; each body and signature is made before
+//! that request's timer starts, so signing is not measured.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,6 +23,9 @@ struct Args {
     to: String,
     concurrency: usize,
     seconds: u64,
+    /// Goes into every CallSid, so that runs against one server never repeat a call (a
+    /// repeated CallSid is a retried webhook, which the server answers from its store).
+    run: String,
 }
 
 fn args() -> Result<Args, String> {
@@ -33,6 +37,13 @@ fn args() -> Result<Args, String> {
         to: "+14155550100".into(),
         concurrency: 64,
         seconds: 10,
+        run: format!(
+            "{:08x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u32)
+                .unwrap_or(0)
+        ),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,11 +56,12 @@ fn args() -> Result<Args, String> {
             "--to" => a.to = value()?,
             "--concurrency" => a.concurrency = value()?.parse().map_err(|e| format!("{e}"))?,
             "--seconds" => a.seconds = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--run" => a.run = value()?,
             other => return Err(format!("unknown flag {other}")),
         }
     }
     if a.url.is_empty() {
-        return Err("usage: switchboard-loadgen --url URL [--public-url URL --token T --account AC..] [--concurrency 64] [--seconds 10]".into());
+        return Err("usage: switchboard-loadgen --url URL [--public-url URL --token T --account AC..] [--concurrency 64] [--seconds 10] [--run ID]".into());
     }
     Ok(a)
 }
@@ -64,7 +76,7 @@ struct Prepared {
 fn prepare(a: &Args, path: &str, worker: usize, i: usize) -> Prepared {
     let params: Vec<(String, String)> = [
         ("AccountSid", a.account.clone()),
-        ("CallSid", format!("CAbench{worker:04}{i:08}")),
+        ("CallSid", format!("CA{}{worker:04}{i:08}", a.run)),
         ("From", format!("+1510555{:04}", i % 10_000)),
         ("To", a.to.clone()),
         ("CallStatus", "ringing".into()),
