@@ -4,9 +4,6 @@
 //! Only the verbs and attributes Switchboard uses are modelled; see Twilio's TwiML reference
 //! for each (<https://www.twilio.com/docs/voice/twiml>).
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-
 /// A `<Response>` document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Response {
@@ -178,158 +175,172 @@ impl Response {
     /// The XML document Twilio receives.
     pub fn to_xml(&self) -> String {
         // Room for a typical answer (a greeting and a menu, about 700 bytes) at once.
-        let mut w = Writer::new(Vec::with_capacity(1024));
-        let write = |w: &mut Writer<Vec<u8>>| -> std::io::Result<()> {
-            w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-            w.write_event(Event::Start(BytesStart::new("Response")))?;
-            for v in &self.verbs {
-                write_verb(w, v)?;
-            }
-            w.write_event(Event::End(BytesEnd::new("Response")))
-        };
-        write(&mut w).expect("writing to a Vec cannot fail");
-        String::from_utf8(w.into_inner()).expect("quick-xml writes UTF-8")
+        let mut x = Xml(String::with_capacity(1024));
+        x.0.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>");
+        for v in &self.verbs {
+            x.verb(v);
+        }
+        x.0.push_str("</Response>");
+        x.0
     }
 }
 
-fn element<'a>(name: &'a str, attrs: &[(&'a str, Option<String>)]) -> BytesStart<'a> {
-    let mut e = BytesStart::new(name);
-    for (k, v) in attrs {
-        if let Some(v) = v {
-            e.push_attribute((*k, v.as_str()));
+/// A document being written: tags straight into a string, every text and attribute value
+/// escaped by quick-xml (`&`, `<`, `>`, `'` and `"` all become entities).
+struct Xml(String);
+
+impl Xml {
+    /// `<name`: attributes follow, then `open` or `empty`.
+    fn tag(&mut self, name: &str) -> &mut Self {
+        self.0.push('<');
+        self.0.push_str(name);
+        self
+    }
+
+    fn attr(&mut self, name: &str, value: &str) -> &mut Self {
+        self.0.push(' ');
+        self.0.push_str(name);
+        self.0.push_str("=\"");
+        self.0.push_str(&quick_xml::escape::escape(value));
+        self.0.push('"');
+        self
+    }
+
+    fn attr_if(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(v) => self.attr(name, v),
+            None => self,
         }
     }
-    e
-}
 
-fn text_element(w: &mut Writer<Vec<u8>>, start: BytesStart<'_>, text: &str) -> std::io::Result<()> {
-    let name = start.to_end().into_owned();
-    w.write_event(Event::Start(start))?;
-    w.write_event(Event::Text(BytesText::new(text)))?;
-    w.write_event(Event::End(name))
-}
+    fn num(&mut self, name: &str, value: u32) -> &mut Self {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, " {name}=\"{value}\"");
+        self
+    }
 
-fn flag(b: bool) -> Option<String> {
-    b.then(|| "true".to_string())
-}
+    fn open(&mut self) {
+        self.0.push('>');
+    }
 
-fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> std::io::Result<()> {
-    match verb {
-        Verb::Say(s) => text_element(
-            w,
-            element(
-                "Say",
-                &[("voice", s.voice.clone()), ("language", s.language.clone())],
-            ),
-            &s.text,
-        ),
-        Verb::Play(url) => text_element(w, BytesStart::new("Play"), url),
-        Verb::Message(body) => text_element(w, BytesStart::new("Message"), body),
-        Verb::Pause(len) => w.write_event(Event::Empty(element(
-            "Pause",
-            &[("length", Some(len.to_string()))],
-        ))),
-        Verb::Gather(g) => {
-            let start = element(
-                "Gather",
-                &[
-                    (
-                        "input",
-                        Some(
-                            match g.input {
-                                Input::Dtmf => "dtmf",
-                                Input::Speech => "speech",
-                            }
-                            .into(),
-                        ),
-                    ),
-                    ("action", Some(g.action.clone())),
-                    ("method", Some("POST".into())),
-                    ("numDigits", g.num_digits.map(|n| n.to_string())),
-                    ("timeout", Some(g.timeout.to_string())),
-                    ("language", g.language.clone()),
-                    ("actionOnEmptyResult", flag(g.action_on_empty_result)),
-                ],
-            );
-            w.write_event(Event::Start(start))?;
-            for p in &g.prompts {
-                write_verb(w, p)?;
-            }
-            w.write_event(Event::End(BytesEnd::new("Gather")))
-        }
-        Verb::Dial(d) => {
-            let start = element(
-                "Dial",
-                &[
-                    ("action", d.action.clone()),
-                    ("method", d.action.as_ref().map(|_| "POST".into())),
-                    ("timeout", Some(d.timeout.to_string())),
-                    ("callerId", d.caller_id.clone()),
-                    ("answerOnBridge", flag(d.answer_on_bridge)),
-                    ("timeLimit", d.time_limit.map(|t| t.to_string())),
-                    (
-                        "record",
-                        d.recording_status_callback
-                            .as_ref()
-                            .map(|_| "record-from-answer-dual".to_string()),
-                    ),
-                    (
-                        "recordingStatusCallback",
-                        d.recording_status_callback.clone(),
-                    ),
-                ],
-            );
-            w.write_event(Event::Start(start))?;
-            for n in &d.nouns {
-                let (name, addr, url) = match n {
-                    Noun::Number { number, url } => ("Number", number, url),
-                    Noun::Sip { uri, url } => ("Sip", uri, url),
+    fn empty(&mut self) {
+        self.0.push_str("/>");
+    }
+
+    fn close(&mut self, name: &str) {
+        self.0.push_str("</");
+        self.0.push_str(name);
+        self.0.push('>');
+    }
+
+    /// An opened tag's text content and its end tag.
+    fn text(&mut self, name: &str, text: &str) {
+        self.open();
+        self.0.push_str(&quick_xml::escape::escape(text));
+        self.close(name);
+    }
+
+    fn verb(&mut self, verb: &Verb) {
+        match verb {
+            Verb::Say(s) => self
+                .tag("Say")
+                .attr_if("voice", s.voice.as_deref())
+                .attr_if("language", s.language.as_deref())
+                .text("Say", &s.text),
+            Verb::Play(url) => self.tag("Play").text("Play", url),
+            Verb::Message(body) => self.tag("Message").text("Message", body),
+            Verb::Pause(len) => self.tag("Pause").num("length", *len).empty(),
+            Verb::Gather(g) => {
+                let input = match g.input {
+                    Input::Dtmf => "dtmf",
+                    Input::Speech => "speech",
                 };
-                let method = url.as_ref().map(|_| "POST".to_string());
-                text_element(
-                    w,
-                    element(name, &[("url", url.clone()), ("method", method)]),
-                    addr,
-                )?;
+                let tag = self
+                    .tag("Gather")
+                    .attr("input", input)
+                    .attr("action", &g.action)
+                    .attr("method", "POST");
+                if let Some(n) = g.num_digits {
+                    tag.num("numDigits", n);
+                }
+                tag.num("timeout", g.timeout)
+                    .attr_if("language", g.language.as_deref())
+                    .attr_if("actionOnEmptyResult", flag(g.action_on_empty_result))
+                    .open();
+                for p in &g.prompts {
+                    self.verb(p);
+                }
+                self.close("Gather");
             }
-            w.write_event(Event::End(BytesEnd::new("Dial")))
-        }
-        Verb::Record(r) => w.write_event(Event::Empty(element(
-            "Record",
-            &[
-                ("action", Some(r.action.clone())),
-                ("method", Some("POST".into())),
-                ("maxLength", Some(r.max_length.to_string())),
-                ("finishOnKey", Some("#".into())),
-                ("playBeep", Some("true".into())),
-                ("transcribe", flag(r.transcribe_callback.is_some())),
-                ("transcribeCallback", r.transcribe_callback.clone()),
-                (
+            Verb::Dial(d) => {
+                let tag = self
+                    .tag("Dial")
+                    .attr_if("action", d.action.as_deref())
+                    .attr_if("method", d.action.as_ref().map(|_| "POST"))
+                    .num("timeout", d.timeout)
+                    .attr_if("callerId", d.caller_id.as_deref())
+                    .attr_if("answerOnBridge", flag(d.answer_on_bridge));
+                if let Some(t) = d.time_limit {
+                    tag.num("timeLimit", t);
+                }
+                tag.attr_if(
+                    "record",
+                    d.recording_status_callback
+                        .as_ref()
+                        .map(|_| "record-from-answer-dual"),
+                )
+                .attr_if(
                     "recordingStatusCallback",
-                    r.recording_status_callback.clone(),
-                ),
-            ],
-        ))),
-        Verb::Redirect(url) => text_element(
-            w,
-            element("Redirect", &[("method", Some("POST".into()))]),
-            url,
-        ),
-        Verb::Hangup => w.write_event(Event::Empty(BytesStart::new("Hangup"))),
-        Verb::Reject(reason) => w.write_event(Event::Empty(element(
-            "Reject",
-            &[(
-                "reason",
-                Some(
+                    d.recording_status_callback.as_deref(),
+                )
+                .open();
+                for n in &d.nouns {
+                    let (name, addr, url) = match n {
+                        Noun::Number { number, url } => ("Number", number, url),
+                        Noun::Sip { uri, url } => ("Sip", uri, url),
+                    };
+                    self.tag(name)
+                        .attr_if("url", url.as_deref())
+                        .attr_if("method", url.as_ref().map(|_| "POST"))
+                        .text(name, addr);
+                }
+                self.close("Dial");
+            }
+            Verb::Record(r) => self
+                .tag("Record")
+                .attr("action", &r.action)
+                .attr("method", "POST")
+                .num("maxLength", r.max_length)
+                .attr("finishOnKey", "#")
+                .attr("playBeep", "true")
+                .attr_if("transcribe", flag(r.transcribe_callback.is_some()))
+                .attr_if("transcribeCallback", r.transcribe_callback.as_deref())
+                .attr_if(
+                    "recordingStatusCallback",
+                    r.recording_status_callback.as_deref(),
+                )
+                .empty(),
+            Verb::Redirect(url) => self
+                .tag("Redirect")
+                .attr("method", "POST")
+                .text("Redirect", url),
+            Verb::Hangup => self.tag("Hangup").empty(),
+            Verb::Reject(reason) => self
+                .tag("Reject")
+                .attr(
+                    "reason",
                     match reason {
                         RejectReason::Busy => "busy",
                         RejectReason::Rejected => "rejected",
-                    }
-                    .into(),
-                ),
-            )],
-        ))),
+                    },
+                )
+                .empty(),
+        }
     }
+}
+
+fn flag(b: bool) -> Option<&'static str> {
+    b.then_some("true")
 }
 
 #[cfg(test)]
