@@ -12,8 +12,11 @@
 //! ones, in lifecycle order. Being a function of the snapshot, the plan is the same however often
 //! a webhook is retried, so a repeated webhook never repeats a notification.
 
+use std::sync::Arc;
+
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use crate::RoutingTable;
 use crate::table::{Alerting, NotificationTarget, ObjectName};
@@ -47,7 +50,8 @@ pub struct AlertRoute {
 
 impl AlertRoute {
     /// The route of alerts raised through `table`'s hotline: its policy's targets and
-    /// alerting settings, and the number's owner and account.
+    /// alerting settings, and the number's owner and account. `RoutingTable::alert_route`
+    /// builds it once per table.
     pub fn of(table: &RoutingTable) -> AlertRoute {
         AlertRoute {
             targets: table.policy.notifications.clone(),
@@ -55,6 +59,61 @@ impl AlertRoute {
             owner: table.owner.clone(),
             account_sid: table.account_sid.clone(),
         }
+    }
+}
+
+/// An alert route shared by everything that carries it, with its JSON written once. A call's
+/// state and its alert snapshot both hold the route, and every call of one table revision has
+/// the same one: serialized each time, the targets were the largest part of writing a call.
+/// It serializes as the route itself (serde_json writes the stored text), so the documents
+/// are the same as with a plain [`AlertRoute`].
+#[derive(Clone)]
+pub struct SharedRoute(pub(crate) Arc<(AlertRoute, Box<RawValue>)>);
+
+impl SharedRoute {
+    /// Wraps `route`, writing its JSON.
+    pub fn new(route: AlertRoute) -> SharedRoute {
+        let json = serde_json::value::to_raw_value(&route).expect("a route always serializes");
+        SharedRoute(Arc::new((route, json)))
+    }
+}
+
+impl From<AlertRoute> for SharedRoute {
+    fn from(route: AlertRoute) -> SharedRoute {
+        SharedRoute::new(route)
+    }
+}
+
+impl std::ops::Deref for SharedRoute {
+    type Target = AlertRoute;
+    fn deref(&self) -> &AlertRoute {
+        &self.0.0
+    }
+}
+
+impl PartialEq for SharedRoute {
+    fn eq(&self, other: &SharedRoute) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.0 == other.0.0
+    }
+}
+
+impl Eq for SharedRoute {}
+
+impl std::fmt::Debug for SharedRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.0.fmt(f)
+    }
+}
+
+impl Serialize for SharedRoute {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.1.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedRoute {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SharedRoute, D::Error> {
+        AlertRoute::deserialize(d).map(SharedRoute::new)
     }
 }
 
@@ -123,7 +182,7 @@ pub struct Alert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_recording_url: Option<String>,
     /// Where it goes.
-    pub route: AlertRoute,
+    pub route: SharedRoute,
     /// For a text: the responders it is forwarded to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forwards: Vec<Forward>,
@@ -303,7 +362,7 @@ mod tests {
             recording_url: None,
             transcription: None,
             conversation_recording_url: None,
-            route: AlertRoute {
+            route: SharedRoute::new(AlertRoute {
                 targets: vec![],
                 alerting: Alerting {
                     trigger_delay_seconds: delay,
@@ -314,7 +373,7 @@ mod tests {
                     name: "support".into(),
                 },
                 account_sid: None,
-            },
+            }),
             forwards: vec![],
         }
     }

@@ -22,7 +22,7 @@ pub mod schedule;
 pub mod signature;
 pub mod table;
 
-pub use alert::{Alert, AlertKind, AlertRoute, Forward, Plan, Stage};
+pub use alert::{Alert, AlertKind, AlertRoute, Forward, Plan, SharedRoute, Stage};
 pub use error::{ScheduleError, TableError};
 pub use escalation::{CallProgress, Responder, StepPlan};
 pub use oncall::{Handoff, OnCall, Source};

@@ -43,7 +43,23 @@ pub struct RoutingTable {
     pub chains: BTreeMap<String, Chain>,
     /// The schedules the chains use, by name.
     pub schedules: BTreeMap<String, Schedule>,
+    /// `alert_route()`, built once; not part of the document (`RouteMemo::default()`).
+    #[serde(skip)]
+    pub route_memo: RouteMemo,
 }
+
+/// The alert route of a table, built on first use (`RoutingTable::alert_route`) with the
+/// revision it was built from. Tables compare equal whatever their memos hold.
+#[derive(Clone, Debug, Default)]
+pub struct RouteMemo(std::sync::OnceLock<(String, crate::alert::SharedRoute)>);
+
+impl PartialEq for RouteMemo {
+    fn eq(&self, _: &RouteMemo) -> bool {
+        true
+    }
+}
+
+impl Eq for RouteMemo {}
 
 /// A namespaced object name.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -381,8 +397,25 @@ pub enum Target {
 }
 
 impl RoutingTable {
+    /// Where alerts of calls and texts to this hotline go, built and serialized once per table
+    /// revision (the webhook server asks for it with every call).
+    pub fn alert_route(&self) -> crate::alert::SharedRoute {
+        let build = || crate::alert::SharedRoute::new(crate::alert::AlertRoute::of(self));
+        let (revision, route) = self
+            .route_memo
+            .0
+            .get_or_init(|| (self.revision.clone(), build()));
+        if *revision == self.revision {
+            route.clone()
+        } else {
+            // Changed and sealed again after the memo was filled: build it afresh.
+            build()
+        }
+    }
+
     /// Sets `revision` to the hash of the rest of the content.
     pub fn seal(mut self) -> RoutingTable {
+        self.route_memo = RouteMemo::default();
         self.revision = String::new();
         let bytes = serde_json::to_vec(&self).expect("a routing table always serializes");
         let digest = Sha256::digest(&bytes);
@@ -425,5 +458,54 @@ mod tests {
         assert!(!list.blocks("+14155550124"));
         assert!(!list.blocks("+4421"));
         assert!(!list.blocks("+1415555012"));
+    }
+
+    /// The example hotline's table, as the operator compiles it from `examples/`.
+    fn example() -> RoutingTable {
+        RoutingTable::from_json(include_str!(
+            "../../webhook-server/tests/fixtures/support-hotline.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_alert_route_is_built_once_and_writes_the_same_json_as_a_plain_route() {
+        let t = example();
+        let (a, b) = (t.alert_route(), t.alert_route());
+        assert!(std::sync::Arc::ptr_eq(&a.0, &b.0), "built twice");
+        assert!(!a.targets.is_empty());
+        let plain = crate::alert::AlertRoute::of(&t);
+        assert_eq!(*a, plain);
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&plain).unwrap()
+        );
+        let back: crate::alert::SharedRoute =
+            serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn a_table_changed_and_sealed_again_gets_its_new_route() {
+        let t = example();
+        let before = t.alert_route();
+        // A clone shares the filled memo; changing it and sealing it again must not.
+        let mut changed = t.clone();
+        changed.policy.notifications.truncate(1);
+        let changed = changed.seal();
+        assert_eq!(changed.alert_route().targets.len(), 1);
+        assert!(before.targets.len() > 1);
+        // Changed without sealing: the revision still names the old content, the memo too.
+        let mut unsealed = t.clone();
+        unsealed.revision = "edited".into();
+        assert_eq!(
+            *unsealed.alert_route(),
+            crate::alert::AlertRoute::of(&unsealed)
+        );
+        assert_eq!(
+            t,
+            t.clone().seal(),
+            "the memo is not part of a table's equality"
+        );
     }
 }

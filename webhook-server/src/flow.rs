@@ -22,7 +22,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard_routing::table::{CallerId, Entry, Greeting, Mode, RingStrategy, RoutingTable};
-use switchboard_routing::{AlertRoute, CallProgress, Contact};
+use switchboard_routing::{CallProgress, Contact};
 
 use crate::state::{CallState, Outcome, Phase, Ring};
 use crate::twiml::{Dial, Gather, Input, Noun, Record, RejectReason, Response, Say, Verb};
@@ -142,7 +142,7 @@ pub fn incoming(
         return (state, Response::new().push(say(t, message)).hangup());
     }
     if !t.policy.notifications.is_empty() {
-        state.alert_route = Some(AlertRoute::of(t));
+        state.alert_route = Some(t.alert_route());
     }
     let mut r = Response::new();
     match &t.policy.greeting {

@@ -10,7 +10,7 @@
 
 use jiff::Timestamp;
 use switchboard_routing::table::{Entry, Mode, RoutingTable};
-use switchboard_routing::{Alert, AlertKind, AlertRoute, CallProgress, Contact, Forward};
+use switchboard_routing::{Alert, AlertKind, CallProgress, Contact, Forward};
 
 use crate::twiml::{Response, Verb};
 
@@ -148,7 +148,7 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         recording_url: None,
         transcription: None,
         conversation_recording_url: None,
-        route: AlertRoute::of(table),
+        route: table.alert_route(),
         forwards,
     };
     Answer {

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use switchboard_routing::{Alert, AlertKind, AlertRoute, Contact, Responder};
+use switchboard_routing::{Alert, AlertKind, Contact, Responder, SharedRoute};
 
 /// Where a call is.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,7 +188,7 @@ pub struct CallState {
     /// Where the call's alert goes, when its policy has notification targets (set once the
     /// call got past the blocklist and the policy's mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_route: Option<AlertRoute>,
+    pub alert_route: Option<SharedRoute>,
     /// What happened, in order, for the call log (`step on-call: nobody is on call ...`).
     /// Not part of the state's JSON: the store keeps them in a list of their own and appends
     /// a change's new events, so serializing a state never copies or writes its history.

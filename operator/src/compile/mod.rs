@@ -235,6 +235,7 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
                 policy: policy.clone(),
                 chains: table_chains,
                 schedules: table_schedules,
+                route_memo: table::RouteMemo::default(),
             }
             .seal(),
         );

@@ -374,7 +374,8 @@ mod tests {
                     name: "support-hotline".into(),
                 },
                 account_sid: Some("AC1".into()),
-            },
+            }
+            .into(),
             forwards: vec![],
         }
     }
