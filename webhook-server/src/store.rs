@@ -135,6 +135,11 @@ impl TableCache {
             .cloned()
     }
 
+    fn remove(&self, number: &str) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.remove(number);
+    }
+
     fn last(&self, number: &str) -> Option<Arc<RoutingTable>> {
         let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
         cache.get(number).cloned()
@@ -156,6 +161,9 @@ impl RedisStore {
         revision: Option<String>,
     ) -> Result<Option<Arc<RoutingTable>>, StoreError> {
         let Some(revision) = revision else {
+            // Unpublished: forget it, or every call to the number would first be decided on
+            // the old table (`Store::cached_table`) and then again.
+            self.tables.remove(number);
             return Ok(None);
         };
         if let Some(t) = self.tables.cached(number, &revision) {

@@ -467,4 +467,6 @@ async fn a_call_after_the_table_changed_is_decided_on_the_new_table() {
         !events.iter().any(|e| e.contains("not active")),
         "{events:?}"
     );
+    // The replica forgot the unpublished table: later calls are not decided on it first.
+    assert!(c.replicas[0].store().cached_table(HOTLINE).is_none());
 }
