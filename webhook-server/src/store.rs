@@ -8,6 +8,8 @@
 //!   sb:v1:call:{sid}           HASH    version, state (CallState JSON without events),
 //!                                      r:<webhook key> (the TwiML answered to that webhook)
 //!   sb:v1:call:{sid}:events    LIST    the call's events, oldest first, at most MAX_EVENTS
+//!   sb:v1:call:{sid}:draft:<r> HASH    a new call's first commit, until RENAMENX moves it
+//!                                      into place (or it is deleted: the call existed)
 //!   sb:v1:calls                LIST    call SIDs, newest first, at most `log_size`
 //!   sb:v1:call:{sid} alert     field   the call's alert snapshot, when its policy notifies
 //!   sb:v1:alerts:due           ZSET    alerts the dispatcher (operator) must look at
@@ -16,7 +18,9 @@
 //!
 //! Every change to a call is one compare-and-set on its `version` (a Lua script, so it is
 //! atomic on the server) that also stores the TwiML answered to the webhook that made the
-//! change. A retried webhook finds its answer and gets it again, unchanged; two replicas racing
+//! change. A new call's first change, when it has no events, is a draft hash renamed into
+//! place with `RENAMENX` instead (`RedisStore::create`), which is as atomic and much cheaper
+//! for Redis. A retried webhook finds its answer and gets it again, unchanged; two replicas racing
 //! on one call cannot both win, and the loser reloads and tries again. A call's keys share a
 //! hash tag, so the script is valid on Redis Cluster; the call log list is written in a
 //! separate command (it lives in another slot) right after the call's first commit.
@@ -261,6 +265,103 @@ impl RedisStore {
     }
 }
 
+/// Adds to a commit's pipeline what lives outside the call's slot: the due mark of its alert,
+/// when `alert` changed, and for a new call (`with_log`) its entry in the call log.
+fn mark_and_log(
+    pipe: &mut redis::Pipeline,
+    sid: &str,
+    alert: bool,
+    with_log: bool,
+    retention: Retention,
+) {
+    if alert {
+        // The dispatcher has something new to look at: due now (score 0 is always due; LT
+        // never postpones an alert already due). Another slot than the call's keys, so beside
+        // the commit, not in it; when the commit fails this only makes the dispatcher look
+        // once more.
+        pipe.cmd("ZADD")
+            .arg(keys::alerts_due())
+            .arg("LT")
+            .arg(0)
+            .arg(keys::alert_member(AlertKind::Call, sid))
+            .ignore();
+    }
+    if with_log {
+        // A new call enters the call log in the same round trip. The list lives in another
+        // cluster slot, so it cannot be inside the commit; a failed commit for a new call (a
+        // concurrent first webhook) only leaves a duplicate SID in the log, which
+        // `recent_calls` skips.
+        pipe.lpush(keys::call_log(), sid)
+            .ignore()
+            .ltrim(keys::call_log(), 0, retention.log_size as isize - 1)
+            .ignore();
+    }
+}
+
+/// Sends a commit's pipeline: (the table's revision when it was asked for, the commit's 1 or 0).
+async fn query_commit(
+    pipe: &redis::Pipeline,
+    c: &mut ConnectionManager,
+    with_revision: bool,
+) -> Result<(Option<String>, i64), redis::RedisError> {
+    if with_revision {
+        pipe.query_async(c).await
+    } else {
+        let (n,): (i64,) = pipe.query_async(c).await?;
+        Ok((None, n))
+    }
+}
+
+impl RedisStore {
+    /// A new call's first commit, when it has no events to append, without the script: the
+    /// call's hash is written under a draft key of its own (same hash tag, a random name) and
+    /// moved into place by `RENAMENX`, which refuses when the call exists already (a retried or
+    /// concurrent first webhook). `RENAME` keeps the draft's TTL. The script costs Redis more
+    /// than the commands it runs: Redis hashes every byte of every argument it hands to Lua,
+    /// and the state, answer and alert are a few KB.
+    async fn create(
+        &self,
+        commit: &Commit<'_>,
+        state: &str,
+        alert: Option<&str>,
+        revision_of: Option<&str>,
+        retention: Retention,
+    ) -> Result<(bool, Option<String>), StoreError> {
+        let sid = &commit.state.call_sid;
+        let call = keys::call(sid);
+        let draft = format!("{call}:draft:{:016x}", fastrand::u64(..));
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&draft)
+            .arg("version")
+            .arg(1)
+            .arg("state")
+            .arg(state)
+            .arg(response_field(commit.key))
+            .arg(commit.response);
+        if let Some(a) = alert {
+            hset.arg("alert").arg(a);
+        }
+        let mut pipe = redis::pipe();
+        if let Some(n) = revision_of {
+            pipe.get(keys::route_revision(n));
+        }
+        pipe.add_command(hset)
+            .ignore()
+            .expire(&draft, retention.call_ttl.as_secs().max(1) as i64)
+            .ignore()
+            .cmd("RENAMENX")
+            .arg(&draft)
+            .arg(&call);
+        mark_and_log(&mut pipe, sid, alert.is_some(), true, retention);
+        let mut c = self.conn.clone();
+        let (revision, created) = query_commit(&pipe, &mut c, revision_of.is_some()).await?;
+        if created != 1 {
+            let _: () = c.del(&draft).await?;
+        }
+        Ok((created == 1, revision))
+    }
+}
+
 /// The state's JSON, which leaves its events out (`CallState::events`).
 fn state_json(state: &CallState) -> Result<String, serde_json::Error> {
     serde_json::to_string(state)
@@ -489,6 +590,12 @@ impl Store {
             }
             Store::Redis(r, _) => {
                 let alert = commit.alert.map(serde_json::to_string).transpose()?;
+                let alert = alert.as_deref();
+                if commit.expected_version == 0 && !commit.replace && events.is_empty() {
+                    return r
+                        .create(commit, &state, alert, revision_of, retention)
+                        .await;
+                }
                 // EVALSHA: the script is sent once, not with every commit. After a Redis
                 // restart the script cache is empty: load it and send the commit again, without
                 // the call log push, which Redis ran beside the failed EVALSHA already.
@@ -510,45 +617,17 @@ impl Store {
                         .arg(commit.response)
                         .arg(retention.call_ttl.as_secs().max(1))
                         .arg(MAX_EVENTS)
-                        .arg(alert.as_deref().unwrap_or(""))
+                        .arg(alert.unwrap_or(""))
                         .arg(if commit.replace { "1" } else { "0" })
                         .arg(&events);
-                    if alert.is_some() {
-                        // The dispatcher has something new to look at: due now (score 0 is
-                        // always due; LT never postpones an alert already due). Another slot
-                        // than the call's keys, so beside the script, not in it; when the
-                        // compare-and-set fails this only makes the dispatcher look once more.
-                        pipe.cmd("ZADD")
-                            .arg(keys::alerts_due())
-                            .arg("LT")
-                            .arg(0)
-                            .arg(keys::alert_member(AlertKind::Call, sid))
-                            .ignore();
-                    }
-                    if with_log {
-                        // A new call enters the call log in the same round trip. The list lives
-                        // in another cluster slot, so it cannot be inside the script; a failed
-                        // compare-and-set for a new call (a concurrent first webhook) only
-                        // leaves a duplicate SID in the log, which `recent_calls` skips.
-                        pipe.lpush(keys::call_log(), sid)
-                            .ignore()
-                            .ltrim(keys::call_log(), 0, retention.log_size as isize - 1)
-                            .ignore();
-                    }
+                    mark_and_log(&mut pipe, sid, alert.is_some(), with_log, retention);
                     pipe
                 };
                 let new_call = commit.expected_version == 0;
                 let send = |with_log| {
                     let mut c = r.conn.clone();
                     let pipe = pipe(with_log);
-                    async move {
-                        if revision_of.is_some() {
-                            pipe.query_async::<(Option<String>, i64)>(&mut c).await
-                        } else {
-                            let (n,): (i64,) = pipe.query_async(&mut c).await?;
-                            Ok((None, n))
-                        }
-                    }
+                    async move { query_commit(&pipe, &mut c, revision_of.is_some()).await }
                 };
                 let (revision, n) = match send(new_call).await {
                     Err(e)

@@ -331,6 +331,26 @@ async fn retried_webhooks_get_the_same_answer_and_ring_nobody_twice() {
         m.contains("switchboard_webhook_replays_total{endpoint=\"dial\"}"),
         "{m}"
     );
+    assert!(
+        m.contains("switchboard_webhook_replays_total{endpoint=\"incoming\"}"),
+        "{m}"
+    );
+    // A new call's first commit is a draft renamed into place: the retried first webhook's
+    // draft was refused and deleted, and the call keeps the retention TTL the draft had.
+    let mut conn = redis::Client::open(c.redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let drafts: Vec<String> = redis::cmd("KEYS")
+        .arg("sb:v1:call:*:draft:*")
+        .query(&mut conn)
+        .unwrap();
+    assert!(drafts.is_empty(), "{drafts:?}");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(switchboard_routing::keys::call(&twice.call_sid))
+        .query(&mut conn)
+        .unwrap();
+    assert!(ttl > 6 * 24 * 3600, "ttl {ttl}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
