@@ -123,20 +123,16 @@ pub enum Store {
     Redis(RedisStore, Retention),
 }
 
-/// Parsed routing tables by number, with their revision. Each webhook reads the small
-/// revision key; the table is fetched and parsed again only when its revision changed, so
-/// every webhook sees the table as it is in Redis now without moving and parsing an unchanged
-/// document each time.
+/// Parsed routing tables by number, with their revision. Each webhook of a caller's leg reads
+/// the small revision key (a first webhook with its commit, `Store::commit_first`); the table
+/// is fetched and parsed again only when its revision changed, so every webhook sees the table
+/// as it is in Redis now without moving and parsing an unchanged document each time.
 #[derive(Debug, Default)]
 struct TableCache(Mutex<HashMap<String, Arc<RoutingTable>>>);
 
 impl TableCache {
     fn cached(&self, number: &str, revision: &str) -> Option<Arc<RoutingTable>> {
-        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(number)
-            .filter(|t| t.revision == revision)
-            .cloned()
+        self.last(number).filter(|t| t.revision == revision)
     }
 
     fn remove(&self, number: &str) {
