@@ -16,9 +16,24 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    let threads = config.threads();
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .context("starting the async runtime")?;
+    runtime.block_on(serve(config, threads))
+}
+
+async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_format == "text" {
         tracing_subscriber::fmt().with_env_filter(filter).init();
@@ -63,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
-    tracing::info!(listen = %config.listen, public_url = %config.public_url, "serving Twilio webhooks");
+    tracing::info!(listen = %config.listen, public_url = %config.public_url, threads, "serving Twilio webhooks");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown())
         .await?;
