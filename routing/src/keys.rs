@@ -72,6 +72,19 @@ pub fn alerts_due() -> String {
     [PREFIX, ":alerts:due"].concat()
 }
 
+/// The score with which a webhook marks an alert due in [`alerts_due`], from the webhook's
+/// clock (Unix milliseconds): that time scaled below 1 (until the year 2286).
+///
+/// Every other score in the set is a time in Unix milliseconds (a lease's end, a retry, a
+/// delayed trigger), so a mark is due at once for any dispatcher, and lower than any of them
+/// (`ZADD LT` with a mark makes a new snapshot due at once, even while an older one is leased),
+/// however far the webhook's clock is from the operator's: that clock only orders the marks,
+/// so the dispatcher takes a backlog oldest first. (Marking every alert with 0 did the rest
+/// too, but Redis then ordered the marks by member, comparing CallSids on every insert.)
+pub fn due_mark(unix_ms: u64) -> f64 {
+    unix_ms as f64 / 1e13
+}
+
 /// The member of [`alerts_due`] for an alert: `call:CA..` or `text:SM..`.
 pub fn alert_member(kind: crate::AlertKind, id: &str) -> String {
     match kind {
@@ -102,5 +115,21 @@ mod tests {
         assert_eq!(hash_tag(&route("+14155550100")), "+14155550100");
         assert_eq!(hash_tag(&route_revision("+14155550100")), "+14155550100");
         assert_eq!(route("+14155550100"), "sb:v1:route:{+14155550100}");
+    }
+
+    #[test]
+    fn due_marks_are_due_at_once_and_ordered_by_time() {
+        let now = 1_795_000_000_000; // 2026-11-18, in Unix ms
+        let mark = due_mark(now);
+        assert!(mark > 0.0 && mark < 1.0, "{mark}");
+        // Below any time a dispatcher claims up to or leases until, even one at the epoch's
+        // first millisecond; a webhook clock a year ahead changes nothing.
+        assert!(due_mark(now + 365 * 86_400_000) < 1.0);
+        // One millisecond apart stays apart, through Redis's text form of the score too.
+        assert!(due_mark(now) < due_mark(now + 1));
+        let text = due_mark(now + 1).to_string();
+        assert_eq!(text.parse::<f64>().unwrap(), due_mark(now + 1));
+        assert!(text.parse::<f64>().unwrap() > mark);
+        assert!(due_mark(9_999_999_999_999) < 1.0);
     }
 }

@@ -271,14 +271,14 @@ fn mark_and_log(
     retention: Retention,
 ) {
     if alert {
-        // The dispatcher has something new to look at: due now (score 0 is always due; LT
-        // never postpones an alert already due). Another slot than the call's keys, so beside
-        // the commit, not in it; when the commit fails this only makes the dispatcher look
-        // once more.
+        // The dispatcher has something new to look at: due now (a mark is below every time;
+        // LT never postpones an alert already due). Another slot than the call's keys, so
+        // beside the commit, not in it; when the commit fails this only makes the dispatcher
+        // look once more.
         pipe.cmd("ZADD")
             .arg(keys::alerts_due())
             .arg("LT")
-            .arg(0)
+            .arg(due_mark())
             .arg(keys::alert_member(AlertKind::Call, sid))
             .ignore();
     }
@@ -292,6 +292,14 @@ fn mark_and_log(
             .ltrim(keys::call_log(), 0, retention.log_size as isize - 1)
             .ignore();
     }
+}
+
+/// The score that marks an alert due now ([`keys::due_mark`]).
+fn due_mark() -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    keys::due_mark(now)
 }
 
 /// Sends a commit's pipeline: (the table's revision when it was asked for, the commit's 1 or 0).
@@ -671,7 +679,7 @@ impl Store {
                     let _: () = redis::cmd("ZADD")
                         .arg(keys::alerts_due())
                         .arg("LT")
-                        .arg(0)
+                        .arg(due_mark())
                         .arg(keys::alert_member(AlertKind::Text, sid))
                         .query_async(&mut c)
                         .await?;

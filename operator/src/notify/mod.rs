@@ -3,8 +3,8 @@
 //! response path.
 //!
 //! ```text
-//!   webhook server: commit of a call / text ──► HSET alert snapshot ─┐  (atomic with the change)
-//!                                            └► ZADD alerts:due LT 0 ┘
+//!   webhook server: commit of a call / text ──► HSET alert snapshot ────┐  (atomic with the change)
+//!                                            └► ZADD alerts:due LT mark ┘
 //!   dispatcher (every operator replica):
 //!     claim due members (ZSCORE := now + lease, one Lua script: no two replicas take one)
 //!       ─► Alert::plan(now): the stages wanted ─► per target, in order, each stage not yet in
