@@ -72,14 +72,15 @@ pub fn alerts_due() -> String {
     [PREFIX, ":alerts:due"].concat()
 }
 
-/// The score with which a webhook marks an alert due in [`alerts_due`], from the webhook's
-/// clock (Unix milliseconds): that time scaled below 1 (until the year 2286).
+/// The score with which a webhook marks an alert due in [`alerts_due`], from when its call or
+/// text came in (Unix milliseconds, on the webhook's clock): that time scaled below 1 (until
+/// the year 2286).
 ///
 /// Every other score in the set is a time in Unix milliseconds (a lease's end, a retry, a
 /// delayed trigger), so a mark is due at once for any dispatcher, and lower than any of them
 /// (`ZADD LT` with a mark makes a new snapshot due at once, even while an older one is leased),
 /// however far the webhook's clock is from the operator's: that clock only orders the marks,
-/// so the dispatcher takes a backlog oldest first. (Marking every alert with 0 did the rest
+/// so the dispatcher takes a backlog oldest call first. (Marking every alert with 0 did the rest
 /// too, but Redis then ordered the marks by member, comparing CallSids on every insert.)
 pub fn due_mark(unix_ms: u64) -> f64 {
     unix_ms as f64 / 1e13

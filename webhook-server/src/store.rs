@@ -266,11 +266,11 @@ impl RedisStore {
 fn mark_and_log(
     pipe: &mut redis::Pipeline,
     sid: &str,
-    alert: bool,
+    alert: Option<&switchboard_routing::Alert>,
     with_log: bool,
     retention: Retention,
 ) {
-    if alert {
+    if let Some(alert) = alert {
         // The dispatcher has something new to look at: due now (a mark is below every time;
         // LT never postpones an alert already due). Another slot than the call's keys, so
         // beside the commit, not in it; when the commit fails this only makes the dispatcher
@@ -278,7 +278,7 @@ fn mark_and_log(
         pipe.cmd("ZADD")
             .arg(keys::alerts_due())
             .arg("LT")
-            .arg(due_mark())
+            .arg(due_mark(alert))
             .arg(keys::alert_member(AlertKind::Call, sid))
             .ignore();
     }
@@ -294,12 +294,10 @@ fn mark_and_log(
     }
 }
 
-/// The score that marks an alert due now ([`keys::due_mark`]).
-fn due_mark() -> f64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    keys::due_mark(now)
+/// The score that marks `alert` due now ([`keys::due_mark`]), ordered by when its call or
+/// text came in (on the server's clock).
+fn due_mark(alert: &switchboard_routing::Alert) -> f64 {
+    keys::due_mark(alert.started_at.as_millisecond().max(0) as u64)
 }
 
 /// Sends a commit's pipeline: (the table's revision when it was asked for, the commit's 1 or 0).
@@ -356,7 +354,7 @@ impl RedisStore {
             .cmd("RENAMENX")
             .arg(&draft)
             .arg(&call);
-        mark_and_log(&mut pipe, sid, alert.is_some(), true, retention);
+        mark_and_log(&mut pipe, sid, commit.alert, true, retention);
         let mut c = self.conn.clone();
         let (revision, created) = query_commit(&pipe, &mut c, revision_of.is_some()).await?;
         if created != 1 {
@@ -624,7 +622,7 @@ impl Store {
                         .arg(alert.unwrap_or(""))
                         .arg(if commit.replace { "1" } else { "0" })
                         .arg(&events);
-                    mark_and_log(&mut pipe, sid, alert.is_some(), with_log, retention);
+                    mark_and_log(&mut pipe, sid, commit.alert, with_log, retention);
                     pipe
                 };
                 let new_call = commit.expected_version == 0;
@@ -657,7 +655,7 @@ impl Store {
         response: &str,
         alert: Option<&switchboard_routing::Alert>,
     ) -> Result<Option<String>, StoreError> {
-        let alert = alert.map(serde_json::to_string).transpose()?;
+        let alert_json = alert.map(serde_json::to_string).transpose()?;
         match self {
             Store::Memory(m, _) => {
                 let mut mem = Self::mem(m);
@@ -672,14 +670,14 @@ impl Store {
                 let mut invocation = r.text.key(keys::text(sid));
                 invocation
                     .arg(response)
-                    .arg(alert.as_deref().unwrap_or(""))
+                    .arg(alert_json.as_deref().unwrap_or(""))
                     .arg(retention.call_ttl.as_secs().max(1));
                 let earlier: Option<String> = invocation.invoke_async(&mut c).await?;
-                if earlier.is_none() && alert.is_some() {
+                if let (None, Some(alert)) = (&earlier, alert) {
                     let _: () = redis::cmd("ZADD")
                         .arg(keys::alerts_due())
                         .arg("LT")
-                        .arg(due_mark())
+                        .arg(due_mark(alert))
                         .arg(keys::alert_member(AlertKind::Text, sid))
                         .query_async(&mut c)
                         .await?;
