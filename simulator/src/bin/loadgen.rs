@@ -25,7 +25,6 @@ use switchboard_routing::signature;
 use tokio::net::TcpStream;
 
 struct Args {
-    url: String,
     target: Target,
     public_url: Option<String>,
     token: String,
@@ -82,7 +81,6 @@ impl Target {
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
-        url: String::new(),
         target: Target::default(),
         public_url: None,
         token: "bench-token".into(),
@@ -100,11 +98,12 @@ fn args() -> Result<Args, String> {
                 .unwrap_or(0)
         ),
     };
+    let mut url = String::new();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--url" => a.url = value()?,
+            "--url" => url = value()?,
             "--public-url" => a.public_url = Some(value()?),
             "--token" => a.token = value()?,
             "--account" => a.account = value()?,
@@ -117,10 +116,10 @@ fn args() -> Result<Args, String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    if a.url.is_empty() {
+    if url.is_empty() {
         return Err("usage: switchboard-loadgen --url http://HOST:PORT/PATH [--public-url URL --token T --account AC..] [--concurrency 64] [--seconds 10] [--threads 1] [--rate REQUESTS_PER_SECOND] [--run ID]".into());
     }
-    a.target = Target::parse(&a.url)?;
+    a.target = Target::parse(&url)?;
     Ok(a)
 }
 
