@@ -1,7 +1,8 @@
 //! The cluster end-to-end suite: runs only when `KUBECONFIG` is set (it is skipped, and says
 //! so, otherwise). It installs the Helm chart into the cluster, applies the examples, waits
 //! for `Ready`, drives a simulated call at the webhook Service (through `kubectl
-//! port-forward`), then deletes everything and checks that the finalizers cleaned up: the
+//! port-forward`), flushes the embedded Redis and waits for the operator to write the table
+//! again, then deletes everything and checks that the finalizers cleaned up: the
 //! tables are gone and the Twilio number is pointed away from Switchboard.
 //!
 //! Twilio is the stateful fake, served on this machine at an address the cluster reaches
@@ -193,6 +194,35 @@ async fn chart_examples_call_and_cleanup_on_a_real_cluster() {
         .expect("the call ran");
     assert!(t.application_errors.is_empty(), "{}", t.render());
     assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+
+    // The embedded Redis keeps nothing on disk: flushed, as by a restart, it gets the table
+    // back from the operator within seconds (it checks every 5 s), and calls route again.
+    kubectl(&[
+        "exec",
+        "-n",
+        NAMESPACE,
+        "deploy/switchboard-redis",
+        "--",
+        "redis-cli",
+        "FLUSHALL",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = sim
+            .run(Script::call("+15105550124", HOTLINE))
+            .await
+            .expect("the call ran");
+        assert!(t.application_errors.is_empty(), "{}", t.render());
+        if !t.heard.iter().any(|h| h.contains("not in service")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the table was not restored after Redis lost it: {}",
+            t.render()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 
     // Delete the PhoneNumbers first (their finalizers need the credentials Secret to let the
     // numbers go), then everything else.

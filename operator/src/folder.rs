@@ -590,6 +590,7 @@ pub async fn watch<R: Routes>(
                 Ok(0) => {}
                 Ok(n) => {
                     metrics.published.inc_by(n as u64);
+                    metrics.restored.inc_by(n as u64);
                     warn!(
                         tables = n,
                         "Redis had lost routing tables (restarted without persistence?): published them again"

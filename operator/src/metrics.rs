@@ -56,6 +56,8 @@ pub struct Metrics {
     pub twilio: Family<TwilioLabels, Counter>,
     /// Routing tables written to Redis.
     pub published: Counter,
+    /// Routing tables written again because Redis had lost them.
+    pub restored: Counter,
     /// Alert deliveries and text forwards, by target and result.
     pub notifications: Family<DeliveryLabels, Counter>,
 }
@@ -91,6 +93,12 @@ impl Default for Metrics {
             "Routing tables written to Redis",
             published.clone(),
         );
+        let restored = Counter::default();
+        registry.register(
+            "restored_tables",
+            "Routing tables written again because Redis had lost them (restarted without persistence, or flushed)",
+            restored.clone(),
+        );
         let notifications = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "notifications",
@@ -105,6 +113,7 @@ impl Default for Metrics {
             duration,
             twilio,
             published,
+            restored,
         }
     }
 }

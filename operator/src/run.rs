@@ -319,7 +319,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         recorder: Recorder::new(client.clone(), controller::reporter()),
         stores: stores.clone(),
         metrics: metrics.clone(),
+        live: Default::default(),
     });
+    // While leading: tables Redis lost are written again within seconds.
+    let guard = tokio::spawn(controller::live::guard(ctx.clone()));
 
     let (s1, s2, s3) = (stores.clone(), stores.clone(), stores.clone());
     let numbers_ctl = controller
@@ -442,6 +445,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         () = async { tokio::join!(numbers_ctl, schedules_ctl, policies_ctl, chains_ctl); } => {
             info!("controllers stopped");
+            guard.abort();
             lease_task.abort();
             Ok(())
         }

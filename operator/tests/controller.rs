@@ -16,7 +16,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use switchboard_crds::PhoneNumber;
 use switchboard_operator::SchemaChecker;
-use switchboard_operator::controller::{Context, Stores, deps, phone_number, reporter};
+use switchboard_operator::controller::{Context, Stores, deps, live, phone_number, reporter};
 use switchboard_operator::manifests::{load_files, manifest_files};
 use switchboard_operator::metrics::Metrics;
 use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
@@ -160,6 +160,7 @@ async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -
             schedules,
         },
         metrics: Arc::new(Metrics::default()),
+        live: Default::default(),
     });
     Setup {
         ctx,
@@ -418,6 +419,7 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
             ..s.ctx.stores.clone()
         },
         metrics: s.ctx.metrics.clone(),
+        live: s.ctx.live.clone(),
     });
     let mut published = pn.clone();
     published.status = Some(switchboard_crds::PhoneNumberStatus {
@@ -620,4 +622,74 @@ async fn start_up_refuses_with_the_fix_when_the_crds_are_missing() {
             .contains("kubectl apply --server-side -f crds/switchboard.dev.yaml"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_redis_lost_is_written_again_and_told_on_the_phone_number() {
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let s = setup(&pn, Some(secret()), false).await;
+    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    let table_key = "sb:v1:route:{+14155550100}";
+    let rev_key = "sb:v1:route:{+14155550100}:rev";
+    let table = redis_get(&s.redis.url, table_key).await.unwrap();
+    let rev = redis_get(&s.redis.url, rev_key).await.unwrap();
+    assert_eq!(s.ctx.live.numbers().await, ["+14155550100"]);
+    let mut conn = s.ctx.redis.clone();
+    // Nothing lost: nothing written, nothing told.
+    assert_eq!(live::check(&s.ctx, &mut conn).await.unwrap(), 0);
+
+    // Redis restarted without persistence: the table and its revision are back at the next
+    // check, and the PhoneNumber gets a Warning event.
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    assert_eq!(live::check(&s.ctx, &mut conn).await.unwrap(), 1);
+    assert_eq!(redis_get(&s.redis.url, table_key).await, Some(table));
+    assert_eq!(redis_get(&s.redis.url, rev_key).await, Some(rev));
+    assert_eq!(
+        switchboard_routing::publish::published(&mut conn)
+            .await
+            .unwrap(),
+        ["+14155550100"]
+    );
+    assert_eq!(s.ctx.metrics.restored.get(), 1);
+    assert!(
+        s.seen
+            .lock()
+            .unwrap()
+            .events
+            .contains(&"RoutesRestored".to_string())
+    );
+    assert_eq!(live::check(&s.ctx, &mut conn).await.unwrap(), 0);
+
+    // A revision someone else wrote (a newer reconcile) is never replaced by the copy kept here.
+    let _: () = redis::cmd("SET")
+        .arg(rev_key)
+        .arg("newer")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(live::check(&s.ctx, &mut conn).await.unwrap(), 0);
+    assert_eq!(
+        redis_get(&s.redis.url, rev_key).await.as_deref(),
+        Some("newer")
+    );
+
+    // Deleted: the table is forgotten with it, and a lost Redis does not bring it back.
+    let mut deleting = pn.clone();
+    deleting.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+    );
+    deleting.status = Some(switchboard_crds::PhoneNumberStatus {
+        number: Some("+14155550100".into()),
+        ..Default::default()
+    });
+    phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(s.ctx.live.numbers().await.is_empty());
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    assert_eq!(live::check(&s.ctx, &mut conn).await.unwrap(), 0);
+    assert_eq!(redis_get(&s.redis.url, table_key).await, None);
 }

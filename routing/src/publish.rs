@@ -6,6 +6,9 @@
 //!              MULTI  SET route:{n} <json>  SET route:{n}:rev <revision>  EXEC   (one slot, atomic)
 //!              SADD routes n
 //!   unpublish: MULTI DEL route:{n} route:{n}:rev EXEC;  SREM routes n
+//!   restore:   EXISTS route:{n}:rev for every table, in one round trip
+//!              for each missing: a script writes the table and its revision only while the
+//!              revision is still missing;  SADD routes n
 //! ```
 //!
 //! The table is written whole and becomes current together with its revision in one
@@ -63,6 +66,50 @@ pub async fn unpublish<C: ConnectionLike + Send + Sync>(
         .await?;
     let _: () = c.srem(keys::routes_index(), number).await?;
     Ok(())
+}
+
+/// Writes again each of `tables` whose number has no table in Redis at all (Redis restarted
+/// without persistence, or was flushed), and returns the numbers written. A number whose
+/// revision key exists is left alone, whatever revision it names: the table was not lost, and a
+/// newer one written meanwhile by a reconcile must not be replaced by an older copy. The check
+/// is one round trip for all the tables; the write is a script, so that a table published
+/// between the check and the write is not overwritten either.
+pub async fn restore<C: ConnectionLike + Send + Sync>(
+    c: &mut C,
+    tables: &[&RoutingTable],
+) -> RedisResult<Vec<String>> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut check = redis::pipe();
+    for t in tables {
+        check.exists(keys::route_revision(&t.number));
+    }
+    let present: Vec<bool> = check.query_async(c).await?;
+    let write_if_missing = redis::Script::new(
+        r"if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1",
+    );
+    let mut restored = Vec::new();
+    for (t, present) in tables.iter().zip(present) {
+        if present {
+            continue;
+        }
+        let written: i64 = write_if_missing
+            .key(keys::route(&t.number))
+            .key(keys::route_revision(&t.number))
+            .arg(t.to_json())
+            .arg(&t.revision)
+            .invoke_async(c)
+            .await?;
+        let _: () = c.sadd(keys::routes_index(), &t.number).await?;
+        if written == 1 {
+            restored.push(t.number.clone());
+        }
+    }
+    Ok(restored)
 }
 
 /// Every number with a published table.

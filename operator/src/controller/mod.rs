@@ -4,11 +4,13 @@
 //!   PhoneNumber (phone_number.rs): dereference (stores, Secret) -> validate + build (compile,
 //!       pure) -> apply (Twilio, Redis) -> status + events; finalizer: unpublish, release/detach
 //!   Schedule (schedule.rs): who is on call now, the next handoff; requeued at that handoff
+//!   live.rs: the tables published, written again within seconds when Redis loses them
 //!   watches: Schedule / EscalationChain / IncomingCallPolicy / Secret changes map through the
 //!   reflector stores (deps.rs) to the PhoneNumbers that use them
 //! ```
 
 pub mod deps;
+pub mod live;
 pub mod phone_number;
 pub mod schedule;
 pub mod status;
@@ -39,6 +41,8 @@ pub struct Context {
     pub stores: Stores,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The tables published, written again when Redis loses them ([`live::guard`]).
+    pub live: Arc<live::LiveTables>,
 }
 
 impl std::fmt::Debug for Context {

@@ -287,6 +287,8 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     match (table, &number) {
         (Some(t), Some(_)) if problem.is_none() => {
             let mut conn = ctx.redis.clone();
+            // Remembered first: a check for lost tables (live.rs) then never writes an older one.
+            ctx.live.remember(pn.object_ref(&()), t).await;
             match publish::publish(&mut conn, t).await {
                 Ok(p) => {
                     if p == Published::Written {
@@ -341,7 +343,7 @@ async fn policy_gone(
     let number = pn.spec.number.clone().or(status.number.clone());
     if let Some(n) = &number {
         let mut conn = ctx.redis.clone();
-        publish::unpublish(&mut conn, n).await?;
+        ctx.live.unpublish(&mut conn, n).await?;
     }
     if status.published_revision.is_some() {
         event(ctx, pn, EventType::Warning, "RoutesRemoved", format!("IncomingCallPolicy {} does not exist: the routing table was removed, callers hear \"not in service\"", pn.spec.policy_ref.name)).await;
@@ -440,7 +442,7 @@ async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     let status = pn.status.clone().unwrap_or_default();
     if let Some(number) = pn.spec.number.clone().or(status.number.clone()) {
         let mut conn = ctx.redis.clone();
-        publish::unpublish(&mut conn, &number).await?;
+        ctx.live.unpublish(&mut conn, &number).await?;
         info!(phone_number = %pn.name_any(), number, "routing table removed");
     }
     let secret_name = &pn.spec.credentials_secret_ref.name;
