@@ -115,6 +115,30 @@ where
     }
 }
 
+/// The examples' hotline, with its finalizer, reconciled once: configured and published.
+async fn published_hotline() -> (PhoneNumber, Setup) {
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let s = setup(&pn, Some(secret()), false).await;
+    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    (pn, s)
+}
+
+/// `pn` being deleted, its number recorded in status.
+fn deleting(pn: &PhoneNumber) -> PhoneNumber {
+    let mut deleting = pn.clone();
+    deleting.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+    );
+    deleting.status = Some(switchboard_crds::PhoneNumberStatus {
+        number: Some("+14155550100".into()),
+        ..Default::default()
+    });
+    deleting
+}
+
 async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -> Setup {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let loaded = load_files(
@@ -306,13 +330,8 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_policy_removes_the_table_and_detaches_the_number() {
-    let mut pn = examples_hotline().await;
-    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
     // First published with its policy...
-    let s = setup(&pn, Some(secret()), false).await;
-    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
-        .await
-        .unwrap();
+    let (pn, s) = published_hotline().await;
     assert!(
         redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
             .await
@@ -383,12 +402,7 @@ async fn deleting_the_policy_removes_the_table_and_detaches_the_number() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_chain_keeps_the_last_valid_table_live() {
-    let mut pn = examples_hotline().await;
-    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
-    let s = setup(&pn, Some(secret()), false).await;
-    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
-        .await
-        .unwrap();
+    let (pn, s) = published_hotline().await;
     let before = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
         .await
         .unwrap();
@@ -492,25 +506,13 @@ async fn missing_credentials_name_the_secret_and_the_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
-    let mut pn = examples_hotline().await;
-    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
-    let s = setup(&pn, Some(secret()), false).await;
-    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
-        .await
-        .unwrap();
+    let (pn, s) = published_hotline().await;
     assert!(
         redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
             .await
             .is_some()
     );
-    let mut deleting = pn.clone();
-    deleting.metadata.deletion_timestamp = Some(
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
-    );
-    deleting.status = Some(switchboard_crds::PhoneNumberStatus {
-        number: Some("+14155550100".into()),
-        ..Default::default()
-    });
+    let deleting = deleting(&pn);
     s.seen.lock().unwrap().requests.clear();
     phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
         .await
@@ -626,12 +628,7 @@ async fn start_up_refuses_with_the_fix_when_the_crds_are_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_redis_lost_is_written_again_and_told_on_the_phone_number() {
-    let mut pn = examples_hotline().await;
-    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
-    let s = setup(&pn, Some(secret()), false).await;
-    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
-        .await
-        .unwrap();
+    let (pn, s) = published_hotline().await;
     let table_key = "sb:v1:route:{+14155550100}";
     let rev_key = "sb:v1:route:{+14155550100}:rev";
     let table = redis_get(&s.redis.url, table_key).await.unwrap();
@@ -677,14 +674,7 @@ async fn a_table_redis_lost_is_written_again_and_told_on_the_phone_number() {
     );
 
     // Deleted: the table is forgotten with it, and a lost Redis does not bring it back.
-    let mut deleting = pn.clone();
-    deleting.metadata.deletion_timestamp = Some(
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
-    );
-    deleting.status = Some(switchboard_crds::PhoneNumberStatus {
-        number: Some("+14155550100".into()),
-        ..Default::default()
-    });
+    let deleting = deleting(&pn);
     phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
         .await
         .unwrap();
