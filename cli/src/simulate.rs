@@ -5,7 +5,7 @@
 //!   manifests ─compile─► RoutingTable ─► memory Store ◄─ webhook server (127.0.0.1:random)
 //!                                                              ▲ signed webhooks, TwiML
 //!   --press / --responder ─► Script ─► Simulator (virtual clock shared with the server)
-//!   transcript + the server's call log, merged by time ─► stdout
+//!   transcript + the server's call log + the call's alert stages, merged by time ─► stdout
 //! ```
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use jiff::Timestamp;
-use switchboard_routing::{Contact, RoutingTable};
+use switchboard_routing::{Alert, Contact, RoutingTable, Stage};
 use switchboard_sim::{Behaviour, Message, Script, Simulator};
 use switchboard_webhook::state::CallState;
 use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
@@ -214,17 +214,60 @@ async fn simulate(
     Ok((transcript, call))
 }
 
-/// The simulator's transcript and the server's events, merged by time.
+/// The notification targets of `a`: `incident-bot (Webhook), oncall-slack (Slack)`.
+fn targets(a: &Alert) -> String {
+    a.route
+        .targets
+        .iter()
+        .map(|t| format!("{} ({})", t.name, t.kind))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the operator's dispatcher sends for this call, in one line.
+fn alerts(alert: Option<&Alert>) -> String {
+    let Some(a) = alert.filter(|a| !a.route.targets.is_empty()) else {
+        return "none (the policy names no notification targets)".into();
+    };
+    let stages: Vec<&str> = a.timeline().iter().map(|(_, s)| s.as_str()).collect();
+    if stages.is_empty() {
+        let end = a.ended_at.unwrap_or(a.started_at);
+        let why = a.plan(end).suppressed.unwrap_or("nothing due");
+        return format!("none sent ({why}); targets: {}", targets(a));
+    }
+    format!(
+        "{} -> {} (sent by the operator)",
+        stages.join(", "),
+        targets(a)
+    )
+}
+
+/// The simulator's transcript, the server's events and the call's alert, merged by time.
 fn render(t: &switchboard_sim::Transcript, call: Option<&CallState>) -> String {
     let start = t.lines.first().map(|l| l.at).unwrap_or_default();
     let mut lines: Vec<(Timestamp, u8, String)> =
         t.lines.iter().map(|l| (l.at, 0, l.text.clone())).collect();
+    let alert = call.and_then(CallState::alert);
     if let Some(c) = call {
         lines.extend(
             c.events
                 .iter()
                 .map(|(at, e)| (*at, 1, format!("  switchboard: {e}"))),
         );
+    }
+    if let Some(a) = alert.as_ref().filter(|a| !a.route.targets.is_empty()) {
+        let to = targets(a);
+        lines.extend(a.timeline().into_iter().map(|(at, stage)| {
+            let text = match stage {
+                Stage::Triggered => format!("  alert: triggered, to {to}"),
+                Stage::Acknowledged => format!(
+                    "  alert: acknowledged ({} accepted)",
+                    a.accepted_by.as_deref().unwrap_or("a responder")
+                ),
+                other => format!("  alert: {}", other.as_str()),
+            };
+            (at, 2, text)
+        }));
     }
     lines.sort_by_key(|(at, source, _)| (*at, *source));
     let mut out = String::new();
@@ -238,6 +281,9 @@ fn render(t: &switchboard_sim::Transcript, call: Option<&CallState>) -> String {
     match call {
         Some(c) => out.push_str(&crate::calls::summary(c)),
         None => out.push_str("The server kept no record of this call.\n"),
+    }
+    if call.is_some() {
+        out.push_str(&format!("  alerts:         {}\n", alerts(alert.as_ref())));
     }
     for e in &t.application_errors {
         out.push_str(&format!(

@@ -185,6 +185,10 @@ fn simulate_plays_a_whole_call_and_says_who_was_rung_and_why() {
         "outcome:        answered",
         "answered by:    Hana Ito after 88s",
         "pass 1 step 1: Dana Scully (+12125550201) -> not-accepted",
+        // The policy's 20 s trigger delay ran out before anyone accepted.
+        "[  20s]   alert: triggered, to incident-bot (Webhook), oncall-slack (Slack), pagerduty (PagerDuty)",
+        "[  88s]   alert: acknowledged (Hana Ito accepted)",
+        "alerts:         triggered, acknowledged, resolved -> incident-bot (Webhook)",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in\n{out}");
     }
@@ -207,6 +211,12 @@ fn simulate_with_nobody_answering_ends_in_voicemail() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("caller leaves a 30s message"), "{out}");
     assert!(out.contains("outcome:        voicemail"), "{out}");
+    // A voicemail's alert stays open: somebody has to listen to it.
+    assert!(
+        out.contains("alerts:         triggered, voicemail, transcription -> "),
+        "{out}"
+    );
+    assert!(!out.contains("alert: resolved"), "{out}");
     // Two passes of the database chain: dana, the manager, the NOC desk, twice.
     assert_eq!(out.matches("Twilio rings").count(), 6, "{out}");
 }

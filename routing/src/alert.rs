@@ -297,6 +297,38 @@ impl Alert {
         }
     }
 
+    /// When each stage of this alert fell due, as a dispatcher watching it from the start
+    /// sends them, judged at its end (`ended_at`, else the last thing that happened): the
+    /// trigger at once, or when its delay ran out (at the voicemail, if that came first); the
+    /// acknowledgement when a responder accepted; the rest when the call ended. Empty when
+    /// nothing is sent ([`Plan::suppressed`]). `switchboard simulate` prints it.
+    pub fn timeline(&self) -> Vec<(Timestamp, Stage)> {
+        let end = self
+            .ended_at
+            .or(self.accepted_at)
+            .unwrap_or(self.started_at);
+        let triggered =
+            if self.kind == AlertKind::Text || self.route.alerting.trigger_delay_seconds == 0 {
+                self.started_at
+            } else if self.outcome.as_deref() == Some("voicemail") {
+                self.trigger_due().min(end)
+            } else {
+                self.trigger_due()
+            };
+        self.plan(end)
+            .stages
+            .into_iter()
+            .map(|stage| {
+                let at = match stage {
+                    Stage::Triggered => triggered,
+                    Stage::Acknowledged => self.accepted_at.unwrap_or(end),
+                    Stage::Voicemail | Stage::Transcription | Stage::Resolved => end,
+                };
+                (at, stage)
+            })
+            .collect()
+    }
+
     /// The text forwarded to a responder (at most 1600 characters, the Messages API's limit).
     pub fn forward_body(&self) -> String {
         let body = format!(
@@ -467,6 +499,46 @@ mod tests {
             a.plan(at("2026-11-23T15:00:46Z")).stages,
             vec![Stage::Triggered, Stage::Acknowledged]
         );
+    }
+
+    #[test]
+    fn the_timeline_says_when_each_stage_fell_due() {
+        // Accepted after a 20 s delay, answered: triggered when the delay ran out.
+        let mut a = call(20, false);
+        a.accepted_by = Some("Hana Ito".into());
+        a.accepted_at = Some(at("2026-11-23T15:01:21Z"));
+        a.outcome = Some("answered".into());
+        a.ended_at = Some(at("2026-11-23T15:02:21Z"));
+        assert_eq!(
+            a.timeline(),
+            vec![
+                (at("2026-11-23T15:00:20Z"), Stage::Triggered),
+                (at("2026-11-23T15:01:21Z"), Stage::Acknowledged),
+                (at("2026-11-23T15:02:21Z"), Stage::Resolved),
+            ]
+        );
+        // Without a delay: at once.
+        let mut now = a.clone();
+        now.route = SharedRoute::new(AlertRoute {
+            alerting: Alerting::default(),
+            ..(*a.route).clone()
+        });
+        assert_eq!(now.timeline()[0], (a.started_at, Stage::Triggered));
+        // A voicemail within the delay triggers at the voicemail.
+        let mut vm = call(300, false);
+        vm.outcome = Some("voicemail".into());
+        vm.ended_at = Some(at("2026-11-23T15:01:00Z"));
+        vm.recording_url = Some("https://api.twilio.com/rec/RE1".into());
+        assert_eq!(
+            vm.timeline(),
+            vec![
+                (at("2026-11-23T15:01:00Z"), Stage::Triggered),
+                (at("2026-11-23T15:01:00Z"), Stage::Voicemail),
+            ]
+        );
+        // Accepted within the delay: nothing is sent.
+        a.accepted_at = Some(at("2026-11-23T15:00:10Z"));
+        assert!(a.timeline().is_empty());
     }
 
     #[test]
