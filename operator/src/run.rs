@@ -73,6 +73,37 @@ pub struct Config {
     /// deliveries take (10 s per request at most).
     #[arg(long, env = "SWITCHBOARD_ALERT_LEASE_SECONDS", default_value_t = 120)]
     pub alert_lease_seconds: u64,
+    /// Seconds before the first retry of a failed delivery to a notification target; doubled
+    /// after each failure, up to `--alert-retry-max-seconds`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ALERT_RETRY_BASE_SECONDS",
+        default_value_t = 2
+    )]
+    pub alert_retry_base_seconds: u64,
+    /// Longest wait between two retries of a failed delivery.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ALERT_RETRY_MAX_SECONDS",
+        default_value_t = 300
+    )]
+    pub alert_retry_max_seconds: u64,
+    /// Hours a failing delivery is retried; then the stages still unsent are given up and
+    /// counted as `expired`.
+    #[arg(long, env = "SWITCHBOARD_ALERT_GIVE_UP_HOURS", default_value_t = 24)]
+    pub alert_give_up_hours: u64,
+    /// Seconds one request to a notification target may take.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ALERT_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub alert_request_timeout_seconds: u64,
+    /// Seconds between two checks of a Ready PhoneNumber against Twilio, which is when edits
+    /// made in the Twilio console are found and undone. Each check is one or two Twilio API
+    /// requests per number: raise it for thousands of numbers.
+    #[arg(long, env = "SWITCHBOARD_RESYNC_SECONDS", default_value_t = 300)]
+    pub resync_seconds: u64,
     /// Read the manifests from this folder (and its subfolders) instead of the Kubernetes API,
     /// reloading them when a file changes. Twilio credentials come from the Secrets among the
     /// manifests. No cluster is needed; there is no leader election (run one).
@@ -159,11 +190,55 @@ async fn serve_health(listen: SocketAddr, metrics: Arc<Metrics>, leading: Arc<At
 }
 
 impl Config {
-    fn notify_settings(&self) -> notify::Settings {
-        notify::Settings {
-            lease: std::time::Duration::from_secs(self.alert_lease_seconds.max(1)),
-            ..notify::Settings::default()
+    /// The dispatcher's settings, or what to change when they cannot work together.
+    pub fn notify_settings(&self) -> anyhow::Result<notify::Settings> {
+        let secs = std::time::Duration::from_secs;
+        for (name, value) in [
+            ("SWITCHBOARD_ALERT_LEASE_SECONDS", self.alert_lease_seconds),
+            (
+                "SWITCHBOARD_ALERT_RETRY_BASE_SECONDS",
+                self.alert_retry_base_seconds,
+            ),
+            ("SWITCHBOARD_ALERT_GIVE_UP_HOURS", self.alert_give_up_hours),
+            (
+                "SWITCHBOARD_ALERT_REQUEST_TIMEOUT_SECONDS",
+                self.alert_request_timeout_seconds,
+            ),
+        ] {
+            anyhow::ensure!(value > 0, "{name} is 0: set it to 1 or more");
         }
+        anyhow::ensure!(
+            self.alert_retry_max_seconds >= self.alert_retry_base_seconds,
+            "SWITCHBOARD_ALERT_RETRY_MAX_SECONDS ({}) is below SWITCHBOARD_ALERT_RETRY_BASE_SECONDS ({}): raise it, or lower the base",
+            self.alert_retry_max_seconds,
+            self.alert_retry_base_seconds
+        );
+        // A claimed alert must stay this dispatcher's while it sends: several targets, each
+        // up to the request timeout.
+        anyhow::ensure!(
+            self.alert_lease_seconds > self.alert_request_timeout_seconds,
+            "SWITCHBOARD_ALERT_LEASE_SECONDS ({}) must be longer than SWITCHBOARD_ALERT_REQUEST_TIMEOUT_SECONDS ({}), or another replica would send the same alert while this one is still sending it: raise the lease to several times the timeout",
+            self.alert_lease_seconds,
+            self.alert_request_timeout_seconds
+        );
+        Ok(notify::Settings {
+            lease: secs(self.alert_lease_seconds),
+            retry_base: secs(self.alert_retry_base_seconds),
+            retry_max: secs(self.alert_retry_max_seconds),
+            give_up_after: secs(self.alert_give_up_hours.saturating_mul(3600)),
+            request_timeout: secs(self.alert_request_timeout_seconds),
+            ..notify::Settings::default()
+        })
+    }
+
+    /// How often a Ready PhoneNumber is checked against Twilio.
+    pub fn resync(&self) -> anyhow::Result<std::time::Duration> {
+        anyhow::ensure!(
+            self.resync_seconds >= 10,
+            "SWITCHBOARD_RESYNC_SECONDS ({}) is below 10: every number would be checked against Twilio that often; use 10 or more (default 300)",
+            self.resync_seconds
+        );
+        Ok(std::time::Duration::from_secs(self.resync_seconds))
     }
 }
 
@@ -195,7 +270,7 @@ pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Resu
     let dispatcher = Dispatcher::new(
         redis.clone(),
         secrets.clone(),
-        config.notify_settings(),
+        config.notify_settings()?,
         metrics.clone(),
     );
     let dispatching = tokio::spawn(dispatcher.run(shutdown_signal()));
@@ -217,6 +292,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(dir) = config.manifests_dir.clone() {
         return run_folder(config, dir).await;
     }
+    let notify_settings = config.notify_settings()?;
+    let resync = config.resync()?;
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster, or KUBECONFIG)")?;
@@ -236,7 +313,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Dispatcher::new(
             redis.clone(),
             KubeSecrets::new(client.clone(), config.twilio_api_url.clone()),
-            config.notify_settings(),
+            notify_settings,
             metrics.clone(),
         )
         .run(shutdown_signal()),
@@ -320,6 +397,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stores: stores.clone(),
         metrics: metrics.clone(),
         live: Default::default(),
+        resync,
     });
     // While leading: tables Redis lost are written again within seconds.
     let guard = tokio::spawn(controller::live::guard(ctx.clone()));
@@ -489,5 +567,83 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn config(args: &[&str]) -> Config {
+        let mut all = vec![
+            "switchboard-operator",
+            "--public-url",
+            "https://sb.example.com",
+        ];
+        all.extend(args);
+        Config::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn alert_delivery_and_resync_settings_come_from_the_command_line() {
+        let d = config(&[]).notify_settings().unwrap();
+        assert_eq!(d.retry_base, Duration::from_secs(2));
+        assert_eq!(d.retry_max, Duration::from_secs(300));
+        assert_eq!(d.give_up_after, Duration::from_secs(24 * 3600));
+        assert_eq!(config(&[]).resync().unwrap(), Duration::from_secs(300));
+        let c = config(&[
+            "--alert-retry-base-seconds",
+            "5",
+            "--alert-retry-max-seconds",
+            "60",
+            "--alert-give-up-hours",
+            "2",
+            "--alert-request-timeout-seconds",
+            "3",
+            "--alert-lease-seconds",
+            "30",
+            "--resync-seconds",
+            "3600",
+        ]);
+        let s = c.notify_settings().unwrap();
+        assert_eq!(s.retry_base, Duration::from_secs(5));
+        assert_eq!(s.retry_max, Duration::from_secs(60));
+        assert_eq!(s.give_up_after, Duration::from_secs(7200));
+        assert_eq!(s.request_timeout, Duration::from_secs(3));
+        assert_eq!(s.lease, Duration::from_secs(30));
+        assert_eq!(s.backoff(10), Duration::from_secs(60));
+        assert_eq!(c.resync().unwrap(), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn settings_that_cannot_work_together_name_the_variable_and_the_fix() {
+        let e = |args: &[&str]| config(args).notify_settings().unwrap_err().to_string();
+        let m = e(&[
+            "--alert-retry-base-seconds",
+            "60",
+            "--alert-retry-max-seconds",
+            "30",
+        ]);
+        assert!(
+            m.contains("SWITCHBOARD_ALERT_RETRY_MAX_SECONDS (30) is below"),
+            "{m}"
+        );
+        let m = e(&["--alert-lease-seconds", "10"]);
+        assert!(
+            m.contains("SWITCHBOARD_ALERT_LEASE_SECONDS (10) must be longer"),
+            "{m}"
+        );
+        let m = e(&["--alert-give-up-hours", "0"]);
+        assert!(m.contains("SWITCHBOARD_ALERT_GIVE_UP_HOURS is 0"), "{m}");
+        let m = config(&["--resync-seconds", "1"])
+            .resync()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("SWITCHBOARD_RESYNC_SECONDS (1) is below 10"),
+            "{m}"
+        );
     }
 }

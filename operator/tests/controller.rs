@@ -185,6 +185,7 @@ async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -
         },
         metrics: Arc::new(Metrics::default()),
         live: Default::default(),
+        resync: phone_number::RESYNC,
     });
     Setup {
         ctx,
@@ -434,6 +435,7 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
         },
         metrics: s.ctx.metrics.clone(),
         live: s.ctx.live.clone(),
+        resync: s.ctx.resync,
     });
     let mut published = pn.clone();
     published.status = Some(switchboard_crds::PhoneNumberStatus {

@@ -43,6 +43,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The tables published, written again when Redis loses them ([`live::guard`]).
     pub live: Arc<live::LiveTables>,
+    /// How often a Ready PhoneNumber is checked again ([`phone_number::RESYNC`] by default).
+    pub resync: std::time::Duration,
 }
 
 impl std::fmt::Debug for Context {

@@ -43,8 +43,8 @@ use crate::twilio::number::{
 pub const FINALIZER: &str = "switchboard.dev/cleanup";
 /// The field manager of the operator's server-side apply patches.
 pub const MANAGER: &str = "switchboard-operator";
-/// How often a Ready number is checked again (Twilio drift, schedule handoffs reach Redis
-/// through the watches, not through this).
+/// How often a Ready number is checked again by default (Twilio drift; schedule handoffs reach
+/// Redis through the watches, not through this): `Context::resync`, `--resync-seconds`.
 pub const RESYNC: Duration = Duration::from_secs(300);
 
 /// A client of the Twilio API the PhoneNumber names (`spec.twilio` region and edge), or of
@@ -321,12 +321,12 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         return Err(e);
     }
     if checks.iter().all(|c| c.ok) {
-        Ok(Action::requeue(RESYNC))
+        Ok(Action::requeue(ctx.resync))
     } else if problem.is_some() || creds.is_err() {
         // Invalid: the watches bring it back when the objects it names change.
         Ok(Action::await_change())
     } else {
-        Ok(Action::requeue(RESYNC))
+        Ok(Action::requeue(ctx.resync))
     }
 }
 
