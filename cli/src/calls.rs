@@ -1,10 +1,12 @@
-//! `switchboard calls`: the call log kept in Redis by the webhook server.
+//! `switchboard calls`: the call log (and, with `--texts`, the text log) kept in Redis by the
+//! webhook server.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use switchboard_webhook::Store;
+use switchboard_webhook::sms::TextRecord;
 use switchboard_webhook::state::CallState;
 use switchboard_webhook::store::{RedisStore, Retention};
 
@@ -18,9 +20,13 @@ pub struct Args {
         default_value = "redis://127.0.0.1:6379/0"
     )]
     pub redis_url: String,
-    /// How many recent calls to list.
+    /// How many recent calls (or texts) to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// List the texts to the hotlines instead of the calls: sender, outcome, who they were
+    /// forwarded to, what they said.
+    #[arg(long, conflicts_with = "call")]
+    pub texts: bool,
     /// Show this call in full (summary, everyone rung, every event) instead of the list.
     #[arg(value_name = "CALL_SID")]
     pub call: Option<String>,
@@ -45,6 +51,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         format!("no call {sid} in the call log (expired, or never seen)")
                     })?;
                 print!("{}", detail(&call));
+            }
+            None if args.texts => {
+                let texts = store
+                    .recent_texts(args.limit)
+                    .await
+                    .with_context(|| format!("reading the text log from {}", args.redis_url))?;
+                print!("{}", list_texts(&texts));
             }
             None => {
                 let calls = store
@@ -107,6 +120,43 @@ pub fn list(calls: &[CallState]) -> String {
             c.talk_seconds
                 .map(|s| format!("{s}s"))
                 .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    table(&rows)
+}
+
+/// The texts: one per line, newest first; a long text is cut at 40 characters.
+pub fn list_texts(texts: &[TextRecord]) -> String {
+    let mut rows = vec![
+        [
+            "RECEIVED (UTC)",
+            "MESSAGE",
+            "HOTLINE",
+            "FROM",
+            "OUTCOME",
+            "FORWARDED TO",
+            "TEXT",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for t in texts {
+        let mut text: String = t.body.chars().take(40).collect();
+        if t.body.chars().count() > 40 {
+            text.push_str("...");
+        }
+        rows.push(vec![
+            t.received_at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            t.message_sid.clone(),
+            t.to.clone(),
+            t.from.clone(),
+            t.outcome.clone(),
+            if t.forwarded_to.is_empty() {
+                "-".into()
+            } else {
+                t.forwarded_to.join(", ")
+            },
+            format!("{text:?}"),
         ]);
     }
     table(&rows)

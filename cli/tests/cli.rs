@@ -292,3 +292,64 @@ fn calls_lists_the_call_log_in_redis_and_shows_one_call() {
     assert_eq!(code, 2);
     assert!(err.contains("no call CAnope in the call log"), "{err}");
 }
+
+#[test]
+fn calls_texts_lists_the_text_log_in_redis() {
+    use switchboard_webhook::sms::{self, Text, TextRecord};
+    use switchboard_webhook::store::{RedisStore, Retention};
+    let redis = switchboard_testkit::RedisServer::start();
+    let url = redis.url.clone();
+    let table = switchboard_routing::RoutingTable::from_json(include_str!(
+        "../../webhook-server/tests/fixtures/support-hotline.json"
+    ))
+    .unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = switchboard_webhook::Store::redis(
+            RedisStore::connect(&url, std::time::Duration::from_secs(2)).unwrap(),
+            Retention::default(),
+        );
+        // Two texts, recorded as the webhook server records them; the first one twice.
+        for (sid, body) in [
+            (
+                "SMlog1",
+                "2 the primary database is down and writes are failing",
+            ),
+            (
+                "SMlog1",
+                "2 the primary database is down and writes are failing",
+            ),
+            ("SMlog2", "STOP"),
+        ] {
+            let text = Text {
+                message_sid: sid,
+                from: "+15105550123",
+                to: "+14155550100",
+                body,
+                opt_out_type: "",
+            };
+            let now = "2026-11-23T15:00:00Z".parse().unwrap();
+            let answer = sms::text(Some(&table), &text, now);
+            let record = TextRecord::of(&text, &answer, now);
+            store
+                .text(&record, &answer.reply.to_xml(), answer.alert.as_ref())
+                .await
+                .unwrap();
+        }
+    });
+    let (code, out, err) = switchboard(&["calls", "--redis-url", &url, "--texts"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two texts:\n{out}");
+    assert!(lines[0].contains("FORWARDED TO"), "{out}");
+    assert!(
+        lines[1].contains("SMlog2") && lines[1].contains("ignored"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("SMlog1")
+            && lines[2].contains("routed")
+            && lines[2].contains("Dana Scully")
+            && lines[2].contains("\"2 the primary database is down and write...\""),
+        "{out}"
+    );
+}

@@ -55,7 +55,12 @@ pub fn call_log() -> String {
     [PREFIX, ":calls"].concat()
 }
 
-/// The hash holding what was answered to text `message_sid` and its alert.
+/// The list of recent texts (MessageSids), newest first.
+pub fn text_log() -> String {
+    [PREFIX, ":texts"].concat()
+}
+
+/// The hash holding what was answered to text `message_sid`, its alert and its log record.
 pub fn text(message_sid: &str) -> String {
     [PREFIX, ":text:{", message_sid, "}"].concat()
 }

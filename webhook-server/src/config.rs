@@ -47,7 +47,7 @@ pub struct Config {
     /// How long a call's state and events are kept after its last change (hours).
     #[arg(long, env = "SWITCHBOARD_CALL_RETENTION_HOURS", default_value_t = 168)]
     pub call_retention_hours: u64,
-    /// How many calls the call log keeps.
+    /// How many calls the call log keeps (and how many texts the text log keeps).
     #[arg(long, env = "SWITCHBOARD_CALL_LOG_SIZE", default_value_t = 1000)]
     pub call_log_size: usize,
     /// Threads serving webhooks. 0: one per CPU available to the process (cgroup limits

@@ -452,9 +452,15 @@ async fn text(st: &AppState, sid: &str, p: &Params) -> Result<String, Failure> {
         body: p.get("Body"),
         opt_out_type: p.get("OptOutType"),
     };
-    let answer = crate::sms::text(table.as_deref(), &req, st.0.clock.now());
+    let now = st.0.clock.now();
+    let answer = crate::sms::text(table.as_deref(), &req, now);
     let body = answer.reply.to_xml();
-    if let Some(earlier) = st.0.store.text(sid, &body, answer.alert.as_ref()).await? {
+    let record = crate::sms::TextRecord::of(&req, &answer, now);
+    if let Some(earlier) =
+        st.0.store
+            .text(&record, &body, answer.alert.as_ref())
+            .await?
+    {
         info!("retried text: answering again with the stored reply");
         Metrics::inc(&st.0.metrics.replays, "sms");
         return Ok(earlier);

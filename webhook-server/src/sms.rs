@@ -9,6 +9,7 @@
 //! ```
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use switchboard_routing::table::{Entry, Mode, RoutingTable};
 use switchboard_routing::{Alert, AlertKind, CallProgress, Contact, Forward};
 
@@ -28,6 +29,54 @@ pub struct Text<'a> {
     /// Twilio's `OptOutType` parameter (`STOP`, `START`, `HELP`), set when Twilio recognised an
     /// opt-out, opt-in or help keyword of a Messaging Service with Advanced Opt-Out.
     pub opt_out_type: &'a str,
+}
+
+/// A text as the text log keeps it (`switchboard calls --texts`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TextRecord {
+    /// Twilio's MessageSid.
+    pub message_sid: String,
+    /// The sender.
+    pub from: String,
+    /// The hotline number.
+    pub to: String,
+    /// What they wrote.
+    pub body: String,
+    /// When it came in.
+    pub received_at: Timestamp,
+    /// `routed` (an alert, forwards) or `ignored`.
+    pub outcome: String,
+    /// Why: the menu option and chain it went to, or why it was ignored.
+    pub note: String,
+    /// The responders it was forwarded to, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarded_to: Vec<String>,
+}
+
+impl TextRecord {
+    /// The record of `text`, answered with `answer` at `now`.
+    pub fn of(text: &Text<'_>, answer: &Answer, now: Timestamp) -> TextRecord {
+        TextRecord {
+            message_sid: text.message_sid.to_string(),
+            from: text.from.to_string(),
+            to: text.to.to_string(),
+            body: text.body.to_string(),
+            received_at: now,
+            outcome: if answer.alert.is_some() {
+                "routed"
+            } else {
+                "ignored"
+            }
+            .to_string(),
+            note: answer.note.clone(),
+            forwarded_to: answer
+                .alert
+                .iter()
+                .flat_map(|a| a.forwards.iter().map(|f| f.name.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// What to do with a text.

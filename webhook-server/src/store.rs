@@ -39,6 +39,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchboard_routing::{AlertKind, RoutingTable, keys};
 
+use crate::sms::TextRecord;
 use crate::state::CallState;
 
 /// The most events kept per call.
@@ -182,8 +183,9 @@ type CallFields = (Option<u64>, Option<String>, Option<String>);
 pub struct Memory {
     tables: HashMap<String, Arc<RoutingTable>>,
     calls: HashMap<String, MemoryCall>,
-    texts: HashMap<String, String>,
+    texts: HashMap<String, (String, String)>,
     log: VecDeque<String>,
+    text_log: VecDeque<String>,
 }
 
 #[derive(Debug, Default)]
@@ -236,7 +238,7 @@ return 1
 const TEXT_SCRIPT: &str = r"
 local r = redis.call('HGET', KEYS[1], 'response')
 if r then return r end
-redis.call('HSET', KEYS[1], 'response', ARGV[1])
+redis.call('HSET', KEYS[1], 'response', ARGV[1], 'record', ARGV[4])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'alert', ARGV[2]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return false
@@ -646,23 +648,33 @@ impl Store {
         }
     }
 
-    /// Records text `sid`, answered with `response`, raising `alert`, unless an earlier delivery
-    /// of the same text was recorded: then that delivery's answer comes back and nothing changes,
-    /// so a retried text is neither forwarded nor alerted twice.
+    /// Records a text (`record`), answered with `response`, raising `alert`, unless an earlier
+    /// delivery of the same text was recorded: then that delivery's answer comes back and nothing
+    /// changes, so a retried text is neither forwarded nor alerted twice. A new text enters the
+    /// text log, trimmed to the call log's size.
     pub async fn text(
         &self,
-        sid: &str,
+        record: &TextRecord,
         response: &str,
         alert: Option<&switchboard_routing::Alert>,
     ) -> Result<Option<String>, StoreError> {
+        let sid = record.message_sid.as_str();
         let alert_json = alert.map(serde_json::to_string).transpose()?;
+        let record_json = serde_json::to_string(record)?;
         match self {
-            Store::Memory(m, _) => {
+            Store::Memory(m, retention) => {
                 let mut mem = Self::mem(m);
-                if let Some(r) = mem.texts.get(sid) {
+                if let Some((r, _)) = mem.texts.get(sid) {
                     return Ok(Some(r.clone()));
                 }
-                mem.texts.insert(sid.to_string(), response.to_string());
+                mem.texts
+                    .insert(sid.to_string(), (response.to_string(), record_json));
+                mem.text_log.push_front(sid.to_string());
+                while mem.text_log.len() > retention.log_size {
+                    if let Some(old) = mem.text_log.pop_back() {
+                        mem.texts.remove(&old);
+                    }
+                }
                 Ok(None)
             }
             Store::Redis(r, retention) => {
@@ -671,20 +683,64 @@ impl Store {
                 invocation
                     .arg(response)
                     .arg(alert_json.as_deref().unwrap_or(""))
-                    .arg(retention.call_ttl.as_secs().max(1));
+                    .arg(retention.call_ttl.as_secs().max(1))
+                    .arg(&record_json);
                 let earlier: Option<String> = invocation.invoke_async(&mut c).await?;
-                if let (None, Some(alert)) = (&earlier, alert) {
-                    let _: () = redis::cmd("ZADD")
-                        .arg(keys::alerts_due())
-                        .arg("LT")
-                        .arg(due_mark(alert))
-                        .arg(keys::alert_member(AlertKind::Text, sid))
-                        .query_async(&mut c)
-                        .await?;
+                if earlier.is_none() {
+                    // Beside the script: the log and the due set live in other cluster slots.
+                    let mut pipe = redis::pipe();
+                    if let Some(alert) = alert {
+                        pipe.cmd("ZADD")
+                            .arg(keys::alerts_due())
+                            .arg("LT")
+                            .arg(due_mark(alert))
+                            .arg(keys::alert_member(AlertKind::Text, sid))
+                            .ignore();
+                    }
+                    pipe.lpush(keys::text_log(), sid)
+                        .ignore()
+                        .ltrim(keys::text_log(), 0, retention.log_size as isize - 1)
+                        .ignore();
+                    let _: () = pipe.query_async(&mut c).await?;
                 }
                 Ok(earlier)
             }
         }
+    }
+
+    /// The most recent texts, newest first, as far as they have not expired.
+    pub async fn recent_texts(&self, limit: usize) -> Result<Vec<TextRecord>, StoreError> {
+        let records: Vec<Option<String>> = match self {
+            Store::Memory(m, _) => {
+                let mem = Self::mem(m);
+                mem.text_log
+                    .iter()
+                    .take(limit)
+                    .map(|sid| mem.texts.get(sid).map(|(_, r)| r.clone()))
+                    .collect()
+            }
+            Store::Redis(r, _) => {
+                let mut c = r.conn.clone();
+                let sids: Vec<String> = c.lrange(keys::text_log(), 0, limit as isize - 1).await?;
+                if sids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut pipe = redis::pipe();
+                for sid in &sids {
+                    pipe.hget(keys::text(sid), "record");
+                }
+                pipe.query_async(&mut c).await?
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut texts = Vec::new();
+        for json in records.into_iter().flatten() {
+            let record: TextRecord = serde_json::from_str(&json)?;
+            if seen.insert(record.message_sid.clone()) {
+                texts.push(record);
+            }
+        }
+        Ok(texts)
     }
 
     fn log_call(mem: &mut Memory, sid: &str, size: usize) {

@@ -255,4 +255,14 @@ async fn texts_are_answered_with_the_policys_reply_and_signatures_checked() {
     assert!(!body.contains("<Message>"), "{body}");
     let (status, _) = send(&st, post("/twilio/sms", &p, None)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Both are in the text log, newest first, once each though SM1 came twice.
+    let (_, again) = send(&st, signed("/twilio/sms", &p)).await;
+    assert!(again.contains("<Message>"), "{again}");
+    let texts = st.store().recent_texts(10).await.unwrap();
+    let sids: Vec<&str> = texts.iter().map(|t| t.message_sid.as_str()).collect();
+    assert_eq!(sids, ["SM2", "SM1"]);
+    assert_eq!(texts[1].outcome, "routed");
+    assert_eq!(texts[1].body, "db down");
+    assert!(!texts[1].forwarded_to.is_empty(), "{:?}", texts[1]);
+    assert_eq!(texts[0].outcome, "ignored");
 }
