@@ -7,7 +7,8 @@
 //!   sb:v1:call:{CA0123...}            HASH    one call's state (all of a call's keys share a slot)
 //!   sb:v1:call:{CA0123...}:events     LIST    the call's event stream
 //!   sb:v1:calls                       LIST    recent call summaries, newest first, trimmed
-//!   sb:v1:text:{SM0123...}            HASH    one text: the answer given, its alert snapshot
+//!   sb:v1:text:{SM0123...}            HASH    one text: the answer given, its record, its alert
+//!   sb:v1:texts                       LIST    recent texts (MessageSids), newest first, trimmed
 //!   sb:v1:sent:{CA0123...}            HASH    which alert stages each target has been sent
 //!   sb:v1:alerts:due                  ZSET    alerts with something to send, by when (ms)
 //! ```
