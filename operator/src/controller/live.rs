@@ -17,7 +17,8 @@
 //! PhoneNumber keeps its last valid table remembered, as it stays live in Redis.
 //!
 //! Only this process's memory: a restarted operator remembers a number again at its first
-//! reconcile, which the controller runs for every PhoneNumber at start.
+//! reconcile, which the controller runs for every PhoneNumber at start; for an invalid one it
+//! adopts the table Redis holds when that is the revision its status says was published.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -72,6 +73,41 @@ impl LiveTables {
                 table: table.clone(),
             },
         );
+    }
+
+    /// Remembers the table Redis holds for `number` when it is `revision` and nothing is
+    /// remembered for the number yet: the last valid table of an invalid PhoneNumber, published
+    /// by an earlier operator process, which stays live and so must come back too if Redis
+    /// loses it. Whether it was remembered; a Redis that cannot be read now is tried again at
+    /// the object's next reconcile.
+    pub async fn adopt<C: ConnectionLike + Send + Sync>(
+        &self,
+        c: &mut C,
+        owner: ObjectReference,
+        number: &str,
+        revision: &str,
+    ) -> bool {
+        if self.0.lock().await.contains_key(number) {
+            return false;
+        }
+        let json: Option<String> = match redis::cmd("GET")
+            .arg(switchboard_routing::keys::route(number))
+            .query_async(c)
+            .await
+        {
+            Ok(j) => j,
+            Err(_) => return false,
+        };
+        let Some(table) = json.and_then(|j| RoutingTable::from_json(&j).ok()) else {
+            return false;
+        };
+        if table.revision != revision {
+            return false;
+        }
+        let mut live = self.0.lock().await;
+        live.entry(number.to_string())
+            .or_insert(Live { owner, table });
+        true
     }
 
     /// Forgets `number` and removes its table from Redis.

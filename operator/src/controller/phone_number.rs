@@ -279,6 +279,14 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     }
 
     // apply: Redis
+    if problem.is_some()
+        && let (Some(n), Some(r)) = (&number, &status.published_revision)
+    {
+        // Invalid: the last valid table stays live; remember it even when an earlier operator
+        // process published it, so that it comes back if Redis loses it (live.rs).
+        let mut conn = ctx.redis.clone();
+        ctx.live.adopt(&mut conn, pn.object_ref(&()), n, r).await;
+    }
     let table = compiled
         .tables
         .iter()
