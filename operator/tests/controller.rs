@@ -454,29 +454,30 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
         before,
         "the last valid table stays live"
     );
-    let seen = s.seen.lock().unwrap();
-    let conds = seen.requests.last().unwrap().1["status"]["conditions"].clone();
-    let conds = conds.as_array().unwrap();
-    let refs = conds
-        .iter()
-        .find(|c| c["type"] == "ReferencesResolved")
-        .unwrap();
-    assert!(
-        refs["message"]
-            .as_str()
-            .unwrap()
-            .contains("EscalationChain oncall/database: spec.steps[0].targets[0].onCall"),
-        "{refs}"
-    );
-    let routes = conds
-        .iter()
-        .find(|c| c["type"] == "RoutesPublished")
-        .unwrap();
-    assert!(
-        routes["message"].as_str().unwrap().contains("stays live"),
-        "{routes}"
-    );
-    drop(seen);
+    {
+        let seen = s.seen.lock().unwrap();
+        let conds = seen.requests.last().unwrap().1["status"]["conditions"].clone();
+        let conds = conds.as_array().unwrap();
+        let refs = conds
+            .iter()
+            .find(|c| c["type"] == "ReferencesResolved")
+            .unwrap();
+        assert!(
+            refs["message"]
+                .as_str()
+                .unwrap()
+                .contains("EscalationChain oncall/database: spec.steps[0].targets[0].onCall"),
+            "{refs}"
+        );
+        let routes = conds
+            .iter()
+            .find(|c| c["type"] == "RoutesPublished")
+            .unwrap();
+        assert!(
+            routes["message"].as_str().unwrap().contains("stays live"),
+            "{routes}"
+        );
+    }
     // That live table comes back if Redis loses it, though this operator only adopted it.
     assert_eq!(ctx.live.numbers().await, ["+14155550100"]);
     let mut conn = ctx.redis.clone();
