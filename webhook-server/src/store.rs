@@ -273,27 +273,41 @@ fn mark_and_log(
     retention: Retention,
 ) {
     if let Some(alert) = alert {
-        // The dispatcher has something new to look at: due now (a mark is below every time;
-        // LT never postpones an alert already due). Another slot than the call's keys, so
-        // beside the commit, not in it; when the commit fails this only makes the dispatcher
-        // look once more.
-        pipe.cmd("ZADD")
-            .arg(keys::alerts_due())
-            .arg("LT")
-            .arg(due_mark(alert))
-            .arg(keys::alert_member(AlertKind::Call, sid))
-            .ignore();
+        // Another slot than the call's keys, so beside the commit, not in it; when the commit
+        // fails this only makes the dispatcher look once more.
+        mark_due(pipe, AlertKind::Call, sid, alert);
     }
     if with_log {
         // A new call enters the call log in the same round trip. The list lives in another
         // cluster slot, so it cannot be inside the commit; a failed commit for a new call (a
         // concurrent first webhook) only leaves a duplicate SID in the log, which
         // `recent_calls` skips.
-        pipe.lpush(keys::call_log(), sid)
-            .ignore()
-            .ltrim(keys::call_log(), 0, retention.log_size as isize - 1)
-            .ignore();
+        push_log(pipe, &keys::call_log(), sid, retention);
     }
+}
+
+/// Adds to `pipe`: the dispatcher has something new to look at in the alert of call or text
+/// `sid`, due now (a mark is below every time; LT never postpones an alert already due).
+fn mark_due(
+    pipe: &mut redis::Pipeline,
+    kind: AlertKind,
+    sid: &str,
+    alert: &switchboard_routing::Alert,
+) {
+    pipe.cmd("ZADD")
+        .arg(keys::alerts_due())
+        .arg("LT")
+        .arg(due_mark(alert))
+        .arg(keys::alert_member(kind, sid))
+        .ignore();
+}
+
+/// Adds to `pipe`: `sid` enters the log list `key`, trimmed to the retention's log size.
+fn push_log(pipe: &mut redis::Pipeline, key: &str, sid: &str, retention: Retention) {
+    pipe.lpush(key, sid)
+        .ignore()
+        .ltrim(key, 0, retention.log_size as isize - 1)
+        .ignore();
 }
 
 /// The score that marks `alert` due now ([`keys::due_mark`]), ordered by when its call or
@@ -690,17 +704,9 @@ impl Store {
                     // Beside the script: the log and the due set live in other cluster slots.
                     let mut pipe = redis::pipe();
                     if let Some(alert) = alert {
-                        pipe.cmd("ZADD")
-                            .arg(keys::alerts_due())
-                            .arg("LT")
-                            .arg(due_mark(alert))
-                            .arg(keys::alert_member(AlertKind::Text, sid))
-                            .ignore();
+                        mark_due(&mut pipe, AlertKind::Text, sid, alert);
                     }
-                    pipe.lpush(keys::text_log(), sid)
-                        .ignore()
-                        .ltrim(keys::text_log(), 0, retention.log_size as isize - 1)
-                        .ignore();
+                    push_log(&mut pipe, &keys::text_log(), sid, *retention);
                     let _: () = pipe.query_async(&mut c).await?;
                 }
                 Ok(earlier)
