@@ -1,10 +1,11 @@
 //! The routing tables the PhoneNumber controller published, kept in memory so that a Redis
 //! that lost them (restarted without persistence, as the chart's embedded Redis does, or
-//! flushed) gets them back within [`CHECK_EVERY`], rather than at each number's 5-minute
-//! resync while its callers hear "not in service".
+//! flushed) gets them back within [`CHECK_EVERY`], rather than at each number's resync (5
+//! minutes by default) while its callers hear "not in service".
 //!
 //! ```text
-//!   apply:            remember(table) ─► publish
+//!   apply, valid:     remember(table) ─► publish
+//!   apply, invalid:   adopt(the table Redis holds, if it is status.publishedRevision)
 //!   cleanup, policy gone:   forget + unpublish      (under the lock)
 //!   every CHECK_EVERY:      restore(remembered)     (under the lock: one EXISTS round trip,
 //!                           a write only where the revision key is gone) ─► event, metric
