@@ -68,6 +68,18 @@ pub async fn unpublish<C: ConnectionLike + Send + Sync>(
     Ok(())
 }
 
+/// A routing table as it is written: its number, its revision and its JSON document
+/// ([`RoutingTable::to_json`]), as kept by a writer that may have to write it again.
+#[derive(Clone, Copy, Debug)]
+pub struct Document<'a> {
+    /// The number.
+    pub number: &'a str,
+    /// The table's revision.
+    pub revision: &'a str,
+    /// The table's JSON.
+    pub json: &'a str,
+}
+
 /// Writes again each of `tables` whose number has no table in Redis at all (Redis restarted
 /// without persistence, or was flushed), and returns the numbers written. A number whose
 /// revision key exists is left alone, whatever revision it names: the table was not lost, and a
@@ -76,14 +88,14 @@ pub async fn unpublish<C: ConnectionLike + Send + Sync>(
 /// between the check and the write is not overwritten either.
 pub async fn restore<C: ConnectionLike + Send + Sync>(
     c: &mut C,
-    tables: &[&RoutingTable],
+    tables: &[Document<'_>],
 ) -> RedisResult<Vec<String>> {
     if tables.is_empty() {
         return Ok(Vec::new());
     }
     let mut check = redis::pipe();
     for t in tables {
-        check.exists(keys::route_revision(&t.number));
+        check.exists(keys::route_revision(t.number));
     }
     let present: Vec<bool> = check.query_async(c).await?;
     let write_if_missing = redis::Script::new(
@@ -98,15 +110,15 @@ return 1",
             continue;
         }
         let written: i64 = write_if_missing
-            .key(keys::route(&t.number))
-            .key(keys::route_revision(&t.number))
-            .arg(t.to_json())
-            .arg(&t.revision)
+            .key(keys::route(t.number))
+            .key(keys::route_revision(t.number))
+            .arg(t.json)
+            .arg(t.revision)
             .invoke_async(c)
             .await?;
-        let _: () = c.sadd(keys::routes_index(), &t.number).await?;
+        let _: () = c.sadd(keys::routes_index(), t.number).await?;
         if written == 1 {
-            restored.push(t.number.clone());
+            restored.push(t.number.to_string());
         }
     }
     Ok(restored)

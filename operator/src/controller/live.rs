@@ -30,7 +30,7 @@ use kube::runtime::events::{Event, EventType};
 use redis::RedisResult;
 use redis::aio::ConnectionLike;
 use switchboard_routing::RoutingTable;
-use switchboard_routing::publish;
+use switchboard_routing::publish::{self, Document};
 use tokio::sync::Mutex;
 use tracing::warn;
 
@@ -42,12 +42,69 @@ pub const CHECK_EVERY: Duration = crate::folder::REPUBLISH;
 
 /// The tables live in Redis, by number, with the PhoneNumber that published each.
 #[derive(Debug, Default)]
-pub struct LiveTables(Mutex<BTreeMap<String, Live>>);
+pub struct LiveTables(Mutex<Tables>);
 
+#[derive(Debug, Default)]
+struct Tables {
+    by_number: BTreeMap<String, Live>,
+    /// The number each PhoneNumber (namespace, name) has a table for.
+    by_owner: BTreeMap<(String, String), String>,
+}
+
+/// A table as it is written (its JSON, not the parsed table: about a third of the memory,
+/// and what a restore writes), with its owner.
 #[derive(Debug)]
 struct Live {
     owner: ObjectReference,
-    table: RoutingTable,
+    revision: String,
+    json: String,
+}
+
+fn owner_key(owner: &ObjectReference) -> (String, String) {
+    (
+        owner.namespace.clone().unwrap_or_default(),
+        owner.name.clone().unwrap_or_default(),
+    )
+}
+
+impl Tables {
+    fn insert(&mut self, owner: ObjectReference, number: &str, revision: &str, json: String) {
+        let key = owner_key(&owner);
+        // The owner's number changed: its old table is no longer this owner's to keep.
+        if let Some(previous) = self.by_owner.insert(key.clone(), number.to_string())
+            && previous != number
+            && self
+                .by_number
+                .get(&previous)
+                .is_some_and(|l| owner_key(&l.owner) == key)
+        {
+            self.by_number.remove(&previous);
+        }
+        let replaced = self.by_number.insert(
+            number.to_string(),
+            Live {
+                owner,
+                revision: revision.to_string(),
+                json,
+            },
+        );
+        // Another owner had this number: it no longer has a table here.
+        if let Some(other) = replaced.map(|l| owner_key(&l.owner))
+            && other != key
+            && self.by_owner.get(&other).is_some_and(|n| n == number)
+        {
+            self.by_owner.remove(&other);
+        }
+    }
+
+    fn remove(&mut self, number: &str) {
+        if let Some(l) = self.by_number.remove(number) {
+            let key = owner_key(&l.owner);
+            if self.by_owner.get(&key).is_some_and(|n| n == number) {
+                self.by_owner.remove(&key);
+            }
+        }
+    }
 }
 
 /// A table written again: whose, which number, which revision.
@@ -65,15 +122,11 @@ impl LiveTables {
     /// `table` is about to be published by `owner`: from now on it is what Redis must hold for
     /// its number. Another number `owner` published before (its number changed) is forgotten.
     pub async fn remember(&self, owner: ObjectReference, table: &RoutingTable) {
-        let mut live = self.0.lock().await;
-        live.retain(|n, l| *n == table.number || !same_object(&l.owner, &owner));
-        live.insert(
-            table.number.clone(),
-            Live {
-                owner,
-                table: table.clone(),
-            },
-        );
+        let json = table.to_json();
+        self.0
+            .lock()
+            .await
+            .insert(owner, &table.number, &table.revision, json);
     }
 
     /// Remembers the table Redis holds for `number` when it is `revision` and nothing is
@@ -88,7 +141,7 @@ impl LiveTables {
         number: &str,
         revision: &str,
     ) -> bool {
-        if self.0.lock().await.contains_key(number) {
+        if self.0.lock().await.by_number.contains_key(number) {
             return false;
         }
         let json: Option<String> = match redis::cmd("GET")
@@ -99,15 +152,18 @@ impl LiveTables {
             Ok(j) => j,
             Err(_) => return false,
         };
-        let Some(table) = json.and_then(|j| RoutingTable::from_json(&j).ok()) else {
+        let Some(json) = json else {
             return false;
         };
-        if table.revision != revision {
-            return false;
+        match RoutingTable::from_json(&json) {
+            Ok(t) if t.revision == revision => {}
+            _ => return false,
         }
         let mut live = self.0.lock().await;
-        live.entry(number.to_string())
-            .or_insert(Live { owner, table });
+        if live.by_number.contains_key(number) {
+            return false;
+        }
+        live.insert(owner, number, revision, json);
         true
     }
 
@@ -128,14 +184,22 @@ impl LiveTables {
         c: &mut C,
     ) -> RedisResult<Vec<Restored>> {
         let live = self.0.lock().await;
-        let tables: Vec<&RoutingTable> = live.values().map(|l| &l.table).collect();
+        let tables: Vec<Document<'_>> = live
+            .by_number
+            .iter()
+            .map(|(number, l)| Document {
+                number,
+                revision: &l.revision,
+                json: &l.json,
+            })
+            .collect();
         let written = publish::restore(c, &tables).await?;
         Ok(written
             .into_iter()
             .filter_map(|n| {
-                live.get(&n).map(|l| Restored {
+                live.by_number.get(&n).map(|l| Restored {
                     owner: l.owner.clone(),
-                    revision: l.table.revision.clone(),
+                    revision: l.revision.clone(),
                     number: n,
                 })
             })
@@ -144,12 +208,8 @@ impl LiveTables {
 
     /// The numbers remembered, in order.
     pub async fn numbers(&self) -> Vec<String> {
-        self.0.lock().await.keys().cloned().collect()
+        self.0.lock().await.by_number.keys().cloned().collect()
     }
-}
-
-fn same_object(a: &ObjectReference, b: &ObjectReference) -> bool {
-    a.namespace == b.namespace && a.name == b.name
 }
 
 /// Checks the remembered tables every [`CHECK_EVERY`] until the process ends.
@@ -193,4 +253,35 @@ pub async fn check<C: ConnectionLike + Send + Sync>(
         }
     }
     Ok(restored.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(name: &str) -> ObjectReference {
+        ObjectReference {
+            namespace: Some("oncall".into()),
+            name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_phone_number_keeps_one_table_and_loses_its_old_number_when_it_changes() {
+        let mut t = Tables::default();
+        t.insert(owner("a"), "+1555", "r1", "{}".into());
+        t.insert(owner("a"), "+1555", "r2", "{}".into());
+        assert_eq!(t.by_number["+1555"].revision, "r2");
+        t.insert(owner("a"), "+1666", "r3", "{}".into());
+        assert_eq!(t.by_number.keys().collect::<Vec<_>>(), ["+1666"]);
+        // Another PhoneNumber takes +1666: a's later change must not remove b's table.
+        t.insert(owner("b"), "+1666", "r4", "{}".into());
+        t.insert(owner("a"), "+1777", "r5", "{}".into());
+        assert_eq!(t.by_number.keys().collect::<Vec<_>>(), ["+1666", "+1777"]);
+        assert_eq!(t.by_number["+1666"].revision, "r4");
+        t.remove("+1666");
+        assert_eq!(t.by_number.keys().collect::<Vec<_>>(), ["+1777"]);
+        assert_eq!(t.by_owner.len(), 1);
+    }
 }
