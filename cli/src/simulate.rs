@@ -224,22 +224,42 @@ fn targets(a: &Alert) -> String {
         .join(", ")
 }
 
+/// A call's alert as the transcript shows it: its targets and when each stage fell due.
+struct AlertView {
+    alert: Alert,
+    to: String,
+    timeline: Vec<(Timestamp, Stage)>,
+}
+
+impl AlertView {
+    /// The view of `call`'s alert, when its policy names notification targets.
+    fn of(call: &CallState) -> Option<AlertView> {
+        let alert = call.alert().filter(|a| !a.route.targets.is_empty())?;
+        Some(AlertView {
+            to: targets(&alert),
+            timeline: alert.timeline(),
+            alert,
+        })
+    }
+}
+
 /// What the operator's dispatcher sends for this call, in one line.
-fn alerts(alert: Option<&Alert>) -> String {
-    let Some(a) = alert.filter(|a| !a.route.targets.is_empty()) else {
+fn alerts(view: Option<&AlertView>) -> String {
+    let Some(AlertView {
+        alert: a,
+        to,
+        timeline,
+    }) = view
+    else {
         return "none (the policy names no notification targets)".into();
     };
-    let stages: Vec<&str> = a.timeline().iter().map(|(_, s)| s.as_str()).collect();
-    if stages.is_empty() {
+    if timeline.is_empty() {
         let end = a.ended_at.unwrap_or(a.started_at);
         let why = a.plan(end).suppressed.unwrap_or("nothing due");
-        return format!("none sent ({why}); targets: {}", targets(a));
+        return format!("none sent ({why}); targets: {to}");
     }
-    format!(
-        "{} -> {} (sent by the operator)",
-        stages.join(", "),
-        targets(a)
-    )
+    let stages: Vec<&str> = timeline.iter().map(|(_, s)| s.as_str()).collect();
+    format!("{} -> {to} (sent by the operator)", stages.join(", "))
 }
 
 /// The simulator's transcript, the server's events and the call's alert, merged by time.
@@ -247,7 +267,7 @@ fn render(t: &switchboard_sim::Transcript, call: Option<&CallState>) -> String {
     let start = t.lines.first().map(|l| l.at).unwrap_or_default();
     let mut lines: Vec<(Timestamp, u8, String)> =
         t.lines.iter().map(|l| (l.at, 0, l.text.clone())).collect();
-    let alert = call.and_then(CallState::alert);
+    let alert = call.and_then(AlertView::of);
     if let Some(c) = call {
         lines.extend(
             c.events
@@ -255,9 +275,13 @@ fn render(t: &switchboard_sim::Transcript, call: Option<&CallState>) -> String {
                 .map(|(at, e)| (*at, 1, format!("  switchboard: {e}"))),
         );
     }
-    if let Some(a) = alert.as_ref().filter(|a| !a.route.targets.is_empty()) {
-        let to = targets(a);
-        lines.extend(a.timeline().into_iter().map(|(at, stage)| {
+    if let Some(AlertView {
+        alert: a,
+        to,
+        timeline,
+    }) = &alert
+    {
+        lines.extend(timeline.iter().map(|&(at, stage)| {
             let text = match stage {
                 Stage::Triggered => format!("  alert: triggered, to {to}"),
                 Stage::Acknowledged => format!(

@@ -465,16 +465,11 @@ async fn text(st: &AppState, sid: &str, p: &Params) -> Result<String, Failure> {
         Metrics::inc(&st.0.metrics.replays, "sms");
         return Ok(earlier);
     }
-    let outcome = if answer.alert.is_some() {
-        "routed"
-    } else {
-        "ignored"
-    };
-    info!(to, from = req.from, outcome, note = %answer.note, "text received");
+    info!(to, from = req.from, outcome = %record.outcome, note = %answer.note, "text received");
     st.0.metrics
         .texts
         .get_or_create(&OutcomeLabels {
-            outcome: outcome.to_string(),
+            outcome: record.outcome,
         })
         .inc();
     Ok(body)
