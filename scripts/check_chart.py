@@ -7,14 +7,17 @@ chart's own promises: pods run as non-root with a read-only root filesystem, eve
 has resources and probes, the webhook server has no Kubernetes access, the operator's RBAC
 names no wildcard and never writes Secrets. The chart's CRDs must be the generated ones.
 
-Also the GitOps examples (examples/gitops/): the Argo CD health check (health.lua, run with
+Also the GitOps examples (gitops/): the Argo CD health check (health.lua, run with
 Lua through lupa against objects Ready, not Ready, not yet observed and without status; the
 ConfigMap must carry that very script for each kind), and the kustomize files (every resource
 they list exists; every patch targets an object of the base).
 Exits non-zero on any failure.
 """
 
+import os
 import pathlib
+import shutil
+import subprocess
 import sys
 
 import helm_python as helm
@@ -69,6 +72,68 @@ def check_pod(where: str, spec: dict, values_name: str) -> None:
         for probe in ("livenessProbe", "readinessProbe"):
             if probe not in c:
                 fail(f"{values_name}: {name}: has no {probe}")
+        check_secret_mounts(name, pod, c, values_name)
+
+
+def secret_readable(pod: dict, container: dict, volume: dict) -> tuple[bool, str]:
+    """Whether the container's user can read the files of a Secret volume, by the kubelet's rules.
+
+    Secret files are owned by root (uid 0) with the volume's `defaultMode` (0644 when unset).
+    With a pod `fsGroup`, the kubelet gives the volume that group and ORs group read into the
+    mode of a read-only volume (Kubernetes docs, "Configure a Security Context for a Pod or
+    Container": "the permission bits are OR'd with rw-rw----"). The process runs as the
+    container's runAsUser/runAsGroup (falling back to the pod's), with the pod's fsGroup and
+    supplementalGroups as extra groups.
+    """
+    psc, csc = pod.get("securityContext", {}), container.get("securityContext", {})
+    uid = csc.get("runAsUser", psc.get("runAsUser"))
+    gid = csc.get("runAsGroup", psc.get("runAsGroup"))
+    fs_group = psc.get("fsGroup")
+    mode = volume["secret"].get("defaultMode", 0o644)
+    groups = {gid, *psc.get("supplementalGroups", [])}
+    file_gid = 0
+    if fs_group is not None:
+        groups.add(fs_group)
+        file_gid = fs_group
+        mode |= 0o440
+    if uid is None:
+        return False, "runs as the image's user (no runAsUser): cannot tell"
+    if uid == 0:
+        return True, "root"
+    if mode & 0o004:
+        return True, f"mode {mode:o} readable by others"
+    if file_gid in groups and mode & 0o040:
+        return True, f"group {file_gid} with mode {mode:o}"
+    return False, f"uid {uid} gid {gid}: files are root:{file_gid} mode {mode:o}"
+
+
+def check_secret_mounts(name: str, pod: dict, container: dict, values_name: str) -> None:
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for m in container.get("volumeMounts", []):
+        v = volumes.get(m["name"])
+        if not v or "secret" not in v:
+            continue
+        ok, why = secret_readable(pod, container, v)
+        if not ok:
+            fail(f"{values_name}: {name}: cannot read Secret volume {m['name']}: {why}")
+        elif why == "root":
+            fail(f"{values_name}: {name}: reads Secret volume {m['name']} only as root")
+        elif v["secret"].get("defaultMode", 0o644) & 0o007:
+            fail(f"{values_name}: {name}: Secret volume {m['name']} is readable by other users")
+        else:
+            print(f"ok   {values_name}: {name} reads Secret volume {m['name']} ({why}), not as root")
+
+
+def check_secret_rule() -> None:
+    """The readability rule itself, on the pod that crash-looped in a real cluster."""
+    pod = {"securityContext": {"runAsNonRoot": True}}
+    c = {"securityContext": {"runAsUser": 65532, "runAsGroup": 65532}}
+    v = {"secret": {"defaultMode": 0o400}}
+    if secret_readable(pod, c, v)[0]:
+        fail("secret_readable: a 0400 root-owned Secret without fsGroup must be unreadable to uid 65532")
+    pod["securityContext"]["fsGroup"] = 65532
+    if not secret_readable(pod, c, v)[0]:
+        fail("secret_readable: with fsGroup 65532 the kubelet grants group read")
 
 
 def check(values_file: pathlib.Path) -> None:
@@ -118,7 +183,7 @@ def check(values_file: pathlib.Path) -> None:
 
 
 def check_health_lua() -> None:
-    argocd = ROOT / "examples" / "gitops" / "argocd"
+    argocd = ROOT / "gitops" / "argocd"
     script = (argocd / "health.lua").read_text()
     cm = yaml.safe_load((argocd / "health-checks.yaml").read_text())
     for kind in ("PhoneNumber", "IncomingCallPolicy", "EscalationChain", "Schedule"):
@@ -183,8 +248,45 @@ def check_kustomize() -> None:
                 fail(f"{folder}: patch target {t} matches nothing in its resources")
         return found
 
-    for folder in (ROOT / "examples", ROOT / "examples" / "gitops" / "kustomize" / "staging"):
+    for folder in (ROOT / "examples", ROOT / "gitops" / "kustomize" / "staging"):
         print(f"ok   kustomize {folder.relative_to(ROOT)}: {len(objects_of(folder))} objects")
+
+
+def check_kustomize_builds() -> None:
+    """Every kustomization, and every folder an Argo CD Application or Flux Kustomization points
+    at, built with real kustomize (`kubectl kustomize`, kustomize v5 in kubectl), which refuses
+    what a parse of the YAML cannot see: a base that contains its own overlay (a cycle), a file
+    outside the kustomization's root, a patch of nothing."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        message = "kubectl (with kustomize) not found: the kustomize builds were not checked"
+        if os.environ.get("CI"):
+            fail(message)
+        else:
+            print(f"SKIP {message}")
+        return
+    folders = {p.parent for d in ("examples", "gitops") for p in (ROOT / d).rglob("kustomization.yaml")}
+    for path in sorted((ROOT / "gitops").rglob("*.yaml")):
+        for d in yaml.safe_load_all(path.read_text()):
+            if not d:
+                continue
+            if d.get("kind") == "Application":
+                source = d["spec"].get("source", {})
+                if source.get("path") and not source.get("chart") and not source["path"].startswith("charts/"):
+                    folders.add(ROOT / source["path"])
+            if d.get("kind") == "Kustomization" and "path" in d.get("spec", {}):
+                folders.add((ROOT / d["spec"]["path"]).resolve())
+    for folder in sorted(folders):
+        rel = folder.relative_to(ROOT)
+        if not (folder / "kustomization.yaml").exists():
+            fail(f"kustomize {rel}: a GitOps example points at a folder without kustomization.yaml")
+            continue
+        run = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True)
+        if run.returncode != 0:
+            fail(f"kustomize {rel}: {run.stderr.strip()}")
+        else:
+            count = sum(1 for d in yaml.safe_load_all(run.stdout) if d)
+            print(f"ok   kubectl kustomize {rel}: {count} objects")
 
 
 def main() -> int:
@@ -202,9 +304,11 @@ def main() -> int:
             fail(f"rendering without publicUrl failed without naming it: {e}")
         else:
             print("ok   defaults alone: refused, naming publicUrl")
+    check_secret_rule()
     check_health_lua()
     check_kustomize()
-    for path in sorted((ROOT / "examples" / "gitops").rglob("*.yaml")):
+    check_kustomize_builds()
+    for path in sorted((ROOT / "gitops").rglob("*.yaml")):
         for d in yaml.safe_load_all(path.read_text()):
             if d and d.get("apiVersion") == "v1":
                 try:

@@ -117,7 +117,7 @@ pub struct Target {
     pub person: Option<PersonRef>,
     /// A plain phone number in E.164 form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"), length(max = 16))]
     pub number: Option<String>,
     /// A SIP URI (`sip:noc@pbx.example.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -62,8 +62,59 @@ pub struct CommonStatus {
     /// number's calls and texts to Switchboard. Each has a reason and a message that names the
     /// field at fault and the fix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+/// The schema of `status.conditions`: `metav1.Condition` with the bounds the API server's own
+/// type declares (types/conditions in k8s.io/apimachinery: `type` at most 316 characters,
+/// `reason` 1024, `message` 32768), so that every string and list of the CRDs is bounded as
+/// the Kubernetes API conventions ask. k8s-openapi's schema of `Condition` carries none of them.
+fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "maxItems": 16,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "description": "One aspect of the object's state: its type, whether it holds (True, False, Unknown), since when, and why.",
+            "type": "object",
+            "required": ["type", "status", "lastTransitionTime", "reason", "message"],
+            "properties": {
+                "type": {
+                    "description": "The aspect: Ready, ReferencesResolved, RoutesPublished or TwilioConfigured.",
+                    "type": "string",
+                    "maxLength": 316
+                },
+                "status": {
+                    "description": "True, False or Unknown.",
+                    "type": "string",
+                    "enum": ["True", "False", "Unknown"]
+                },
+                "observedGeneration": {
+                    "description": "The metadata.generation the condition was set for.",
+                    "type": "integer",
+                    "format": "int64",
+                    "minimum": 0
+                },
+                "lastTransitionTime": {
+                    "description": "When the status last changed.",
+                    "type": "string",
+                    "format": "date-time"
+                },
+                "reason": {
+                    "description": "A CamelCase word for why (InvalidReferences, CredentialsMissing, ...).",
+                    "type": "string",
+                    "maxLength": 1024
+                },
+                "message": {
+                    "description": "What is wrong, naming the field at fault and the fix.",
+                    "type": "string",
+                    "maxLength": 32768
+                }
+            }
+        }
+    })
 }
 
 /// The condition types the operator writes, as constants so that code and docs use one spelling.

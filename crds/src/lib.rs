@@ -36,12 +36,40 @@ pub const API_VERSION: &str = "switchboard.dev/v1alpha1";
 
 /// The four CustomResourceDefinitions, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    [
         IncomingCallPolicy::crd(),
         EscalationChain::crd(),
         Schedule::crd(),
         PhoneNumber::crd(),
     ]
+    .into_iter()
+    .map(with_kubernetes_formats)
+    .collect()
+}
+
+/// The CRD with every integer `format` one the API server knows. schemars names Rust's
+/// unsigned types (`uint32`), which the API server does not recognise: it warns on every
+/// apply (`unrecognized format "uint32"`). The OpenAPI formats Kubernetes validates are
+/// `int32` and `int64`; an unsigned 32-bit value fits `int64`, and `minimum: 0` (which
+/// schemars writes beside it) keeps it unsigned.
+fn with_kubernetes_formats(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(f)) = map.get_mut("format")
+                    && f.starts_with("uint")
+                {
+                    *f = "int64".into();
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&crd).expect("a CRD always serializes");
+    walk(&mut value);
+    serde_json::from_value(value).expect("the CRD still deserializes")
 }
 
 /// The CRDs as the multi-document YAML committed in `crds/switchboard.dev.yaml`.

@@ -34,7 +34,7 @@ pub struct PhoneNumberSpec {
     /// A number the Twilio account already owns, in E.164 form (`+14155550100`).
     /// Leave it out and set `purchase` to have Switchboard buy one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"), length(max = 16))]
     pub number: Option<String>,
 
     /// Buy a new number with these filters. The operator records its intent and the result in
@@ -67,7 +67,7 @@ pub struct PhoneNumberSpec {
 #[serde(rename_all = "camelCase")]
 pub struct Purchase {
     /// ISO 3166-1 alpha-2 country code of the number, such as `US`, `GB` or `DE`.
-    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"), length(max = 2))]
     pub country: String,
 
     /// The kind of number: `Local`, `TollFree` or `Mobile`.
@@ -82,7 +82,7 @@ pub struct Purchase {
     /// Only numbers that contain this pattern: digits, letters (matched on the keypad) and `*` for
     /// any one digit, at least two characters, as Twilio's `Contains` filter takes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9A-Za-z*]{2,16}$"))]
+    #[schemars(regex(pattern = r"^[0-9A-Za-z*]{2,16}$"), length(max = 16))]
     pub contains: Option<String>,
 }
 
@@ -104,11 +104,11 @@ pub enum NumberType {
 pub struct TwilioEndpoint {
     /// Twilio region that holds the account's data, such as `us1`, `ie1` or `au1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z]{2}[0-9]$"))]
+    #[schemars(regex(pattern = r"^[a-z]{2}[0-9]$"), length(max = 3))]
     pub region: Option<String>,
     /// Twilio edge location the API is reached through, such as `ashburn`, `dublin` or `sydney`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z][a-z-]{1,30}$"))]
+    #[schemars(regex(pattern = r"^[a-z][a-z-]{1,30}$"), length(max = 31))]
     pub edge: Option<String>,
 }
 
@@ -121,9 +121,11 @@ pub struct PhoneNumberStatus {
     pub common: CommonStatus,
     /// The number in E.164 form: `spec.number`, or the one bought for `spec.purchase`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
     pub number: Option<String>,
     /// Twilio's SID of the number (`PN...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 34))]
     pub sid: Option<String>,
     /// True when Switchboard bought this number for this object. Only such a number is ever
     /// released on delete.
@@ -132,8 +134,10 @@ pub struct PhoneNumberStatus {
     /// Set before a purchase is attempted: the friendly name that marks the bought number as this
     /// object's, so that a crash between buying and recording the result does not buy a second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 400))]
     pub purchase_intent: Option<String>,
     /// The routing table revision last published to Redis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
     pub published_revision: Option<String>,
 }

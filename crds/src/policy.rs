@@ -43,7 +43,7 @@ pub struct IncomingCallPolicySpec {
 
     /// Language of everything spoken to the caller (Twilio `<Say language>`), such as `en-US`.
     #[serde(default = "default_language")]
-    #[schemars(regex(pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
+    #[schemars(regex(pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"), length(max = 35))]
     pub language: String,
 
     /// Voice of everything spoken (Twilio `<Say voice>`), such as `Polly.Joanna` or
@@ -72,7 +72,7 @@ pub struct IncomingCallPolicySpec {
     /// (`+14155550123`) or prefixes ending in `*` (`+4420*`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1000))]
-    #[schemars(inner(regex(pattern = r"^\+[0-9]{1,15}\*?$")))]
+    #[schemars(inner(regex(pattern = r"^\+[0-9]{1,15}\*?$"), length(max = 17)))]
     pub blocklist: Vec<String>,
 
     /// The caller ID responders see when they are rung: `Hotline` (the hotline number, so they
@@ -216,7 +216,7 @@ pub struct Menu {
     /// presses nothing after every retry. Without it such a caller is asked again, up to
     /// `retries` times, then hears `messages.goodbye`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]$"))]
+    #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
     pub default_digit: Option<String>,
 
     /// How many more times the menu is read out after no key or an unknown key.
@@ -248,7 +248,7 @@ fn default_menu_timeout() -> u32 {
 #[serde(rename_all = "camelCase")]
 pub struct MenuOption {
     /// The key the caller presses, `0` to `9`.
-    #[schemars(regex(pattern = r"^[0-9]$"))]
+    #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
     pub digit: String,
     /// The spoken name of the choice ("Database"); read out as "For Database, press 1."
     #[schemars(length(min = 1, max = 100))]
@@ -283,7 +283,7 @@ pub struct Acceptance {
     pub prompt: Option<String>,
     /// The key that accepts, `0` to `9`.
     #[serde(default = "default_accept_digit")]
-    #[schemars(regex(pattern = r"^[0-9]$"))]
+    #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
     pub digit: String,
     /// Seconds the responder has to press it before the call is treated as not answered.
     #[serde(default = "default_accept_timeout")]

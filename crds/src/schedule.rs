@@ -74,7 +74,7 @@ pub struct Person {
     pub display_name: Option<String>,
     /// Phone number in E.164 form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"), length(max = 16))]
     pub phone: Option<String>,
     /// A SIP URI instead of a phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +83,7 @@ pub struct Person {
     /// Language of the "press 1 to accept" whisper this person hears, such as `de-DE`.
     /// Defaults to the policy's language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
+    #[schemars(regex(pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"), length(max = 35))]
     pub language: Option<String>,
 }
 
@@ -105,22 +105,23 @@ pub struct Layer {
     /// are counted in local clock time, so a `12h` rotation handing off at 09:00 hands off at
     /// 09:00 and 21:00 on both sides of a daylight saving change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[1-9][0-9]{0,3}[hdw]$"))]
+    #[schemars(regex(pattern = r"^[1-9][0-9]{0,3}[hdw]$"), length(max = 5))]
     pub shift_length: Option<String>,
 
     /// The local date the first shift starts, `YYYY-MM-DD`. It may be in the future: the layer
     /// has nobody on call before it.
-    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"), length(max = 10))]
     pub start_date: String,
 
     /// The local time of day, `HH:MM`, when one shift hands off to the next.
     #[serde(default = "default_handoff_time")]
-    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), length(max = 5))]
     pub handoff_time: String,
 
     /// The people (by `name`) who take turns, in order: the first one has the shift starting on
     /// `startDate`.
     #[schemars(length(min = 1, max = 50))]
+    #[schemars(inner(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63)))]
     pub members: Vec<String>,
 
     /// Limit the layer to these windows of the week. Outside every window the layer has nobody
@@ -155,11 +156,11 @@ pub struct Restriction {
     #[schemars(length(max = 7))]
     pub days: Vec<Day>,
     /// Local start time, `HH:MM`.
-    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), length(max = 5))]
     pub start: String,
     /// Local end time, `HH:MM`. An end at or before the start crosses midnight: `22:00` to
     /// `06:00` on Friday covers Friday night until Saturday 06:00.
-    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), length(max = 5))]
     pub end: String,
 }
 
@@ -185,14 +186,20 @@ pub struct Override {
     pub person: String,
     /// When it starts: an RFC 3339 time (`2026-12-24T18:00:00Z`, `2026-12-24T18:00:00+01:00`) or a
     /// local time in the schedule's zone (`2026-12-24T18:00`).
-    #[schemars(regex(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
-    ))]
+    #[schemars(
+        regex(
+            pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+        ),
+        length(max = 35)
+    )]
     pub start: String,
     /// When it ends (exclusive), in the same forms as `start`. Must be after `start`.
-    #[schemars(regex(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
-    ))]
+    #[schemars(
+        regex(
+            pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+        ),
+        length(max = 35)
+    )]
     pub end: String,
 }
 
@@ -205,9 +212,11 @@ pub struct ScheduleStatus {
     pub common: CommonStatus,
     /// Who is on call now (the person's `name`), empty when nobody is. Refreshed at each handoff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub on_call: Option<String>,
     /// Where the person on call comes from: `override` or `layer/<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
     pub on_call_source: Option<String>,
     /// The next change of who is on call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,9 +227,11 @@ pub struct ScheduleStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HandoffStatus {
-    /// When, in RFC 3339.
+    /// When, in RFC 3339 with the schedule's own UTC offset (`2026-11-30T09:00:00-05:00`).
+    #[schemars(length(max = 40))]
     pub at: String,
     /// Who is on call from then on (a person's `name`), or empty for nobody.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub to: Option<String>,
 }

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -60,6 +61,12 @@ pub struct Metrics {
     pub restored: Counter,
     /// Alert deliveries and text forwards, by target and result.
     pub notifications: Family<DeliveryLabels, Counter>,
+    /// 1 while this process holds the leader-election Lease and runs the controllers.
+    pub leader: Gauge,
+    /// Deleted PhoneNumbers whose Twilio number could not be released or pointed away from
+    /// Switchboard (each is also logged at error level, naming the number): they need a look
+    /// in the Twilio console.
+    pub numbers_left_behind: Counter,
 }
 
 impl Default for Metrics {
@@ -105,7 +112,21 @@ impl Default for Metrics {
             "Alert deliveries to notification targets and texts forwarded to responders, by target and result",
             notifications.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this process holds the leader-election Lease and runs the controllers",
+            leader.clone(),
+        );
+        let numbers_left_behind = Counter::default();
+        registry.register(
+            "numbers_left_behind",
+            "Deleted PhoneNumbers whose Twilio number was neither released nor pointed away from Switchboard (see the error log for which)",
+            numbers_left_behind.clone(),
+        );
         Metrics {
+            leader,
+            numbers_left_behind,
             notifications,
             registry,
             reconciles,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
@@ -104,11 +104,16 @@ pub struct Config {
     /// requests per number: raise it for thousands of numbers.
     #[arg(long, env = "SWITCHBOARD_RESYNC_SECONDS", default_value_t = 300)]
     pub resync_seconds: u64,
-    /// Read the manifests from this folder (and its subfolders) instead of the Kubernetes API,
-    /// reloading them when a file changes. Twilio credentials come from the Secrets among the
-    /// manifests. No cluster is needed; there is no leader election (run one).
+    /// Read the manifests from this folder instead of the Kubernetes API, reloading them when a
+    /// file changes. Its `.yaml`/`.yml` files are read as `kubectl apply -f` and `switchboard
+    /// validate` read a folder: subfolders only with `--manifests-recursive`. Twilio credentials
+    /// come from the Secrets among the manifests. No cluster is needed; there is no leader
+    /// election (run one).
     #[arg(long, env = "SWITCHBOARD_MANIFESTS_DIR")]
     pub manifests_dir: Option<std::path::PathBuf>,
+    /// With `--manifests-dir`: read its subfolders too (as `kubectl apply -R`, `validate -R`).
+    #[arg(long, env = "SWITCHBOARD_MANIFESTS_RECURSIVE")]
+    pub manifests_recursive: bool,
 }
 
 fn pod_namespace() -> String {
@@ -117,9 +122,11 @@ fn pod_namespace() -> String {
         .unwrap_or_else(|_| "default".into())
 }
 
-/// Refuses to start, with the fix, when the CRDs are not installed.
-pub async fn check_crds(client: &Client) -> anyhow::Result<()> {
-    let api: Api<PhoneNumber> = Api::all(client.clone());
+/// Refuses to start, with the fix, when the CRDs are not installed. Lists in the watched
+/// namespace only (`--watch-namespace`), so that it needs no more than the namespaced Role the
+/// chart grants in that mode.
+pub async fn check_crds(client: &Client, namespace: Option<&str>) -> anyhow::Result<()> {
+    let api: Api<PhoneNumber> = scoped(client, namespace);
     match api.list(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => anyhow::bail!(
@@ -261,7 +268,7 @@ pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Resu
     info!(dir = %dir.display(), public_url = %config.public_url, "reading manifests from a folder");
     let settings = crate::folder::Settings {
         paths: vec![dir],
-        recursive: true,
+        recursive: config.manifests_recursive,
         public_url: config.public_url.clone(),
         twilio_api_url: config.twilio_api_url.clone(),
         twilio: true,
@@ -297,7 +304,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster, or KUBECONFIG)")?;
-    check_crds(&client).await?;
+    check_crds(&client, config.watch_namespace.as_deref()).await?;
     let redis = redis::Client::open(config.redis_url.as_str())
         .context("the Redis URL is not valid")?
         .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
@@ -323,6 +330,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let lease =
         kube_lease_manager::LeaseManagerBuilder::new(client.clone(), "switchboard-operator")
             .with_namespace(lease_ns.clone())
+            .with_identity(identity())
             .build()
             .await
             .context("creating the leader-election Lease manager")?;
@@ -335,6 +343,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     leading.store(true, Ordering::Relaxed);
+    metrics.leader.set(1);
     info!("leading: starting the controllers");
 
     let ns = config.watch_namespace.as_deref();
@@ -379,6 +388,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .touched_objects()
             .for_each(|_| async {}),
     );
+
+    // Not one reconcile before every store a reconcile reads has listed: an object missing
+    // from a store that has not listed yet is unknown, not deleted, and a PhoneNumber
+    // reconciled then would be compiled without its policy (kube-runtime's controllers wait
+    // for their own store, not for these).
+    for (kind, ready) in [
+        ("IncomingCallPolicy", policy_store.wait_until_ready().boxed()),
+        ("EscalationChain", chain_store.wait_until_ready().boxed()),
+        ("Schedule", schedule_store.wait_until_ready().boxed()),
+    ] {
+        tokio::select! {
+            r = ready => r.with_context(|| format!("the {kind} watch stopped before it listed"))?,
+            () = shutdown_signal() => return Ok(()),
+        }
+        info!(kind, "listed");
+    }
 
     let controller = Controller::new(numbers, wc.clone());
     let number_store = controller.store();
@@ -524,7 +549,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         () = async { tokio::join!(numbers_ctl, schedules_ctl, policies_ctl, chains_ctl); } => {
             info!("controllers stopped");
             guard.abort();
-            lease_task.abort();
+            metrics.leader.set(0);
+            // Closing the channel makes the lease manager release the Lease, so that a standby
+            // takes over at once instead of after the Lease expires.
+            drop(is_leader);
+            match tokio::time::timeout(std::time::Duration::from_secs(5), lease_task).await {
+                Ok(Ok(Ok(_))) => info!("released the leader-election Lease"),
+                _ => warn!("could not release the Lease; a standby takes over when it expires"),
+            }
             Ok(())
         }
         () = async {
@@ -537,6 +569,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             anyhow::bail!("lost the leader-election Lease; exiting so that another replica takes over")
         }
     }
+}
+
+/// Who holds the Lease: the pod's name (`POD_NAME` from the downward API, or the `HOSTNAME`
+/// Kubernetes gives every pod), so that `kubectl get lease` names the leading pod.
+fn identity() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("switchboard-operator-{}", std::process::id()))
 }
 
 /// An API of all namespaces, or of one.

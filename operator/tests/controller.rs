@@ -632,7 +632,7 @@ async fn start_up_refuses_with_the_fix_when_the_crds_are_missing() {
                 .unwrap(),
         );
     });
-    let err = switchboard_operator::run::check_crds(&Client::new(service, "default"))
+    let err = switchboard_operator::run::check_crds(&Client::new(service, "default"), None)
         .await
         .unwrap_err();
     assert!(

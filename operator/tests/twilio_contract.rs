@@ -1,5 +1,5 @@
 //! Every request the Twilio client can send, checked by Prism against Twilio's own OpenAPI
-//! description of its REST API (`../shared/twilio/twilio_api_v2010.json`). Prism answers 422
+//! description of its REST API (`twilio_api_v2010.json`, from the npm package `@twilio-alpha/mcp`). Prism answers 422
 //! for a request that breaks the contract (a missing or malformed parameter, a wrong method or
 //! content type) and 401 without Basic auth, and answers valid ones with the spec's examples,
 //! which the client must also be able to read.

@@ -143,10 +143,11 @@ impl Drop for RedisServer {
 }
 
 /// Stoplight Prism serving Twilio's REST API from its OpenAPI description
-/// (`../shared/twilio/twilio_api_v2010.json`): it answers 422 for a request that breaks the
-/// contract. Killed on drop.
+/// (`twilio_api_v2010.json`): it answers 422 for a request that breaks the contract. Killed on
+/// drop.
 ///
-/// Prism comes from npm; `scripts/test` installs it under `.cache/prism`. Elsewhere, set
+/// Prism and the spec come from npm: `scripts/test` installs Prism under `.cache/prism` and
+/// unpacks the spec Twilio ships in `@twilio-alpha/mcp` into `.cache/twilio`. Elsewhere, set
 /// `SWITCHBOARD_PRISM` to the `prism` binary and `SWITCHBOARD_TWILIO_SPEC` to the spec.
 #[derive(Debug)]
 pub struct Prism {
@@ -184,7 +185,7 @@ impl Prism {
             .unwrap_or_else(|| workspace_root().join(".cache/prism/node_modules/.bin/prism"));
         let spec = std::env::var_os("SWITCHBOARD_TWILIO_SPEC")
             .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("../shared/twilio/twilio_api_v2010.json"));
+            .unwrap_or_else(|| workspace_root().join(".cache/twilio/twilio_api_v2010.json"));
         assert!(
             bin.exists(),
             "Prism not found at {}: run scripts/test (it installs Prism from npm), or set SWITCHBOARD_PRISM",
@@ -192,7 +193,7 @@ impl Prism {
         );
         assert!(
             spec.exists(),
-            "Twilio's OpenAPI spec not found at {}: set SWITCHBOARD_TWILIO_SPEC",
+            "Twilio's OpenAPI spec not found at {}: run scripts/test (it unpacks the spec from the npm package @twilio-alpha/mcp), or set SWITCHBOARD_TWILIO_SPEC",
             spec.display()
         );
         let port = free_port();

@@ -59,6 +59,13 @@ pub struct Config {
     /// Log format: `json` (one object per line) or `text`.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "json")]
     pub log_format: String,
+    /// Seconds the server keeps answering after SIGTERM, unready, before it stops accepting
+    /// connections and finishes the requests in flight. In Kubernetes the pod is removed from
+    /// the Service's endpoints only after it is told to stop, and the ingress follows later:
+    /// without this delay a rolling update sends some calls to a server that is gone. The Helm
+    /// chart sets 5; leave it at 0 outside a cluster.
+    #[arg(long, env = "SWITCHBOARD_DRAIN_SECONDS", default_value_t = 0)]
+    pub drain_seconds: u64,
 }
 
 impl Config {
@@ -68,6 +75,11 @@ impl Config {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
+    }
+
+    /// How long the server drains after SIGTERM.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_seconds)
     }
 
     /// The Redis timeout.

@@ -79,8 +79,21 @@ async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, threads, "serving Twilio webhooks");
+    let drain = config.drain();
+    let draining = state.clone();
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            if !drain.is_zero() {
+                draining.drain();
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "draining: unready, still answering until the pod is out of the Service"
+                );
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("shutting down: finishing requests in flight");
+        })
         .await?;
     tracing::info!("stopped");
     Ok(())
@@ -104,5 +117,4 @@ async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -102,6 +102,9 @@ struct Inner {
     fallback: Fallback,
     clock: Clock,
     metrics: Metrics,
+    /// Set on SIGTERM: `/readyz` answers 503 so that Kubernetes takes the pod out of the
+    /// Service while it still serves every request that reaches it ([`AppState::drain`]).
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -122,6 +125,7 @@ impl AppState {
             fallback,
             clock,
             metrics: Metrics::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -133,6 +137,17 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// Starts draining: from now on `/readyz` answers 503 `draining`, while webhooks are
+    /// still answered as before. A stopping pod stays in its Service's endpoints until the
+    /// kubelet sees it unready or the endpoints controller removes the terminating pod, and
+    /// the ingress or kube-proxy follows a moment later; requests routed to it meanwhile must
+    /// still be served, so the server drains for a while before it stops accepting.
+    pub fn drain(&self) {
+        self.0
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -261,6 +276,9 @@ fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse 
 }
 
 async fn readyz(State(st): State<AppState>) -> HttpResponse {
+    if st.0.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
     match st.0.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => (

@@ -200,6 +200,22 @@ async fn the_fallback_endpoint_needs_no_store() {
 }
 
 #[tokio::test]
+async fn a_draining_server_is_unready_but_still_answers_every_webhook() {
+    let redis = Redis::start();
+    let st = state(store_on(&redis));
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    st.drain();
+    let (status, body) = send(&st, get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, "draining\n");
+    // A call routed here before the endpoints caught up is served as usual, not refused.
+    let (status, body) = send(&st, signed("/twilio/voice", &params(&[]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with("<?xml") && body.contains("<Response>"), "{body}");
+    assert_eq!(send(&st, get("/healthz")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn health_readiness_and_metrics() {
     let redis = Redis::start();
     let st = state(store_on(&redis));

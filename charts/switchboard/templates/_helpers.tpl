@@ -58,6 +58,11 @@ redis://{{ include "switchboard.fullname" . }}-redis:6379/0
 
 {{- define "switchboard.podSecurityContext" -}}
 runAsNonRoot: true
+{{- with .Values.securityContext.runAsGroup }}
+# Mounted Secret files are owned by root; with fsGroup the kubelet gives them this group and
+# group read, so the container's non-root user can read them (a 0400 root file it could not).
+fsGroup: {{ . }}
+{{- end }}
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}

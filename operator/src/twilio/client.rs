@@ -3,7 +3,7 @@
 //!
 //! Requests are form-encoded with HTTP Basic auth (the account SID and auth token, or an API
 //! key SID and secret), as Twilio's API reference and its OpenAPI description
-//! (`../shared/twilio/twilio_api_v2010.json`) define them; the tests check every request the
+//! (`twilio_api_v2010.json`, from the npm package `@twilio-alpha/mcp`) define them; the tests check every request the
 //! client can send against that description with Prism. Credentials never appear in `Debug`
 //! output, errors or logs.
 
