@@ -43,17 +43,24 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         PhoneNumber::crd(),
     ]
     .into_iter()
-    .map(with_kubernetes_formats)
+    .map(for_the_api_server)
     .collect()
 }
 
-/// The CRD with every integer `format` one the API server knows. schemars names Rust's
-/// unsigned types (`uint32`), which the API server does not recognise: it warns on every
-/// apply (`unrecognized format "uint32"`). The OpenAPI formats Kubernetes validates are
-/// `int32` and `int64`; an unsigned 32-bit value fits `int64`, and `minimum: 0` (which
-/// schemars writes beside it) keeps it unsigned.
-fn with_kubernetes_formats(crd: CustomResourceDefinition) -> CustomResourceDefinition {
-    fn walk(v: &mut serde_json::Value) {
+/// The CRD as the API server and `kubectl apply` want it, from what kube-derive generates:
+///
+/// - Every integer `format` one the API server knows. schemars names Rust's unsigned types
+///   (`uint32`), which the API server does not recognise and warns about on every apply
+///   (`unrecognized format "uint32"`). An unsigned 32-bit value fits `int64`, and `minimum: 0`
+///   (which schemars writes beside it) keeps it unsigned.
+/// - No `default` inside list items. The API server fills defaults into the stored object, and
+///   a client-side `kubectl apply` of a custom resource is a JSON merge patch, which replaces a
+///   list whole: an item whose defaulted field the manifest leaves out then differs from the
+///   live item, so every re-apply reports the object `configured` although nothing changed
+///   (and a GitOps diff never settles). The operator applies the same defaults when it reads
+///   the object (serde's), so nothing is lost; defaults outside lists stay in the schema.
+fn for_the_api_server(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value, in_list: bool) {
         match v {
             serde_json::Value::Object(map) => {
                 if let Some(serde_json::Value::String(f)) = map.get_mut("format")
@@ -61,14 +68,19 @@ fn with_kubernetes_formats(crd: CustomResourceDefinition) -> CustomResourceDefin
                 {
                     *f = "int64".into();
                 }
-                map.values_mut().for_each(walk);
+                if in_list && map.get("default").is_some_and(|d| !d.is_object()) {
+                    map.remove("default");
+                }
+                for (key, child) in map.iter_mut() {
+                    walk(child, in_list || key == "items");
+                }
             }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(i, in_list)),
             _ => {}
         }
     }
     let mut value = serde_json::to_value(&crd).expect("a CRD always serializes");
-    walk(&mut value);
+    walk(&mut value, false);
     serde_json::from_value(value).expect("the CRD still deserializes")
 }
 

@@ -88,9 +88,12 @@ pub struct Person {
 }
 
 /// A rotation of members through shifts of equal length.
+///
+/// NB: the schema gives list items no defaults (see `crds()`), so a rule here must not assume
+/// that a defaulted field such as `rotation` is set.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[x_kube(validation = Rule::new("self.rotation != 'Custom' || has(self.shiftLength)").message("layers[].shiftLength is required when rotation is Custom").field_path(".shiftLength"))]
-#[x_kube(validation = Rule::new("self.rotation == 'Custom' || !has(self.shiftLength)").message("layers[].shiftLength is only used with rotation Custom; Daily and Weekly have fixed lengths").field_path(".shiftLength"))]
+#[x_kube(validation = Rule::new("!has(self.rotation) || self.rotation != 'Custom' || has(self.shiftLength)").message("layers[].shiftLength is required when rotation is Custom").field_path(".shiftLength"))]
+#[x_kube(validation = Rule::new("(has(self.rotation) && self.rotation == 'Custom') || !has(self.shiftLength)").message("layers[].shiftLength is only used with rotation Custom; Daily and Weekly have fixed lengths").field_path(".shiftLength"))]
 #[serde(rename_all = "camelCase")]
 pub struct Layer {
     /// Name of the layer, unique in the schedule (`primary`, `follow-the-sun-emea`).
@@ -110,7 +113,10 @@ pub struct Layer {
 
     /// The local date the first shift starts, `YYYY-MM-DD`. It may be in the future: the layer
     /// has nobody on call before it.
-    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"), length(max = 10))]
+    #[schemars(
+        regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"),
+        length(max = 10)
+    )]
     pub start_date: String,
 
     /// The local time of day, `HH:MM`, when one shift hands off to the next.

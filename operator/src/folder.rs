@@ -318,14 +318,19 @@ impl Folder {
             let name = format!("{}/{}", k.0, k.1);
             let policy_exists = policies.contains(&(k.0.clone(), pn.spec.policy_ref.name.clone()));
             if !policy_exists {
-                let message = policy_gone(settings, mem, routes, &mut report).await;
+                // As in the cluster: nothing is undone while the policy is missing; deleting
+                // the PhoneNumber is what takes a number out of service.
+                let kept = match &mem.published {
+                    Some(r) => format!("; the last valid table ({r}) stays live"),
+                    None => "; nothing is published".into(),
+                };
                 report.numbers.push(NumberReport {
                     name,
                     number,
                     ready: false,
                     message: format!(
-                        "spec.policyRef: IncomingCallPolicy {} does not exist, so the number answers \"not in service\"{message}: create it or point spec.policyRef at another",
-                        pn.spec.policy_ref.name
+                        "spec.policyRef: no IncomingCallPolicy {} in namespace {}: create it or point spec.policyRef at an existing one{kept}",
+                        pn.spec.policy_ref.name, k.0
                     ),
                 });
                 continue;
@@ -482,40 +487,6 @@ async fn let_go(
         )
         .await,
     )
-}
-
-/// The number's policy is gone: unpublish and detach; returns what was done, readable.
-async fn policy_gone<R: Routes>(
-    settings: &Settings,
-    mem: &mut Remembered,
-    routes: &mut R,
-    report: &mut Report,
-) -> String {
-    let mut done = String::new();
-    if let Some(n) = &mem.number {
-        match routes.unpublish(n).await {
-            Ok(()) => {
-                if mem.published.take().is_some() {
-                    done.push_str("; its routing table was removed");
-                }
-            }
-            Err(e) => {
-                report.retry = true;
-                done.push_str(&format!("; its routing table could not be removed: {e}"));
-            }
-        }
-    }
-    match let_go(settings, mem, false).await {
-        Some(Ok(LetGo::Detached)) => {
-            done.push_str("; the Twilio number was pointed back at Twilio's defaults")
-        }
-        Some(Ok(_)) | None => {}
-        Some(Err(e)) => {
-            report.retry |= e.is_transient();
-            done.push_str(&format!("; Twilio: {e}"));
-        }
-    }
-    done
 }
 
 /// How often the folder is checked for changes, and a Ready set is resynced with Twilio.

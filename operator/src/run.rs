@@ -393,16 +393,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // from a store that has not listed yet is unknown, not deleted, and a PhoneNumber
     // reconciled then would be compiled without its policy (kube-runtime's controllers wait
     // for their own store, not for these).
-    for (kind, ready) in [
-        ("IncomingCallPolicy", policy_store.wait_until_ready().boxed()),
-        ("EscalationChain", chain_store.wait_until_ready().boxed()),
-        ("Schedule", schedule_store.wait_until_ready().boxed()),
-    ] {
-        tokio::select! {
-            r = ready => r.with_context(|| format!("the {kind} watch stopped before it listed"))?,
-            () = shutdown_signal() => return Ok(()),
-        }
-        info!(kind, "listed");
+    tokio::select! {
+        r = wait_until_listed(&policy_store, &chain_store, &schedule_store) => r?,
+        () = shutdown_signal() => return Ok(()),
     }
 
     let controller = Controller::new(numbers, wc.clone());
@@ -423,6 +416,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         live: Default::default(),
         resync,
+        kept: Default::default(),
     });
     // While leading: tables Redis lost are written again within seconds.
     let guard = tokio::spawn(controller::live::guard(ctx.clone()));
@@ -452,6 +446,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 &s3.policies.state(),
                 &s3.chains.state(),
             )
+        })
+        // The other claimants of a number: a duplicate takes over when its owner goes.
+        .watches(scoped::<PhoneNumber>(&client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |pn: PhoneNumber| deps::number_peers(&pn, &s.numbers.state())
         })
         // Secrets by metadata only: a rotated token changes the Secret's resourceVersion,
         // which is all the mapping needs, and no Secret's data is streamed into the operator.
@@ -569,6 +568,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             anyhow::bail!("lost the leader-election Lease; exiting so that another replica takes over")
         }
     }
+}
+
+/// Resolves once the policy, chain and schedule stores have each listed their kind: the
+/// controllers start only then.
+pub async fn wait_until_listed(
+    policies: &reflector::Store<IncomingCallPolicy>,
+    chains: &reflector::Store<EscalationChain>,
+    schedules: &reflector::Store<Schedule>,
+) -> anyhow::Result<()> {
+    for (kind, ready) in [
+        ("IncomingCallPolicy", policies.wait_until_ready().boxed()),
+        ("EscalationChain", chains.wait_until_ready().boxed()),
+        ("Schedule", schedules.wait_until_ready().boxed()),
+    ] {
+        ready
+            .await
+            .with_context(|| format!("the {kind} watch stopped before it listed"))?;
+        info!(kind, "listed");
+    }
+    Ok(())
 }
 
 /// Who holds the Lease: the pod's name (`POD_NAME` from the downward API, or the `HOSTNAME`

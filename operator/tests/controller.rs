@@ -34,10 +34,12 @@ struct Seen {
     events: Vec<String>,
 }
 
+type ApiHandle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
 /// Answers the reconcile's requests like the API server: Secret reads, status and finalizer
 /// patches (echoing the object), event creation.
 fn api_server(
-    mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+    mut handle: ApiHandle,
     object: PhoneNumber,
     secret: Option<Value>,
 ) -> Arc<Mutex<Seen>> {
@@ -140,6 +142,18 @@ fn deleting(pn: &PhoneNumber) -> PhoneNumber {
 }
 
 async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -> Setup {
+    let object = object.clone();
+    setup_with(drop_policy, move |handle| {
+        api_server(handle, object, secret)
+    })
+    .await
+}
+
+/// The setup, with `verifier` answering the API requests.
+async fn setup_with(
+    drop_policy: bool,
+    verifier: impl FnOnce(ApiHandle) -> Arc<Mutex<Seen>>,
+) -> Setup {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let loaded = load_files(
         &manifest_files(&[root], false).unwrap(),
@@ -162,7 +176,7 @@ async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -
     fill(&mut sw, objects.schedules.iter().map(|s| s.object.clone()));
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
-    let seen = api_server(handle, object.clone(), secret);
+    let seen = verifier(handle);
     let redis = Redis::start();
     let conn = redis::Client::open(redis.url.as_str())
         .unwrap()
@@ -186,6 +200,7 @@ async fn setup(object: &PhoneNumber, secret: Option<Value>, drop_policy: bool) -
         metrics: Arc::new(Metrics::default()),
         live: Default::default(),
         resync: phone_number::RESYNC,
+        kept: Default::default(),
     });
     Setup {
         ctx,
@@ -330,78 +345,6 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_the_policy_removes_the_table_and_detaches_the_number() {
-    // First published with its policy...
-    let (pn, s) = published_hotline().await;
-    assert!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
-            .await
-            .is_some()
-    );
-    // ...then the policy is deleted.
-    let gone = setup(&pn, Some(secret()), true).await;
-    let mut conn = gone.ctx.redis.clone();
-    let table = switchboard_routing::RoutingTable::from_json(
-        &redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    switchboard_routing::publish::publish(&mut conn, &table)
-        .await
-        .unwrap();
-    gone.twilio
-        .lock()
-        .unwrap()
-        .numbers
-        .values_mut()
-        .for_each(|n| {
-            n.insert(
-                "voice_url".into(),
-                "https://sb.example.com/twilio/voice".into(),
-            );
-        });
-    let action = phone_number::reconcile(Arc::new(pn), gone.ctx.clone())
-        .await
-        .unwrap();
-    assert_eq!(action, Action::await_change());
-    assert_eq!(
-        redis_get(&gone.redis.url, "sb:v1:route:{+14155550100}").await,
-        None
-    );
-    let n = gone
-        .twilio
-        .lock()
-        .unwrap()
-        .by_number("+14155550100")
-        .unwrap()
-        .clone();
-    assert_eq!(n["voice_url"], "https://demo.twilio.com/welcome/voice/");
-    let seen = gone.seen.lock().unwrap();
-    let status = &seen.requests.last().unwrap().1["status"];
-    let conds = status["conditions"].as_array().unwrap();
-    let refs = conds
-        .iter()
-        .find(|c| c["type"] == "ReferencesResolved")
-        .unwrap();
-    assert_eq!(refs["status"], "False");
-    assert!(
-        refs["message"].as_str().unwrap().contains("spec.policyRef"),
-        "{refs}"
-    );
-    let routes = conds
-        .iter()
-        .find(|c| c["type"] == "RoutesPublished")
-        .unwrap();
-    assert_eq!(routes["reason"], "PolicyNotFound");
-    assert!(
-        seen.events.contains(&"TwilioDetached".to_string()),
-        "{:?}",
-        seen.events
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_chain_keeps_the_last_valid_table_live() {
     let (pn, s) = published_hotline().await;
     let before = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
@@ -437,6 +380,7 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
         // A restarted operator: it did not publish the table itself.
         live: Default::default(),
         resync: s.ctx.resync,
+        kept: Default::default(),
     });
     let mut published = pn.clone();
     published.status = Some(switchboard_crds::PhoneNumberStatus {
@@ -698,4 +642,436 @@ async fn a_table_redis_lost_is_written_again_and_told_on_the_phone_number() {
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
     assert_eq!(live::check(&s.ctx, &mut conn).await.unwrap(), 0);
     assert_eq!(redis_get(&s.redis.url, table_key).await, None);
+}
+
+// Scenarios in the style of controller-rs's `ApiServerVerifier`: each request the reconcile
+// makes is expected in order (method, path, and what the body must say), answered as the API
+// server would, and a request that is missing, extra or different fails the test.
+
+/// One request the API server expects next.
+struct Expect {
+    /// `METHOD path`.
+    what: String,
+    /// Substrings the request body must contain.
+    body_has: Vec<&'static str>,
+    /// Substrings it must not contain.
+    body_lacks: Vec<&'static str>,
+    /// The answer: status and JSON.
+    answer: (u16, Value),
+}
+
+const PN_PATH: &str = "/apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers";
+
+fn expect(what: String, answer: (u16, Value)) -> Expect {
+    Expect {
+        what,
+        body_has: Vec::new(),
+        body_lacks: Vec::new(),
+        answer,
+    }
+}
+
+impl Expect {
+    fn has(mut self, s: &'static str) -> Expect {
+        self.body_has.push(s);
+        self
+    }
+
+    fn lacks(mut self, s: &'static str) -> Expect {
+        self.body_lacks.push(s);
+        self
+    }
+}
+
+fn get_secret(secret: Option<Value>) -> Expect {
+    let answer = match secret {
+        Some(s) => (200, s),
+        None => (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "secrets \"twilio-credentials\" not found"}),
+        ),
+    };
+    expect(
+        "GET /api/v1/namespaces/oncall/secrets/twilio-credentials".into(),
+        answer,
+    )
+}
+
+fn patch_status(pn: &PhoneNumber) -> Expect {
+    expect(
+        format!("PATCH {PN_PATH}/{}/status", pn.name_any()),
+        (200, serde_json::to_value(pn).unwrap()),
+    )
+}
+
+fn event(reason: &'static str) -> Expect {
+    expect(
+        "POST /apis/events.k8s.io/v1/namespaces/oncall/events".into(),
+        (201, json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e", "namespace": "oncall"}, "eventTime": null, "reportingController": "switchboard-operator", "reportingInstance": "x", "action": "Reconcile", "reason": reason})),
+    )
+    .has(reason)
+}
+
+fn remove_finalizer(pn: &PhoneNumber) -> Expect {
+    let mut gone = pn.clone();
+    gone.metadata.finalizers = None;
+    expect(
+        format!("PATCH {PN_PATH}/{}", pn.name_any()),
+        (200, serde_json::to_value(&gone).unwrap()),
+    )
+    .has("finalizers")
+}
+
+/// A verifier that expects exactly `scenario`, in order, each within a second; the bodies of
+/// the requests it saw are kept for the test to read.
+fn scenario(scenario: Vec<Expect>) -> impl FnOnce(ApiHandle) -> Arc<Mutex<Seen>> {
+    move |mut handle| {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let s = seen.clone();
+        tokio::spawn(async move {
+            for (i, e) in scenario.into_iter().enumerate() {
+                let next =
+                    tokio::time::timeout(std::time::Duration::from_secs(1), handle.next_request())
+                        .await
+                        .unwrap_or_else(|_| {
+                            panic!("step {i}: expected {} within 1 s, got no request", e.what)
+                        });
+                let (req, send) = next
+                    .unwrap_or_else(|| panic!("step {i}: the client went away before {}", e.what));
+                let what = format!("{} {}", req.method(), req.uri().path());
+                let body = req.into_body().collect_bytes().await.unwrap();
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let ok = what == e.what
+                    && e.body_has.iter().all(|h| text.contains(h))
+                    && !e.body_lacks.iter().any(|l| text.contains(l));
+                s.lock().unwrap().requests.push((
+                    what.clone(),
+                    serde_json::from_str(&text).unwrap_or(Value::Null),
+                ));
+                if !ok {
+                    s.lock().unwrap().events.push(format!(
+                        "step {i}: expected {} with {:?} and without {:?}, got {what}: {text}",
+                        e.what, e.body_has, e.body_lacks
+                    ));
+                }
+                send.send_response(
+                    Response::builder()
+                        .status(e.answer.0)
+                        .body(Body::from(serde_json::to_vec(&e.answer.1).unwrap()))
+                        .unwrap(),
+                );
+            }
+            // Anything after the scenario is a surprise: the handle goes, so such a request
+            // fails and so does the reconcile.
+        });
+        seen
+    }
+}
+
+/// The scenario's mismatches (kept in `events` by [`scenario`]), none expected.
+fn assert_followed(seen: &Arc<Mutex<Seen>>, steps: usize) {
+    let seen = seen.lock().unwrap();
+    assert!(seen.events.is_empty(), "{:#?}", seen.events);
+    assert_eq!(seen.requests.len(), steps, "{:#?}", seen.requests);
+}
+
+fn with_finalizer(mut pn: PhoneNumber) -> PhoneNumber {
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    pn
+}
+
+/// Twilio requests that change something (everything but reads).
+fn twilio_writes(t: &fake_twilio::Shared) -> Vec<String> {
+    t.lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| !r.starts_with("GET "))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_not_in_the_store_removes_nothing_and_leaves_twilio_alone() {
+    // Published with its policy, as before an operator restart...
+    let (pn, first) = published_hotline().await;
+    let table = redis_get(&first.redis.url, "sb:v1:route:{+14155550100}")
+        .await
+        .unwrap();
+    let rev = redis_get(&first.redis.url, "sb:v1:route:{+14155550100}:rev")
+        .await
+        .unwrap();
+    let mut published = pn.clone();
+    published.status = Some(switchboard_crds::PhoneNumberStatus {
+        number: Some("+14155550100".into()),
+        published_revision: Some(rev.clone()),
+        ..Default::default()
+    });
+    // ...then reconciled where the policy is not in the store (not listed yet, created after
+    // the PhoneNumber, or deleted): the Secret is read, the status says why, one event.
+    let s = setup_with(
+        true,
+        scenario(vec![
+            get_secret(Some(secret())),
+            event("PolicyNotFound"),
+            patch_status(&published)
+                .has("PolicyNotFound")
+                .has("stays live"),
+        ]),
+    )
+    .await;
+    let mut conn = s.ctx.redis.clone();
+    let t = switchboard_routing::RoutingTable::from_json(&table).unwrap();
+    switchboard_routing::publish::publish(&mut conn, &t)
+        .await
+        .unwrap();
+    s.twilio.lock().unwrap().requests.clear();
+    let action = phone_number::reconcile(Arc::new(published), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_followed(&s.seen, 3);
+    // The table is still the one published, and it comes back if Redis loses it.
+    assert_eq!(
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
+        Some(table)
+    );
+    assert_eq!(s.ctx.live.numbers().await, ["+14155550100"]);
+    // Twilio was not asked to change anything.
+    assert_eq!(twilio_writes(&s.twilio), Vec::<String>::new());
+    assert!(
+        s.twilio.lock().unwrap().requests.is_empty(),
+        "{:?}",
+        s.twilio.lock().unwrap().requests
+    );
+}
+
+#[tokio::test]
+async fn the_operator_starts_no_controller_before_the_stores_have_listed() {
+    let (policies, mut pw) = reflector::store::<switchboard_crds::IncomingCallPolicy>();
+    let (chains, mut cw) = reflector::store::<switchboard_crds::EscalationChain>();
+    let (schedules, mut sw) = reflector::store::<switchboard_crds::Schedule>();
+    let waiting = tokio::spawn(async move {
+        switchboard_operator::run::wait_until_listed(&policies, &chains, &schedules).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished(), "started before anything was listed");
+    pw.apply_watcher_event(&watcher::Event::Init);
+    pw.apply_watcher_event(&watcher::Event::InitDone);
+    cw.apply_watcher_event(&watcher::Event::Init);
+    cw.apply_watcher_event(&watcher::Event::InitDone);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "started before the Schedules were listed"
+    );
+    sw.apply_watcher_event(&watcher::Event::Init);
+    sw.apply_watcher_event(&watcher::Event::InitDone);
+    tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+        .await
+        .expect("started once all three had listed")
+        .unwrap()
+        .unwrap();
+}
+
+/// A second PhoneNumber for the hotline's number, created after the examples' one.
+fn copy_of(pn: &PhoneNumber, name: &str) -> PhoneNumber {
+    let mut copy = pn.clone();
+    copy.metadata.name = Some(name.into());
+    copy.metadata.uid = Some("99999999-1111-2222-3333-444455556666".into());
+    copy.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-02T00:00:00Z".parse().unwrap(),
+    ));
+    copy
+}
+
+/// The examples' hotline, created first, with its finalizer.
+fn original(pn: &PhoneNumber) -> PhoneNumber {
+    let mut o = with_finalizer(pn.clone());
+    o.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-01T00:00:00Z".parse().unwrap(),
+    ));
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_number_is_reported_on_the_copy_and_its_deletion_leaves_the_original_alone() {
+    let pn = original(&examples_hotline().await);
+    let copy = with_finalizer(copy_of(&pn, "support-hotline-copy"));
+    // The original is published first.
+    let s = setup_with(false, {
+        let (pn, copy) = (pn.clone(), copy.clone());
+        scenario(vec![
+            // The original: configured and published, Ready.
+            get_secret(Some(secret())),
+            event("TwilioConfigured"),
+            event("RoutesPublished"),
+            patch_status(&pn).has("\"Ready\"").lacks("DuplicateNumber"),
+            // The copy: the Secret, then one warning and a status naming the owner; nothing else.
+            get_secret(Some(secret())),
+            event("DuplicateNumber"),
+            patch_status(&copy)
+                .has("DuplicateNumber")
+                .has("oncall/support-hotline"),
+            // The copy deleted: only its finalizer goes.
+            remove_finalizer(&copy),
+        ])
+    })
+    .await;
+    {
+        // Both are in the cluster's store of PhoneNumbers.
+        let (store, mut writer) = reflector::store();
+        fill(&mut writer, [pn.clone(), copy.clone()]);
+        let ctx = Arc::new(Context {
+            client: s.ctx.client.clone(),
+            redis: s.ctx.redis.clone(),
+            public_url: PUBLIC.into(),
+            twilio_api_url: s.ctx.twilio_api_url.clone(),
+            recorder: Recorder::new(s.ctx.client.clone(), reporter()),
+            stores: Stores {
+                numbers: store,
+                ..s.ctx.stores.clone()
+            },
+            metrics: s.ctx.metrics.clone(),
+            live: Default::default(),
+            resync: s.ctx.resync,
+            kept: Default::default(),
+        });
+        phone_number::reconcile(Arc::new(pn.clone()), ctx.clone())
+            .await
+            .unwrap();
+        let rev = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
+            .await
+            .unwrap();
+        let twilio_before = twilio_writes(&s.twilio);
+        assert_eq!(
+            phone_number::reconcile(Arc::new(copy.clone()), ctx.clone())
+                .await
+                .unwrap(),
+            Action::await_change()
+        );
+        let mut deleting = copy.clone();
+        deleting.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+        );
+        phone_number::reconcile(Arc::new(deleting), ctx.clone())
+            .await
+            .unwrap();
+        assert_followed(&s.seen, 8);
+        // The original's table and Twilio configuration are untouched by the copy.
+        assert_eq!(
+            redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev").await,
+            Some(rev)
+        );
+        assert_eq!(twilio_writes(&s.twilio), twilio_before);
+        let n = s
+            .twilio
+            .lock()
+            .unwrap()
+            .by_number("+14155550100")
+            .unwrap()
+            .clone();
+        assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_deleted_secret_first_still_detaches_its_number() {
+    // Reconciled once with its Secret...
+    let pn = with_finalizer(examples_hotline().await);
+    let deleting = deleting(&pn);
+    let s = setup_with(
+        false,
+        scenario(vec![
+            get_secret(Some(secret())),
+            event("TwilioConfigured"),
+            event("RoutesPublished"),
+            patch_status(&pn).has("\"Ready\""),
+            // ...then the namespace goes: the Secret is already gone when the cleanup runs.
+            get_secret(None),
+            event("Cleanup").has("pointed the number back"),
+            remove_finalizer(&pn),
+        ]),
+    )
+    .await;
+    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_followed(&s.seen, 7);
+    let n = s
+        .twilio
+        .lock()
+        .unwrap()
+        .by_number("+14155550100")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        n["voice_url"], "https://demo.twilio.com/welcome/voice/",
+        "detached"
+    );
+    assert_eq!(
+        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
+        None
+    );
+    assert_eq!(s.ctx.metrics.numbers_left_behind.get(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_that_cannot_be_cleaned_up_is_counted_and_named() {
+    // An operator that never saw the Secret (it went before this process started).
+    let pn = with_finalizer(examples_hotline().await);
+    let deleting = deleting(&pn);
+    let s = setup_with(
+        false,
+        scenario(vec![
+            get_secret(None),
+            event("CleanupIncomplete").has("check it in the Twilio console"),
+            remove_finalizer(&pn),
+        ]),
+    )
+    .await;
+    phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_followed(&s.seen, 3);
+    assert_eq!(s.ctx.metrics.numbers_left_behind.get(), 1);
+    assert!(
+        s.ctx
+            .metrics
+            .encode()
+            .contains("switchboard_operator_numbers_left_behind_total 1"),
+        "{}",
+        s.ctx.metrics.encode()
+    );
+}
+
+#[tokio::test]
+async fn with_a_watched_namespace_the_crd_check_lists_only_that_namespace() {
+    // The chart's watchNamespace mode grants a namespaced Role: a cluster-wide list would be
+    // forbidden and the operator would crash-loop.
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let verifier = tokio::spawn(async move {
+        let (req, send) = handle.next_request().await.unwrap();
+        let path = req.uri().path().to_string();
+        send.send_response(
+            Response::builder()
+                .status(200)
+                .body(Body::from(
+                    serde_json::to_vec(&json!({"apiVersion": "switchboard.dev/v1alpha1", "kind": "PhoneNumberList", "metadata": {}, "items": []}))
+                        .unwrap(),
+                ))
+                .unwrap(),
+        );
+        path
+    });
+    switchboard_operator::run::check_crds(&Client::new(service, "default"), Some("oncall"))
+        .await
+        .unwrap();
+    assert_eq!(
+        verifier.await.unwrap(),
+        "/apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers"
+    );
 }

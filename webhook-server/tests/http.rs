@@ -211,7 +211,10 @@ async fn a_draining_server_is_unready_but_still_answers_every_webhook() {
     // A call routed here before the endpoints caught up is served as usual, not refused.
     let (status, body) = send(&st, signed("/twilio/voice", &params(&[]))).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.starts_with("<?xml") && body.contains("<Response>"), "{body}");
+    assert!(
+        body.starts_with("<?xml") && body.contains("<Response>"),
+        "{body}"
+    );
     assert_eq!(send(&st, get("/healthz")).await.0, StatusCode::OK);
 }
 

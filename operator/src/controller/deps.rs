@@ -217,3 +217,51 @@ pub fn chains_of_schedule(
         .map(|c| ObjectRef::from_obj(&**c))
         .collect()
 }
+
+/// The number a PhoneNumber claims: `spec.number`, or the one bought for it (`status.number`).
+pub fn claimed_number(pn: &PhoneNumber) -> Option<&str> {
+    pn.spec
+        .number
+        .as_deref()
+        .or_else(|| pn.status.as_ref().and_then(|s| s.number.as_deref()))
+}
+
+/// The PhoneNumber that owns `pn`'s number across the cluster, when it is another one: of all
+/// PhoneNumbers claiming the number, the oldest (by creation, then namespace and name, so
+/// every reconcile picks the same one). A PhoneNumber being deleted keeps its claim until it is
+/// gone, so that its cleanup and a duplicate taking over never act on the number at once.
+pub fn other_owner<'a>(
+    pn: &PhoneNumber,
+    numbers: &'a [Arc<PhoneNumber>],
+) -> Option<&'a PhoneNumber> {
+    let number = claimed_number(pn)?;
+    let rank = |p: &PhoneNumber| {
+        (
+            p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            p.namespace().unwrap_or_default(),
+            p.name_any(),
+        )
+    };
+    let me = (pn.namespace().unwrap_or_default(), pn.name_any());
+    numbers
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| claimed_number(p) == Some(number))
+        .filter(|p| (p.namespace().unwrap_or_default(), p.name_any()) != me)
+        .min_by_key(|p| rank(p))
+        .filter(|owner| rank(owner) < rank(pn))
+}
+
+/// The other PhoneNumbers claiming `pn`'s number: re-reconciled when it changes or goes, so
+/// that a duplicate takes over when the owner is deleted.
+pub fn number_peers(pn: &PhoneNumber, numbers: &[Arc<PhoneNumber>]) -> Vec<ObjectRef<PhoneNumber>> {
+    let Some(number) = claimed_number(pn) else {
+        return Vec::new();
+    };
+    let me = (pn.namespace(), pn.name_any());
+    numbers
+        .iter()
+        .filter(|p| claimed_number(p) == Some(number) && (p.namespace(), p.name_any()) != me)
+        .map(|p| ObjectRef::from_obj(&**p))
+        .collect()
+}

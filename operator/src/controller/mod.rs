@@ -45,6 +45,9 @@ pub struct Context {
     pub live: Arc<live::LiveTables>,
     /// How often a Ready PhoneNumber is checked again ([`phone_number::RESYNC`] by default).
     pub resync: std::time::Duration,
+    /// The credentials each PhoneNumber was last reconciled with, for a cleanup whose Secret
+    /// is already gone.
+    pub kept: phone_number::KeptCredentials,
 }
 
 impl std::fmt::Debug for Context {

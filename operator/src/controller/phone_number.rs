@@ -27,7 +27,7 @@ use serde_json::json;
 use switchboard_crds::condition::{REFERENCES_RESOLVED, ROUTES_PUBLISHED, TWILIO_CONFIGURED};
 use switchboard_crds::{PhoneNumber, PhoneNumberStatus};
 use switchboard_routing::publish::{self, Published};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::status::{Check, conditions};
 use super::{Context, Error, deps};
@@ -46,6 +46,42 @@ pub const MANAGER: &str = "switchboard-operator";
 /// How often a Ready number is checked again by default (Twilio drift; schedule handoffs reach
 /// Redis through the watches, not through this): `Context::resync`, `--resync-seconds`.
 pub const RESYNC: Duration = Duration::from_secs(300);
+
+/// The Twilio credentials each PhoneNumber was last reconciled with, kept in memory (never
+/// written anywhere) so that its cleanup can still release or detach the number when the
+/// Secret went first: deleting a namespace deletes its Secrets and PhoneNumbers together, and a
+/// Secret has no finalizer to wait for the PhoneNumbers' cleanup.
+#[derive(Default)]
+pub struct KeptCredentials(
+    std::sync::Mutex<std::collections::HashMap<(String, String), Credentials>>,
+);
+
+impl std::fmt::Debug for KeptCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeptCredentials(..)")
+    }
+}
+
+impl KeptCredentials {
+    fn key(pn: &PhoneNumber) -> (String, String) {
+        (pn.namespace().unwrap_or_default(), pn.name_any())
+    }
+
+    fn keep(&self, pn: &PhoneNumber, c: &Credentials) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.insert(Self::key(pn), c.clone());
+    }
+
+    fn get(&self, pn: &PhoneNumber) -> Option<Credentials> {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.get(&Self::key(pn)).cloned()
+    }
+
+    fn forget(&self, pn: &PhoneNumber) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.remove(&Self::key(pn));
+    }
+}
 
 /// A client of the Twilio API the PhoneNumber names (`spec.twilio` region and edge), or of
 /// the configured override.
@@ -133,6 +169,17 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         .get_opt(secret_name)
         .await?;
     let creds = Credentials::from_secret(secret.as_ref(), secret_name);
+    if let Ok(c) = &creds {
+        ctx.kept.keep(pn, c);
+    }
+    // The number is known from the spec before Twilio answers (the NUMBER column).
+    if let Some(n) = &pn.spec.number {
+        next.number = Some(n.clone());
+    }
+    // One PhoneNumber per number across the cluster: a later duplicate touches nothing.
+    if let Some(owner) = deps::other_owner(pn, &ctx.stores.numbers.state()) {
+        return duplicate(pn, ctx, owner, next, &status).await;
+    }
     let objects = deps::closure(
         pn,
         &ctx.stores.policies.state(),
@@ -173,11 +220,13 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         ),
     });
 
-    // The policy is gone (deleted, or never created): the number must stop routing, as when
-    // the PhoneNumber itself is deleted. An invalid policy, by contrast, keeps the last valid
-    // table live.
+    // No such policy (not created yet, as when `kubectl apply -f` creates the PhoneNumber
+    // first, or deleted): nothing is undone. The last valid table stays live, as for an
+    // invalid policy, and Twilio is left as it is; deleting the PhoneNumber is what takes a
+    // number out of service.
     if objects.policies.is_empty() {
-        return policy_gone(pn, ctx, creds, checks, status).await;
+        checks.retain(|c| c.type_ != REFERENCES_RESOLVED);
+        return policy_missing(pn, ctx, checks, next, &status).await;
     }
 
     // apply: Twilio
@@ -338,66 +387,111 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     }
 }
 
-/// The number's policy does not exist: remove its table and point the number away from
-/// Switchboard, and say so in status.
-async fn policy_gone(
+/// The previous condition of `type_`, carried over unchanged (a step that did not run this time
+/// says nothing new about it), or `otherwise`.
+fn carried_over(status: &PhoneNumberStatus, type_: &'static str, otherwise: Check) -> Check {
+    status
+        .common
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| Check {
+            type_,
+            ok: c.status == "True",
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        })
+        .unwrap_or(otherwise)
+}
+
+/// Whether the previous status already said `reason` for `type_` (so an event is not repeated).
+fn said(status: &PhoneNumberStatus, type_: &str, reason: &str) -> bool {
+    status
+        .common
+        .conditions
+        .iter()
+        .any(|c| c.type_ == type_ && c.reason == reason)
+}
+
+/// The number's policy is not in the cluster: say so, and change nothing else.
+async fn policy_missing(
     pn: &PhoneNumber,
     ctx: &Context,
-    creds: Result<Credentials, String>,
     mut checks: Vec<Check>,
-    status: PhoneNumberStatus,
+    next: PhoneNumberStatus,
+    status: &PhoneNumberStatus,
 ) -> Result<Action, Error> {
-    let mut next = status.clone();
-    let number = pn.spec.number.clone().or(status.number.clone());
-    if let Some(n) = &number {
-        let mut conn = ctx.redis.clone();
-        ctx.live.unpublish(&mut conn, n).await?;
-    }
-    if status.published_revision.is_some() {
-        event(ctx, pn, EventType::Warning, "RoutesRemoved", format!("IncomingCallPolicy {} does not exist: the routing table was removed, callers hear \"not in service\"", pn.spec.policy_ref.name)).await;
-    }
-    next.published_revision = None;
+    let policy = &pn.spec.policy_ref.name;
+    let ns = pn.namespace().unwrap_or_default();
     checks.push(Check::failed(
-        ROUTES_PUBLISHED,
+        REFERENCES_RESOLVED,
         "PolicyNotFound",
-        format!("spec.policyRef: IncomingCallPolicy {} does not exist, so no routing table is published; create it or point spec.policyRef at another", pn.spec.policy_ref.name),
+        format!("spec.policyRef: no IncomingCallPolicy {policy} in namespace {ns}: create it, or point spec.policyRef at an existing one"),
     ));
-    match creds {
-        Ok(c) => {
-            let client = twilio_client(ctx, pn, c)?;
-            let known = known(&status);
-            match release_or_detach(
-                &client,
-                number.as_deref(),
-                &known,
-                false,
-                &settings_for(&ctx.public_url),
-            )
-            .await
-            {
-                Ok(LetGo::Detached) => {
-                    event(
-                        ctx,
-                        pn,
-                        EventType::Warning,
-                        "TwilioDetached",
-                        "the number no longer points at Switchboard until its policy exists".into(),
-                    )
-                    .await;
-                }
-                Ok(_) => {}
-                Err(e) if e.is_transient() => return Err(Error::Twilio(e)),
-                Err(e) => warn!(error = %e, "cannot detach the number"),
-            }
-            checks.push(Check::failed(
-                TWILIO_CONFIGURED,
-                "PolicyNotFound",
-                "detached from Switchboard while spec.policyRef names no IncomingCallPolicy",
-            ));
+    let number = deps::claimed_number(pn).map(str::to_string);
+    checks.push(match (&number, &status.published_revision) {
+        (Some(n), Some(r)) => {
+            // Remembered as live, so that it comes back if Redis loses it (live.rs).
+            let mut conn = ctx.redis.clone();
+            ctx.live.adopt(&mut conn, pn.object_ref(&()), n, r).await;
+            Check::failed(ROUTES_PUBLISHED, "PolicyNotFound", format!("the last valid table ({r}) stays live while spec.policyRef names no policy; delete this PhoneNumber to take {n} out of service"))
         }
-        Err(m) => checks.push(Check::failed(TWILIO_CONFIGURED, "CredentialsMissing", m)),
+        _ => Check::failed(
+            ROUTES_PUBLISHED,
+            "PolicyNotFound",
+            "nothing published: spec.policyRef names no policy yet",
+        ),
+    });
+    checks.push(carried_over(
+        status,
+        TWILIO_CONFIGURED,
+        Check::failed(
+            TWILIO_CONFIGURED,
+            "PolicyNotFound",
+            "not configured in Twilio until spec.policyRef names an existing policy",
+        ),
+    ));
+    if !said(status, REFERENCES_RESOLVED, "PolicyNotFound") {
+        event(ctx, pn, EventType::Warning, "PolicyNotFound", format!("IncomingCallPolicy {policy} does not exist; nothing changed in Twilio or Redis until it does")).await;
     }
-    write_status(ctx, pn, next, &checks, &status).await?;
+    write_status(ctx, pn, next, &checks, status).await?;
+    Ok(Action::await_change())
+}
+
+/// Another PhoneNumber owns this one's number: say which, and touch nothing.
+async fn duplicate(
+    pn: &PhoneNumber,
+    ctx: &Context,
+    owner: &PhoneNumber,
+    next: PhoneNumberStatus,
+    status: &PhoneNumberStatus,
+) -> Result<Action, Error> {
+    let number = deps::claimed_number(pn).unwrap_or_default();
+    let owner = format!(
+        "{}/{}",
+        owner.namespace().unwrap_or_default(),
+        owner.name_any()
+    );
+    let message = format!(
+        "spec.number: {number} already belongs to PhoneNumber {owner}, created earlier; a number has one PhoneNumber: delete this one or give it another number"
+    );
+    let ignored =
+        "ignored while its number belongs to another PhoneNumber (see ReferencesResolved)";
+    let checks = [
+        Check::failed(REFERENCES_RESOLVED, "DuplicateNumber", message.clone()),
+        Check::failed(TWILIO_CONFIGURED, "DuplicateNumber", ignored),
+        Check::failed(ROUTES_PUBLISHED, "DuplicateNumber", ignored),
+    ];
+    if !said(status, REFERENCES_RESOLVED, "DuplicateNumber") {
+        warn!(phone_number = %pn.name_any(), namespace = pn.namespace().unwrap_or_default(), number, owner, "duplicate PhoneNumber: ignored");
+        event(ctx, pn, EventType::Warning, "DuplicateNumber", message).await;
+    }
+    // Its own purchase records are kept; what it never did is not claimed.
+    let next = PhoneNumberStatus {
+        published_revision: None,
+        ..next
+    };
+    write_status(ctx, pn, next, &checks, status).await?;
     Ok(Action::await_change())
 }
 
@@ -445,23 +539,63 @@ async fn patch_status(
     Ok(())
 }
 
+/// Says loudly, per number, that a deleted PhoneNumber's number was left as it was in Twilio:
+/// an error log naming it, a counter, and an event where one can still be written (not in a
+/// namespace being deleted).
+async fn left_behind(ctx: &Context, pn: &PhoneNumber, number: Option<&str>, why: String) {
+    let status = pn.status.clone().unwrap_or_default();
+    ctx.metrics.numbers_left_behind.inc();
+    error!(
+        phone_number = %pn.name_any(),
+        namespace = pn.namespace().unwrap_or_default(),
+        number = number.unwrap_or("(not known)"),
+        sid = status.sid.as_deref().unwrap_or("(not known)"),
+        purchased = status.purchased,
+        "deleted PhoneNumber: its Twilio number was neither released nor pointed away from Switchboard: {why}; check it in the Twilio console"
+    );
+    event(
+        ctx,
+        pn,
+        EventType::Warning,
+        "CleanupIncomplete",
+        format!("{why}; the number was not released or detached: check it in the Twilio console"),
+    )
+    .await;
+}
+
 async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     let ns = pn.namespace().unwrap_or_default();
     let status = pn.status.clone().unwrap_or_default();
-    if let Some(number) = pn.spec.number.clone().or(status.number.clone()) {
+    let number = deps::claimed_number(pn).map(str::to_string);
+    // A duplicate never acted on the number: its deletion leaves the owner's number alone.
+    if let Some(owner) = deps::other_owner(pn, &ctx.stores.numbers.state()) {
+        info!(phone_number = %pn.name_any(), namespace = ns, owner = %owner.name_any(), "deleted a duplicate PhoneNumber; its number stays its owner's");
+        ctx.kept.forget(pn);
+        return Ok(Action::await_change());
+    }
+    if let Some(number) = &number {
         let mut conn = ctx.redis.clone();
-        ctx.live.unpublish(&mut conn, &number).await?;
+        ctx.live.unpublish(&mut conn, number).await?;
         info!(phone_number = %pn.name_any(), number, "routing table removed");
     }
     let secret_name = &pn.spec.credentials_secret_ref.name;
     let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
         .get_opt(secret_name)
         .await?;
-    match Credentials::from_secret(secret.as_ref(), secret_name) {
+    let creds = match Credentials::from_secret(secret.as_ref(), secret_name) {
+        Ok(c) => Ok(c),
+        Err(m) => match ctx.kept.get(pn) {
+            Some(c) => {
+                info!(phone_number = %pn.name_any(), namespace = ns, "the credentials Secret is gone: cleaning up with the credentials this PhoneNumber was last reconciled with");
+                Ok(c)
+            }
+            None => Err(m),
+        },
+    };
+    match creds {
         Ok(c) => {
             let client = twilio_client(ctx, pn, c)?;
             let known = known(&status);
-            let number = pn.spec.number.clone().or(status.number.clone());
             match release_or_detach(
                 &client,
                 number.as_deref(),
@@ -482,26 +616,20 @@ async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
                             "the number no longer pointed at Switchboard; left as it is"
                         }
                     };
+                    info!(phone_number = %pn.name_any(), namespace = ns, number = number.as_deref().unwrap_or(""), "{note}");
                     event(ctx, pn, EventType::Normal, "Cleanup", note.into()).await;
                 }
                 Err(e) if e.is_transient() => return Err(Error::Twilio(e)),
                 Err(e) => {
-                    // Lost credentials or a number already gone must not block deletion.
+                    // A number already gone, or credentials Twilio refuses, must not block
+                    // the deletion for ever: it is said loudly instead.
                     ctx.metrics.twilio("release", &e.metric_label());
-                    event(ctx, pn, EventType::Warning, "CleanupIncomplete", format!("could not release or detach the number: {e}; check it in the Twilio console")).await;
+                    left_behind(ctx, pn, number.as_deref(), format!("Twilio: {e}")).await;
                 }
             }
         }
-        Err(m) => {
-            event(
-                ctx,
-                pn,
-                EventType::Warning,
-                "CleanupIncomplete",
-                format!("{m}; the number was not detached in Twilio"),
-            )
-            .await;
-        }
+        Err(m) => left_behind(ctx, pn, number.as_deref(), m).await,
     }
+    ctx.kept.forget(pn);
     Ok(Action::await_change())
 }
