@@ -403,20 +403,40 @@ async fn editing_a_schedule_makes_the_next_call_ring_the_new_person() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_a_policy_takes_its_number_out_of_service_and_unconfigures_it() {
+async fn a_deleted_policy_keeps_its_number_answering_until_the_phone_number_is_deleted() {
     let s = Stack::start("delete-policy").await;
     s.wait_until("the hotline points at the webhook server", async || {
         s.number_setting(HOTLINE, "voice_url").as_deref()
             == Some(&format!("{PUBLIC_URL}/twilio/voice"))
     })
     .await;
-    // Delete the support policy: keep only the other documents of the file.
-    s.edit("policies.yaml", |text| {
-        text.split("\n---\n")
-            .filter(|doc| !doc.contains("\n  name: support\n"))
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    });
+    let revision = s.revision(HOTLINE).await;
+    // Delete the support policy: keep only the other documents of the file. A policy that is
+    // missing (deleted, or not created yet) undoes nothing: the hotline keeps answering.
+    let without = |name: &'static str| {
+        move |text: String| {
+            text.split("\n---\n")
+                .filter(|doc| !doc.contains(&format!("\n  name: {name}\n")))
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        }
+    };
+    s.edit("policies.yaml", without("support"));
+    // Several passes of the folder operator (it polls every 0.5 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        s.revision(HOTLINE).await,
+        revision,
+        "the last table stays live"
+    );
+    assert_eq!(
+        s.number_setting(HOTLINE, "voice_url").as_deref(),
+        Some(format!("{PUBLIC_URL}/twilio/voice").as_str())
+    );
+    let t = s.call(database_call()).await;
+    assert!(!t.dials.is_empty(), "{}", t.render());
+    // Deleting the PhoneNumber is what takes the number out of service.
+    s.edit("phone-numbers.yaml", without("support-hotline"));
     s.wait_until("the hotline's table is removed", async || {
         s.revision(HOTLINE).await.is_none() && s.table(HOTLINE).await.is_none()
     })

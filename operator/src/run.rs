@@ -296,6 +296,8 @@ pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Resu
 
 /// Runs the operator until SIGTERM, or until the Lease is lost (an error).
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // The signal listener from the start (see shutdown_signal).
+    let _ = futures::FutureExt::now_or_never(shutdown_signal());
     if let Some(dir) = config.manifests_dir.clone() {
         return run_folder(config, dir).await;
     }
@@ -610,23 +612,42 @@ where
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGTERM or Ctrl-C, or at once when one has already arrived.
+///
+/// One listener for the whole process, started by the first call: a listener registered per
+/// call only hears signals sent after it was first polled, and once any listener exists the
+/// process no longer dies of SIGTERM, so a SIGTERM between two registrations (say, while the
+/// controllers are being built after the Lease was won) was lost and the process never
+/// stopped. Found by restarting the operator against a real API server.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    static STOPPING: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+        std::sync::OnceLock::new();
+    let mut rx = STOPPING
+        .get_or_init(|| {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            // Registered now, before the task first runs, so nothing is missed from here on.
+            let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+            tokio::spawn(async move {
+                let term = async {
+                    match term {
+                        Ok(mut s) => {
+                            s.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    () = term => {},
+                }
+                let _ = tx.send(true);
+                // Kept alive, so that receivers never see the channel closed.
+                std::future::pending::<()>().await
+            });
+            rx
+        })
+        .clone();
+    let _ = rx.wait_for(|stopping| *stopping).await;
 }
 
 #[cfg(test)]
