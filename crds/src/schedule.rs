@@ -21,7 +21,7 @@ use crate::common::CommonStatus;
     shortname = "sched",
     category = "switchboard",
     printcolumn = r#"{"name":"On Call","type":"string","jsonPath":".status.onCall","description":"Who is on call now"}"#,
-    printcolumn = r#"{"name":"Next Handoff","type":"date","jsonPath":".status.nextHandoff.at"}"#,
+    printcolumn = r#"{"name":"Next Handoff","type":"string","jsonPath":".status.nextHandoff.at","description":"When who is on call changes next, in the schedule's time zone (a date column would show a future time as <invalid>)"}"#,
     printcolumn = r#"{"name":"Next","type":"string","jsonPath":".status.nextHandoff.to","description":"Who is on call after the next handoff"}"#,
     printcolumn = r#"{"name":"Time Zone","type":"string","jsonPath":".spec.timeZone","priority":1}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,

@@ -111,6 +111,12 @@ pub struct Config {
     /// election (run one).
     #[arg(long, env = "SWITCHBOARD_MANIFESTS_DIR")]
     pub manifests_dir: Option<std::path::PathBuf>,
+    /// Do not run: list the PhoneNumbers in the watched namespaces and exit 1, naming them and
+    /// the fix, when there are any (0 when there are none). The Helm chart runs this as a
+    /// pre-delete hook, so that `helm uninstall` cannot remove the operator while numbers still
+    /// point at Switchboard and carry finalizers that only the operator runs.
+    #[arg(long)]
+    pub refuse_if_phone_numbers: bool,
     /// With `--manifests-dir`: read its subfolders too (as `kubectl apply -R`, `validate -R`).
     #[arg(long, env = "SWITCHBOARD_MANIFESTS_RECURSIVE")]
     pub manifests_recursive: bool,
@@ -301,11 +307,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(dir) = config.manifests_dir.clone() {
         return run_folder(config, dir).await;
     }
-    let notify_settings = config.notify_settings()?;
-    let resync = config.resync()?;
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster, or KUBECONFIG)")?;
+    if config.refuse_if_phone_numbers {
+        let numbers: Api<PhoneNumber> = scoped(&client, config.watch_namespace.as_deref());
+        let items = numbers.list(&ListParams::default()).await?.items;
+        return match uninstall_refusal(&items) {
+            Some(message) => anyhow::bail!(message),
+            None => {
+                info!("no PhoneNumbers left: the operator may go");
+                Ok(())
+            }
+        };
+    }
+    let notify_settings = config.notify_settings()?;
+    let resync = config.resync()?;
     check_crds(&client, config.watch_namespace.as_deref()).await?;
     let redis = redis::Client::open(config.redis_url.as_str())
         .context("the Redis URL is not valid")?
@@ -572,6 +589,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// Why the operator must not be uninstalled yet, when PhoneNumbers remain (pure).
+///
+/// Without the operator a PhoneNumber keeps pointing its Twilio number at a webhook server
+/// that is gone, a bought number is never released, and deleting the PhoneNumber later hangs
+/// on a finalizer that nothing runs.
+pub fn uninstall_refusal(numbers: &[PhoneNumber]) -> Option<String> {
+    if numbers.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = numbers
+        .iter()
+        .map(|n| {
+            format!(
+                "{}/{} ({})",
+                n.namespace().unwrap_or_default(),
+                n.name_any(),
+                crate::controller::deps::claimed_number(n).unwrap_or("number not bought yet")
+            )
+        })
+        .collect();
+    Some(format!(
+        "{} PhoneNumber(s) still use Switchboard: {}. Delete them first, while the operator runs, so that their numbers are released or pointed away from Switchboard: kubectl delete phonenumbers --all -A (then helm uninstall again). To uninstall anyway and leave the numbers as they are: helm uninstall --no-hooks, then remove each PhoneNumber's finalizer by hand.",
+        names.len(),
+        names.join(", ")
+    ))
+}
+
 /// Resolves once the policy, chain and schedule stores have each listed their kind: the
 /// controllers start only then.
 pub async fn wait_until_listed(
@@ -664,6 +708,25 @@ mod tests {
         ];
         all.extend(args);
         Config::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn uninstalling_is_refused_while_phone_numbers_remain_naming_them_and_the_fix() {
+        assert_eq!(uninstall_refusal(&[]), None);
+        let pn: PhoneNumber = serde_json::from_value(serde_json::json!({
+            "apiVersion": "switchboard.dev/v1alpha1", "kind": "PhoneNumber",
+            "metadata": {"name": "support-hotline", "namespace": "oncall"},
+            "spec": {"number": "+14155550100", "credentialsSecretRef": {"name": "t"}, "policyRef": {"name": "p"}}
+        }))
+        .unwrap();
+        let m = uninstall_refusal(&[pn]).unwrap();
+        assert!(
+            m.starts_with(
+                "1 PhoneNumber(s) still use Switchboard: oncall/support-hotline (+14155550100)."
+            ),
+            "{m}"
+        );
+        assert!(m.contains("kubectl delete phonenumbers --all -A"), "{m}");
     }
 
     #[test]

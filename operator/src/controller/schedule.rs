@@ -58,7 +58,7 @@ pub fn desired_status(
                     && let Some(h) = next.first()
                 {
                     status.next_handoff = Some(HandoffStatus {
-                        at: h.at.to_string(),
+                        at: in_zone(h.at, &compiled.time_zone),
                         to: h.to.person.clone(),
                     });
                     let secs = h.at.duration_since(now).as_secs().max(1) as u64;
@@ -121,4 +121,26 @@ pub fn error_policy(_s: Arc<Schedule>, error: &Error, ctx: Arc<Context>) -> Acti
         })
         .inc();
     Action::requeue(Duration::from_secs(15))
+}
+
+/// `at` in RFC 3339 with the schedule's own offset (`2026-11-30T09:00:00-05:00`), as people of
+/// that zone read it in `kubectl get schedules`; UTC when the zone is unknown.
+fn in_zone(at: jiff::Timestamp, time_zone: &str) -> String {
+    match jiff::tz::TimeZone::get(time_zone) {
+        Ok(tz) => at.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        Err(_) => at.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_zone;
+
+    #[test]
+    fn the_next_handoff_reads_in_the_schedules_own_zone() {
+        let at: jiff::Timestamp = "2026-11-30T14:00:00Z".parse().unwrap();
+        assert_eq!(in_zone(at, "America/New_York"), "2026-11-30T09:00:00-05:00");
+        assert_eq!(in_zone(at, "Europe/Berlin"), "2026-11-30T15:00:00+01:00");
+        assert_eq!(in_zone(at, "Nowhere/Else"), "2026-11-30T14:00:00Z");
+    }
 }
