@@ -577,3 +577,104 @@ async fn alerts_queued_when_the_operator_is_killed_are_delivered_once_it_is_rest
             .all(|r| r.json()["alert"]["id"] == t.call_sid.as_str())
     );
 }
+
+/// One HTTP/1.1 request over a fresh connection: the status code and the body.
+async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_webhook_server_drains_unready_while_it_still_answers_calls() {
+    let logs = std::env::temp_dir().join(format!("switchboard-e2e-drain-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let redis = RedisServer::start();
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join(ACCOUNT), TOKEN).unwrap();
+    let port = free_port();
+    let mut proc = Proc::spawn(
+        Command::new(bin("switchboard-webhook"))
+            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_REDIS_URL", &redis.url)
+            .env("SWITCHBOARD_PUBLIC_URL", PUBLIC_URL)
+            .env("SWITCHBOARD_TWILIO_CREDENTIALS_DIR", creds.path())
+            .env("SWITCHBOARD_DRAIN_SECONDS", "3"),
+        &logs.join("webhook.log"),
+    );
+    wait_for_port(port, "switchboard-webhook");
+    assert_eq!(http(port, "GET", "/readyz", &[], "").await.0, 200);
+    // What Kubernetes does to a pod in a rolling update.
+    Command::new("kill")
+        .args(["-TERM", &proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = http(port, "GET", "/readyz", &[], "").await;
+    assert_eq!((status, body.as_str()), (503, "draining\n"));
+    // A call the Service still sends here meanwhile is answered as usual.
+    let params: Vec<(String, String)> = [
+        ("CallSid", "CA00000000000000000000000000000drain"),
+        ("AccountSid", ACCOUNT),
+        ("From", CALLER),
+        ("To", HOTLINE),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let url = format!("{PUBLIC_URL}/twilio/voice");
+    let sig = switchboard_routing::signature::sign(TOKEN, &url, &params);
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    let (status, twiml) = http(
+        port,
+        "POST",
+        "/twilio/voice",
+        &[
+            ("X-Twilio-Signature", &sig),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &form,
+    )
+    .await;
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("<Response>"), "{twiml}");
+    // Then it stops by itself once the drain is over.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc.child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_dir_all(&logs);
+}
