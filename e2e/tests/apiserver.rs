@@ -11,8 +11,9 @@
 //! server), and then checks what only a real API server shows:
 //!
 //! - every object of the examples converges to Ready, and a second apply changes nothing;
-//! - with 600 more IncomingCallPolicies in the cluster, 10 operator restarts never remove a
-//!   table (Redis is polled every 20 ms throughout) and never write to Twilio;
+//! - with 600 more IncomingCallPolicies in the cluster, 10 operator restarts and a failover to
+//!   a standby (the leader killed) never remove a table (Redis is polled every 20 ms
+//!   throughout) and never write to Twilio;
 //! - a duplicate PhoneNumber is reported on the copy, and neither it nor its deletion touches
 //!   the original's table or Twilio number;
 //! - deleting the namespace (Secret and PhoneNumbers together) releases the bought number and
@@ -362,10 +363,35 @@ async fn the_operator_on_a_real_api_server_keeps_every_hotline_live_and_cleans_u
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // And a failover: a standby waits, the leader is killed (no graceful stop, no release),
+    // the standby takes the Lease when it expires and reconciles.
+    let standby = Operator::start(&redis.url, &twilio_url, &log, 11);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        standby.phone_number_reconciles().await.unwrap_or(0),
+        0,
+        "the standby waits"
+    );
+    drop(operator); // SIGKILL
+    let started = Instant::now();
+    while standby.phone_number_reconciles().await.unwrap_or(0) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no failover; see {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "failover after SIGKILL: the standby reconciled after {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let operator = standby;
     stop.store(true, Ordering::Relaxed);
     watcher.await.unwrap();
     println!(
-        "10 restarts with 600 more policies: {} looks at both tables, {} missing; Twilio writes {} -> {}",
+        "10 restarts and a failover with 600 more policies: {} looks at both tables, {} missing; Twilio writes {} -> {}",
         looks.load(Ordering::Relaxed),
         missing.load(Ordering::Relaxed),
         writes_before.len(),
@@ -393,7 +419,7 @@ async fn the_operator_on_a_real_api_server_keeps_every_hotline_live_and_cleans_u
         ],
         None,
     );
-    assert_eq!(lease, "operator-10", "the Lease names the leading pod");
+    assert_eq!(lease, "operator-11", "the Lease names the leading pod");
 
     // A duplicate of the hotline's number.
     let rev = |conn_url: &str| {
