@@ -31,6 +31,69 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// The forms of a public base URL (`scheme://[user:pass@]host[:port][/prefix]`) that Twilio
+/// may have signed, the configured one first.
+///
+/// NB: Twilio drops the port of an `https` URL when it signs voice webhooks, keeps it for
+/// others, and a URL written with the scheme's standard port (`:443`, `:80`) may be signed
+/// with or without it; its own validators (twilio-node's `validateRequest`, twilio-python's
+/// `RequestValidator.validate`) therefore accept the URL with the port removed and with the
+/// standard port added. Basic-auth credentials in the URL (Twilio's documented way of
+/// protecting a webhook, <https://www.twilio.com/docs/usage/security>) are part of the URL the
+/// helper libraries sign; the forms without them are accepted too. Every form still needs the
+/// HMAC keyed with the auth token, so accepting several weakens nothing.
+pub fn base_variants(base: &str) -> Vec<String> {
+    let base = base.trim_end_matches('/');
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return vec![base.to_string()];
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    // A port is what follows the last ':' after any IPv6 literal's closing bracket.
+    let (host, _port) = match hostport.rfind(':') {
+        Some(i) if !hostport[i..].contains(']') => (&hostport[..i], Some(&hostport[i + 1..])),
+        _ => (hostport, None),
+    };
+    let standard = match scheme {
+        "https" => ":443",
+        "http" => ":80",
+        _ => "",
+    };
+    let mut out = Vec::new();
+    let mut push = |u: String| {
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    };
+    for with_user in [userinfo, None] {
+        let user = with_user.map(|u| format!("{u}@")).unwrap_or_default();
+        push(format!("{scheme}://{user}{hostport}{path}"));
+        push(format!("{scheme}://{user}{host}{path}"));
+        if !standard.is_empty() {
+            push(format!("{scheme}://{user}{host}{standard}{path}"));
+        }
+    }
+    out
+}
+
+/// Whether `signature` is Twilio's for a request to any of `urls` (the forms
+/// [`base_variants`] gives, each with the request's path), compared in constant time.
+pub fn verify_any<'a>(
+    auth_token: &str,
+    urls: impl IntoIterator<Item = &'a str>,
+    params: &[(String, String)],
+    signature: &str,
+) -> bool {
+    urls.into_iter()
+        .any(|url| verify(auth_token, url, params, signature))
+}
+
 /// Whether `signature` is Twilio's for this request, compared in constant time.
 pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], signature: &str) -> bool {
     use subtle::ConstantTimeEq;
@@ -44,6 +107,40 @@ pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], signatur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_with_a_port_or_credentials_is_tried_in_every_form_twilio_signs() {
+        assert_eq!(
+            base_variants("https://hotline.example.com:8443"),
+            [
+                "https://hotline.example.com:8443",
+                "https://hotline.example.com",
+                "https://hotline.example.com:443",
+            ]
+        );
+        assert_eq!(
+            base_variants("https://hotline.example.com/"),
+            [
+                "https://hotline.example.com",
+                "https://hotline.example.com:443"
+            ]
+        );
+        assert_eq!(
+            base_variants("http://u:p@10.0.0.1:8080/sb"),
+            [
+                "http://u:p@10.0.0.1:8080/sb",
+                "http://u:p@10.0.0.1/sb",
+                "http://u:p@10.0.0.1:80/sb",
+                "http://10.0.0.1:8080/sb",
+                "http://10.0.0.1/sb",
+                "http://10.0.0.1:80/sb",
+            ]
+        );
+        assert_eq!(
+            base_variants("https://[::1]:8443"),
+            ["https://[::1]:8443", "https://[::1]", "https://[::1]:443"]
+        );
+    }
 
     fn twilio_example_params() -> Vec<(String, String)> {
         [

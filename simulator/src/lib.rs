@@ -949,7 +949,11 @@ impl Simulator {
     ) -> Result<(u16, String), SimError> {
         let target = &self.targets[self.next_target % self.targets.len()];
         self.next_target += 1;
-        let signature = signature::sign(&self.auth_token, url, params);
+        let signature = signature::sign(
+            &self.auth_token,
+            &signed_url(url, !path.starts_with("/twilio/sms")),
+            params,
+        );
         let res = self
             .http
             .post(format!("{target}{path}"))
@@ -959,6 +963,23 @@ impl Simulator {
             .await?;
         let status = res.status().as_u16();
         Ok((status, res.text().await?))
+    }
+}
+
+/// The URL Twilio signs for a request to `url`. NB: for voice webhooks over https Twilio
+/// signs the URL without its port (Twilio's helper libraries accept both forms for this
+/// reason: twilio-node's `validateRequest`); for messaging it keeps the URL as configured.
+fn signed_url(url: &str, voice: bool) -> String {
+    if !voice || !url.starts_with("https://") {
+        return url.to_string();
+    }
+    let rest = &url["https://".len()..];
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') && !authority[i..].contains('@') => {
+            format!("https://{}{path}", &authority[..i])
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -984,5 +1005,30 @@ mod tests {
                 .contains("accept, ignore")
         );
         assert!("accept@x".parse::<Behaviour>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod signing_tests {
+    use super::signed_url;
+
+    #[test]
+    fn voice_over_https_is_signed_without_the_port_and_texts_as_configured() {
+        assert_eq!(
+            signed_url("https://hotline.example.com:8443/twilio/voice?x=1", true),
+            "https://hotline.example.com/twilio/voice?x=1"
+        );
+        assert_eq!(
+            signed_url("https://hotline.example.com:8443/twilio/sms", false),
+            "https://hotline.example.com:8443/twilio/sms"
+        );
+        assert_eq!(
+            signed_url("http://127.0.0.1:8080/twilio/voice", true),
+            "http://127.0.0.1:8080/twilio/voice"
+        );
+        assert_eq!(
+            signed_url("https://u:p@hotline.example.com/twilio/voice", true),
+            "https://u:p@hotline.example.com/twilio/voice"
+        );
     }
 }

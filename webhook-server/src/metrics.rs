@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -47,6 +48,8 @@ pub struct Metrics {
     pub replays: Family<EndpointLabels, Counter>,
     /// Texts received, by what became of them (`routed`, `ignored`).
     pub texts: Family<OutcomeLabels, Counter>,
+    /// 1 when the store (Redis) answered the last probe, 0 when it did not.
+    pub store_up: Gauge,
 }
 
 impl Default for Metrics {
@@ -112,7 +115,14 @@ impl Default for Metrics {
                 reason: reason.to_string(),
             });
         }
+        let store_up = Gauge::default();
+        registry.register(
+            "store_up",
+            "1 when Redis answered the last probe (/readyz, /storez), 0 when it did not: the server then answers calls with the fallback",
+            store_up.clone(),
+        );
         Metrics {
+            store_up,
             registry,
             calls,
             time_to_answer,

@@ -7,7 +7,7 @@
 //!        store down / call unknown / panic ─► fallback TwiML (message, fallback number)
 //!   POST /twilio/voice/fallback ─► fallback TwiML, no Redis (Twilio's fallback URL)
 //!   POST /twilio/sms ─► sms.rs (pure) ─► recorded once per MessageSid ─► <Message> reply
-//!   GET  /healthz /readyz /metrics
+//!   GET  /healthz /readyz (ready unless draining) /storez (Redis answers) /metrics
 //! ```
 //!
 //! Every webhook answers 200 with valid TwiML except a request whose signature is wrong (403:
@@ -97,7 +97,8 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     store: Store,
     credentials: Credentials,
-    public_url: String,
+    /// The forms of the public URL Twilio may sign ([`signature::base_variants`]).
+    signed_bases: Vec<String>,
     urls: Urls,
     fallback: Fallback,
     clock: Clock,
@@ -121,7 +122,7 @@ impl AppState {
             store,
             credentials,
             urls: Urls::new(&public_url),
-            public_url,
+            signed_bases: signature::base_variants(&public_url),
             fallback,
             clock,
             metrics: Metrics::default(),
@@ -180,6 +181,7 @@ pub fn app(state: AppState) -> Router {
         .merge(twilio)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/storez", get(storez))
         .route("/metrics", get(metrics))
         .layer(CatchPanicLayer::custom(|_| {
             // The panic itself is logged by the panic hook; the caller still gets TwiML.
@@ -231,15 +233,11 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
         Err(_) => return reject(&st, "unreadable-body", None),
     };
     let params = Params(form_urlencoded::parse(&bytes).into_owned().collect());
-    let url = format!(
-        "{}{}",
-        st.0.public_url,
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let Some(signature) = parts
         .headers
         .get("x-twilio-signature")
@@ -251,7 +249,17 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
     let Some(token) = st.0.credentials.token(account) else {
         return reject(&st, "unknown-account", Some(&params));
     };
-    if !signature::verify(token.expose(), &url, &params.0, signature) {
+    let urls: Vec<String> =
+        st.0.signed_bases
+            .iter()
+            .map(|b| format!("{b}{path}"))
+            .collect();
+    if !signature::verify_any(
+        token.expose(),
+        urls.iter().map(String::as_str),
+        &params.0,
+        signature,
+    ) {
         return reject(&st, "mismatch", Some(&params));
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
@@ -275,18 +283,41 @@ fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse 
     (StatusCode::FORBIDDEN, "invalid Twilio signature\n").into_response()
 }
 
+/// Ready unless draining, whatever Redis does. A replica without Redis still answers every
+/// call with the fallback (message, fallback number); were it unready, every replica would go
+/// unready at once in a Redis outage, the Service would have no endpoints, and callers would
+/// hear Twilio's application error instead, on the voice and the fallback URL alike. Redis's
+/// own health is `/storez` and the `store_up` gauge.
 async fn readyz(State(st): State<AppState>) -> HttpResponse {
     if st.0.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
     }
-    match st.0.store.ping().await {
+    match probe_store(&st).await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (
+            StatusCode::OK,
+            format!("ready, answering with the fallback: store unreachable: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// Whether Redis answers: 200, or 503 with why.
+async fn storez(State(st): State<AppState>) -> HttpResponse {
+    match probe_store(&st).await {
+        Ok(()) => (StatusCode::OK, "store reachable\n").into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store unreachable: {e}\n"),
         )
             .into_response(),
     }
+}
+
+async fn probe_store(st: &AppState) -> Result<(), StoreError> {
+    let result = st.0.store.ping().await;
+    st.0.metrics.store_up.set(i64::from(result.is_ok()));
+    result
 }
 
 async fn metrics(State(st): State<AppState>) -> HttpResponse {

@@ -81,6 +81,60 @@ async fn a_signature_over_the_public_url_is_accepted_whatever_the_host_header() 
 }
 
 #[tokio::test]
+async fn behind_a_port_or_basic_auth_every_url_twilio_signs_is_accepted_and_tampering_is_not() {
+    for public in [
+        "https://hotline.example.com:8443",
+        "https://hotline.example.com:443",
+        "https://twilio:s3cret@hotline.example.com",
+    ] {
+        let st = AppState::new(
+            memory_with_table().await,
+            Credentials::fixed([(ACCOUNT.to_string(), AuthToken::new(TOKEN))]),
+            public,
+            Fallback::default(),
+            Clock::manual(monday_10am()),
+        );
+        let p = params(&[]);
+        // NB: Twilio signs voice webhooks over https without the port, and the helper
+        // libraries also sign with the standard port or with the URL as configured.
+        for signed_url in [
+            format!("{public}/twilio/voice"),
+            "https://hotline.example.com/twilio/voice".to_string(),
+            "https://hotline.example.com:443/twilio/voice".to_string(),
+        ] {
+            let sig = signature::sign(TOKEN, &signed_url, &p);
+            let (status, body) = send(&st, post("/twilio/voice", &p, Some(sig.clone()))).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{public}: signed over {signed_url}: {body}"
+            );
+            let mut tampered = p.clone();
+            tampered[2].1 = "+15550000000".into();
+            let (status, _) = send(&st, post("/twilio/voice", &tampered, Some(sig))).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{public}: tampered, {signed_url}"
+            );
+        }
+        // Another host, or another port, is not a form of the public URL.
+        for foreign in [
+            "https://evil.example.com/twilio/voice",
+            "https://hotline.example.com:9443/twilio/voice",
+        ] {
+            let sig = signature::sign(TOKEN, foreign, &p);
+            let (status, _) = send(&st, post("/twilio/voice", &p, Some(sig))).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{public}: signed over {foreign}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn bad_or_missing_signatures_are_refused_and_counted() {
     let st = state(memory_with_table().await);
     let p = params(&[]);
@@ -225,9 +279,28 @@ async fn health_readiness_and_metrics() {
     let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
     assert_eq!(send(&st, get("/healthz")).await.0, StatusCode::OK);
     assert_eq!(send(&st, get("/readyz")).await.0, StatusCode::OK);
+    assert_eq!(send(&st, get("/storez")).await.0, StatusCode::OK);
+    assert!(
+        st.metrics()
+            .encode()
+            .contains("switchboard_webhook_store_up 1")
+    );
     redis.stop();
+    // Redis gone: still ready (it answers with the fallback, so it must stay in the Service),
+    // and Redis's own probe and gauge say what is wrong.
     let (status, body) = send(&st, get("/readyz")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("answering with the fallback"), "{body}");
+    let (status, body) = send(&st, get("/storez")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        st.metrics()
+            .encode()
+            .contains("switchboard_webhook_store_up 0")
+    );
+    let (status, twiml) = send(&st, signed("/twilio/voice", &params(&[]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(twiml.contains(FALLBACK_NUMBER), "{twiml}");
     assert_eq!(send(&st, get("/healthz")).await.0, StatusCode::OK);
     let (status, body) = send(&st, get("/metrics")).await;
     assert_eq!(status, StatusCode::OK);
