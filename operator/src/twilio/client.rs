@@ -123,7 +123,7 @@ impl TwilioError {
 impl From<reqwest::Error> for TwilioError {
     fn from(e: reqwest::Error) -> Self {
         // `without_url`: the URL holds the account SID only, but keep errors minimal anyway.
-        TwilioError::Transport(e.without_url().to_string())
+        TwilioError::Transport(crate::with_causes(&e.without_url()))
     }
 }
 
