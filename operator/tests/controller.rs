@@ -210,6 +210,23 @@ async fn setup_with(
     }
 }
 
+/// A context like `ctx` (same API server, Redis, Twilio and metrics) reading `stores`, as a
+/// freshly started operator: nothing published or kept by it yet.
+fn with_stores(ctx: &Context, stores: Stores) -> Arc<Context> {
+    Arc::new(Context {
+        client: ctx.client.clone(),
+        redis: ctx.redis.clone(),
+        public_url: PUBLIC.into(),
+        twilio_api_url: ctx.twilio_api_url.clone(),
+        recorder: Recorder::new(ctx.client.clone(), reporter()),
+        stores,
+        metrics: ctx.metrics.clone(),
+        live: Default::default(),
+        resync: ctx.resync,
+        kept: Default::default(),
+    })
+}
+
 fn hotline(numbers: &[PhoneNumber]) -> PhoneNumber {
     let mut pn = numbers
         .iter()
@@ -366,22 +383,14 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
     db.spec.steps[0].targets[0].on_call = Some("nonexistent".into());
     let (store, mut writer) = reflector::store();
     fill(&mut writer, chains);
-    let ctx = Arc::new(Context {
-        client: s.ctx.client.clone(),
-        redis: s.ctx.redis.clone(),
-        public_url: PUBLIC.into(),
-        twilio_api_url: s.ctx.twilio_api_url.clone(),
-        recorder: Recorder::new(s.ctx.client.clone(), reporter()),
-        stores: Stores {
+    // A restarted operator (it did not publish the table itself) whose store has the edit.
+    let ctx = with_stores(
+        &s.ctx,
+        Stores {
             chains: store,
             ..s.ctx.stores.clone()
         },
-        metrics: s.ctx.metrics.clone(),
-        // A restarted operator: it did not publish the table itself.
-        live: Default::default(),
-        resync: s.ctx.resync,
-        kept: Default::default(),
-    });
+    );
     let mut published = pn.clone();
     published.status = Some(switchboard_crds::PhoneNumberStatus {
         published_revision: Some(before.clone()),
@@ -922,21 +931,13 @@ async fn a_duplicate_number_is_reported_on_the_copy_and_its_deletion_leaves_the_
         // Both are in the cluster's store of PhoneNumbers.
         let (store, mut writer) = reflector::store();
         fill(&mut writer, [pn.clone(), copy.clone()]);
-        let ctx = Arc::new(Context {
-            client: s.ctx.client.clone(),
-            redis: s.ctx.redis.clone(),
-            public_url: PUBLIC.into(),
-            twilio_api_url: s.ctx.twilio_api_url.clone(),
-            recorder: Recorder::new(s.ctx.client.clone(), reporter()),
-            stores: Stores {
+        let ctx = with_stores(
+            &s.ctx,
+            Stores {
                 numbers: store,
                 ..s.ctx.stores.clone()
             },
-            metrics: s.ctx.metrics.clone(),
-            live: Default::default(),
-            resync: s.ctx.resync,
-            kept: Default::default(),
-        });
+        );
         phone_number::reconcile(Arc::new(pn.clone()), ctx.clone())
             .await
             .unwrap();
