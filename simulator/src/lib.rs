@@ -470,6 +470,18 @@ impl Simulator {
                         return Ok(next);
                     }
                 }
+                // NB (Twilio, TwiML `<Number>`): "You can specify up to ten `<Number>`s within
+                // a `<Dial>` verb to dial simultaneously"; Twilio fails such a `<Dial>` and the
+                // caller hears the application error. The page names no error code, so the
+                // simulator names the rule. <https://www.twilio.com/docs/voice/twiml/number>
+                "Dial" if verb.children.len() > 10 => {
+                    let n = verb.children.len();
+                    call.t.application_errors.push(format!(
+                        "<Dial> with {n} nouns: Twilio dials at most ten at once"
+                    ));
+                    self.say(call, format!("caller hears: \"An application error has occurred.\" (<Dial> with {n} numbers; Twilio's limit is ten)"));
+                    return Ok(Next::End("completed"));
+                }
                 "Dial" => {
                     if let Some(next) = self.dial(call, &verb).await? {
                         return Ok(next);

@@ -7,6 +7,11 @@ use switchboard_routing::{self as routing, table};
 
 use crate::problem::{ObjectId, Problem};
 
+/// The most numbers one `<Dial>` rings at once. NB (Twilio, TwiML `<Number>`): "You can
+/// specify up to ten `<Number>`s within a `<Dial>` verb to dial simultaneously."
+/// <https://www.twilio.com/docs/voice/twiml/number>
+pub const MAX_NUMBERS_PER_DIAL: usize = 10;
+
 /// Compiles one chain. `schedules` holds the compiled schedules of the chain's namespace by
 /// name; `None` for a schedule that exists but has problems of its own.
 pub fn compile_chain(
@@ -80,6 +85,26 @@ pub fn compile_chain(
                 }
             };
             targets.extend(target);
+        }
+        if step.strategy == RingStrategy::Simultaneous {
+            let at_once: usize = targets
+                .iter()
+                .map(|t| match t {
+                    table::Target::Team { schedule } => schedules
+                        .get(schedule)
+                        .copied()
+                        .flatten()
+                        .map_or(1, |s| s.people.len()),
+                    _ => 1,
+                })
+                .sum();
+            if at_once > MAX_NUMBERS_PER_DIAL {
+                problems.push(Problem::field(
+                    id,
+                    format!("spec.steps[{i}].targets"),
+                    format!("this Simultaneous step can ring {at_once} numbers at once, but Twilio dials at most {MAX_NUMBERS_PER_DIAL} in one call (more fail the whole step): split it into steps of {MAX_NUMBERS_PER_DIAL} or fewer, or make it Sequential"),
+                ));
+            }
         }
         steps.push(table::Step {
             name: step
