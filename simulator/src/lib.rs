@@ -482,6 +482,18 @@ impl Simulator {
                     self.say(call, format!("caller hears: \"An application error has occurred.\" (<Dial> with {n} numbers; Twilio's limit is ten)"));
                     return Ok(Next::End("completed"));
                 }
+                // NB (Twilio error 13214, "Dial: Invalid callerId value"): the caller ID of a
+                // `<Dial>` must be an E.164 number (the account's, a verified one, or the
+                // forwarded caller's); `anonymous`, `client:...` or `sip:...` fail the dial.
+                // <https://www.twilio.com/docs/api/errors/13214>
+                "Dial" if verb.attr("callerId").is_some_and(|c| !is_e164(c)) => {
+                    let id = verb.attr("callerId").unwrap_or_default().to_string();
+                    call.t
+                        .application_errors
+                        .push(format!("13214: invalid callerId {id:?}"));
+                    self.say(call, format!("caller hears: \"An application error has occurred.\" (13214: callerId {id:?} is not a phone number)"));
+                    return Ok(Next::End("completed"));
+                }
                 "Dial" => {
                     if let Some(next) = self.dial(call, &verb).await? {
                         return Ok(next);
@@ -976,6 +988,13 @@ impl Simulator {
         let status = res.status().as_u16();
         Ok((status, res.text().await?))
     }
+}
+
+/// Whether `s` is an E.164 phone number.
+fn is_e164(s: &str) -> bool {
+    s.strip_prefix('+').is_some_and(|d| {
+        (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
 }
 
 /// The URL Twilio signs for a request to `url`. NB: for voice webhooks over https Twilio

@@ -82,3 +82,30 @@ async fn a_dial_of_ten_numbers_rings_all_ten() {
         .unwrap();
     assert_eq!(t.dials.first().map(Vec::len), Some(10), "{}", t.render());
 }
+
+#[tokio::test]
+async fn a_dial_whose_caller_id_is_not_a_phone_number_fails_with_13214() {
+    let url = serve(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial callerId="anonymous"><Number>+12125550201</Number></Dial></Response>"#
+            .to_string(),
+    )
+    .await;
+    let mut sim = Simulator::new(
+        &url,
+        vec![url.clone()],
+        "AC1",
+        "token",
+        Arc::new(AtomicI64::new(0)),
+    );
+    let t = sim
+        .run(Script::call("anonymous", "+14155550100"))
+        .await
+        .unwrap();
+    assert!(t.dials.is_empty(), "{}", t.render());
+    assert_eq!(t.application_errors.len(), 1, "{}", t.render());
+    assert!(
+        t.application_errors[0].starts_with("13214"),
+        "{:?}",
+        t.application_errors
+    );
+}
