@@ -185,6 +185,25 @@ impl Response {
     }
 }
 
+/// Whether XML 1.0 allows `c` in a document at all (the `Char` production: tab, newline,
+/// carriage return, and everything from U+0020 but U+FFFE and U+FFFF). No escape makes the
+/// others valid, so a NUL in a greeting or a control character in a caller's recognised
+/// speech would make the whole TwiML unparseable and the caller hear Twilio's application
+/// error.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// `text` escaped for XML, with the characters XML cannot carry left out.
+fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(xml_char) {
+        quick_xml::escape::escape(text)
+    } else {
+        let kept: String = text.chars().filter(|c| xml_char(*c)).collect();
+        std::borrow::Cow::Owned(quick_xml::escape::escape(&kept).into_owned())
+    }
+}
+
 /// A document being written: tags straight into a string, every text and attribute value
 /// escaped by quick-xml (`&`, `<`, `>`, `'` and `"` all become entities).
 struct Xml(String);
@@ -201,7 +220,7 @@ impl Xml {
         self.0.push(' ');
         self.0.push_str(name);
         self.0.push_str("=\"");
-        self.0.push_str(&quick_xml::escape::escape(value));
+        self.0.push_str(&escape(value));
         self.0.push('"');
         self
     }
@@ -236,7 +255,7 @@ impl Xml {
     /// An opened tag's text content and its end tag.
     fn text(&mut self, name: &str, text: &str) {
         self.open();
-        self.0.push_str(&quick_xml::escape::escape(text));
+        self.0.push_str(&escape(text));
         self.close(name);
     }
 
@@ -358,6 +377,22 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>\
              <Say voice=\"Polly.&quot;Joanna&quot;\">Tom &amp; Jerry&apos;s &lt;script&gt;</Say>\
              <Redirect method=\"POST\">https://x.example/a?b=1&amp;c=2</Redirect></Response>"
+        );
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_left_out_so_the_document_stays_valid() {
+        let xml = Response::new()
+            .say(
+                "the db\u{0}is\u{1b} down\u{FFFF}\ttoday",
+                Some("Polly\u{7}.Joanna"),
+                None,
+            )
+            .to_xml();
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>\
+             <Say voice=\"Polly.Joanna\">the dbis down\ttoday</Say></Response>"
         );
     }
 
