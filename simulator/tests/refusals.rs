@@ -31,15 +31,9 @@ async fn serve(twiml: String) -> String {
     url
 }
 
-#[tokio::test]
-async fn a_dial_of_more_than_ten_numbers_fails_the_call_as_on_twilio() {
-    let numbers: String = (1..=11)
-        .map(|i| format!("<Number>+1212555{i:04}</Number>"))
-        .collect();
-    let url = serve(format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial timeout="20">{numbers}</Dial></Response>"#
-    ))
-    .await;
+/// One call from `from` played against a server that answers `twiml` to everything.
+async fn call_against(twiml: String, from: &str) -> switchboard_sim::Transcript {
+    let url = serve(twiml).await;
     let mut sim = Simulator::new(
         &url,
         vec![url.clone()],
@@ -47,10 +41,22 @@ async fn a_dial_of_more_than_ten_numbers_fails_the_call_as_on_twilio() {
         "token",
         Arc::new(AtomicI64::new(0)),
     );
-    let t = sim
-        .run(Script::call("+15105550123", "+14155550100"))
-        .await
-        .unwrap();
+    sim.run(Script::call(from, "+14155550100")).await.unwrap()
+}
+
+/// TwiML that dials `n` numbers at once, with `attributes` on the `<Dial>`.
+fn dial_of(n: usize, attributes: &str) -> String {
+    let numbers: String = (1..=n)
+        .map(|i| format!("<Number>+1212555{i:04}</Number>"))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial timeout="20"{attributes}>{numbers}</Dial><Hangup/></Response>"#
+    )
+}
+
+#[tokio::test]
+async fn a_dial_of_more_than_ten_numbers_fails_the_call_as_on_twilio() {
+    let t = call_against(dial_of(11, ""), "+15105550123").await;
     assert!(t.dials.is_empty(), "nobody is rung: {}", t.render());
     assert_eq!(t.application_errors.len(), 1, "{}", t.render());
     assert!(
@@ -62,45 +68,14 @@ async fn a_dial_of_more_than_ten_numbers_fails_the_call_as_on_twilio() {
 
 #[tokio::test]
 async fn a_dial_of_ten_numbers_rings_all_ten() {
-    let numbers: String = (1..=10)
-        .map(|i| format!("<Number>+1212555{i:04}</Number>"))
-        .collect();
-    let url = serve(format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial timeout="20">{numbers}</Dial><Hangup/></Response>"#
-    ))
-    .await;
-    let mut sim = Simulator::new(
-        &url,
-        vec![url.clone()],
-        "AC1",
-        "token",
-        Arc::new(AtomicI64::new(0)),
-    );
-    let t = sim
-        .run(Script::call("+15105550123", "+14155550100"))
-        .await
-        .unwrap();
+    let t = call_against(dial_of(10, ""), "+15105550123").await;
     assert_eq!(t.dials.first().map(Vec::len), Some(10), "{}", t.render());
+    assert!(t.application_errors.is_empty(), "{}", t.render());
 }
 
 #[tokio::test]
 async fn a_dial_whose_caller_id_is_not_a_phone_number_fails_with_13214() {
-    let url = serve(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial callerId="anonymous"><Number>+12125550201</Number></Dial></Response>"#
-            .to_string(),
-    )
-    .await;
-    let mut sim = Simulator::new(
-        &url,
-        vec![url.clone()],
-        "AC1",
-        "token",
-        Arc::new(AtomicI64::new(0)),
-    );
-    let t = sim
-        .run(Script::call("anonymous", "+14155550100"))
-        .await
-        .unwrap();
+    let t = call_against(dial_of(1, r#" callerId="anonymous""#), "anonymous").await;
     assert!(t.dials.is_empty(), "{}", t.render());
     assert_eq!(t.application_errors.len(), 1, "{}", t.render());
     assert!(
