@@ -150,12 +150,7 @@ pub async fn collect_garbage(
 ) -> anyhow::Result<Vec<String>> {
     let owned: BTreeSet<String> = numbers
         .iter()
-        .filter_map(|n| {
-            n.spec
-                .number
-                .clone()
-                .or_else(|| n.status.as_ref().and_then(|s| s.number.clone()))
-        })
+        .filter_map(|n| controller::deps::claimed_number(n).map(str::to_string))
         .collect();
     let mut removed = Vec::new();
     for number in switchboard_routing::publish::published(redis).await? {
@@ -303,7 +298,7 @@ pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Resu
 /// Runs the operator until SIGTERM, or until the Lease is lost (an error).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // The signal listener from the start (see shutdown_signal).
-    let _ = futures::FutureExt::now_or_never(shutdown_signal());
+    let _ = shutdown_signal().now_or_never();
     if let Some(dir) = config.manifests_dir.clone() {
         return run_folder(config, dir).await;
     }
@@ -636,12 +631,9 @@ pub async fn wait_until_listed(
     Ok(())
 }
 
-/// Who holds the Lease: the pod's name (`POD_NAME` from the downward API, or the `HOSTNAME`
-/// Kubernetes gives every pod), so that `kubectl get lease` names the leading pod.
+/// Who holds the Lease: the pod's name, so that `kubectl get lease` names the leading pod.
 fn identity() -> String {
-    std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| format!("switchboard-operator-{}", std::process::id()))
+    controller::pod_name().unwrap_or_else(|| format!("switchboard-operator-{}", std::process::id()))
 }
 
 /// An API of all namespaces, or of one.

@@ -306,13 +306,7 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
         .unwrap();
     assert_eq!(action, Action::requeue(phone_number::RESYNC));
     // Twilio: the number points at the webhook server.
-    let n = s
-        .twilio
-        .lock()
-        .unwrap()
-        .by_number("+14155550100")
-        .unwrap()
-        .clone();
+    let n = hotline_in_twilio(&s.twilio);
     assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
     // Redis: the table and its revision are current.
     let table = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
@@ -494,13 +488,7 @@ async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
         redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev").await,
         None
     );
-    let n = s
-        .twilio
-        .lock()
-        .unwrap()
-        .by_number("+14155550100")
-        .unwrap()
-        .clone();
+    let n = hotline_in_twilio(&s.twilio);
     assert_eq!(
         n["voice_url"], "https://demo.twilio.com/welcome/voice/",
         "detached, not released"
@@ -789,6 +777,11 @@ fn with_finalizer(mut pn: PhoneNumber) -> PhoneNumber {
     pn
 }
 
+/// The hotline's number as the fake Twilio holds it.
+fn hotline_in_twilio(t: &fake_twilio::Shared) -> std::collections::BTreeMap<String, String> {
+    t.lock().unwrap().by_number("+14155550100").unwrap().clone()
+}
+
 /// Twilio requests that change something (everything but reads).
 fn twilio_writes(t: &fake_twilio::Shared) -> Vec<String> {
     t.lock()
@@ -965,13 +958,7 @@ async fn a_duplicate_number_is_reported_on_the_copy_and_its_deletion_leaves_the_
             Some(rev)
         );
         assert_eq!(twilio_writes(&s.twilio), twilio_before);
-        let n = s
-            .twilio
-            .lock()
-            .unwrap()
-            .by_number("+14155550100")
-            .unwrap()
-            .clone();
+        let n = hotline_in_twilio(&s.twilio);
         assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
     }
 }
@@ -1002,13 +989,7 @@ async fn a_namespace_deleted_secret_first_still_detaches_its_number() {
         .await
         .unwrap();
     assert_followed(&s.seen, 7);
-    let n = s
-        .twilio
-        .lock()
-        .unwrap()
-        .by_number("+14155550100")
-        .unwrap()
-        .clone();
+    let n = hotline_in_twilio(&s.twilio);
     assert_eq!(
         n["voice_url"], "https://demo.twilio.com/welcome/voice/",
         "detached"

@@ -28,3 +28,11 @@ pub use escalation::{CallProgress, Responder, StepPlan};
 pub use oncall::{Handoff, OnCall, Source};
 pub use schedule::{Contact, Days, Layer, Override, Person, Schedule, ShiftLength, Window};
 pub use table::RoutingTable;
+
+/// Whether `number` is an E.164 phone number: `+`, a country code not starting with 0, and
+/// at most 15 digits in all (the CRDs' `E164_PATTERN`). What Twilio accepts as a caller ID.
+pub fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|d| {
+        (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
+}

@@ -486,7 +486,11 @@ impl Simulator {
                 // `<Dial>` must be an E.164 number (the account's, a verified one, or the
                 // forwarded caller's); `anonymous`, `client:...` or `sip:...` fail the dial.
                 // <https://www.twilio.com/docs/api/errors/13214>
-                "Dial" if verb.attr("callerId").is_some_and(|c| !is_e164(c)) => {
+                "Dial"
+                    if verb
+                        .attr("callerId")
+                        .is_some_and(|c| !switchboard_routing::is_e164(c)) =>
+                {
                     let id = verb.attr("callerId").unwrap_or_default().to_string();
                     call.t
                         .application_errors
@@ -988,13 +992,6 @@ impl Simulator {
         let status = res.status().as_u16();
         Ok((status, res.text().await?))
     }
-}
-
-/// Whether `s` is an E.164 phone number.
-fn is_e164(s: &str) -> bool {
-    s.strip_prefix('+').is_some_and(|d| {
-        (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
-    })
 }
 
 /// The URL Twilio signs for a request to `url`. NB: for voice webhooks over https Twilio

@@ -824,13 +824,6 @@ pub fn status(mut state: CallState, call_status: &str, now: Timestamp) -> CallSt
     state
 }
 
-/// Whether `number` is an E.164 phone number (`+` and 2 to 15 digits).
-fn is_e164(number: &str) -> bool {
-    number.strip_prefix('+').is_some_and(|d| {
-        (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
-    })
-}
-
 /// The caller ID a rung responder sees. NB (Twilio, TwiML `<Dial callerId>` and error 13214):
 /// the caller ID must be a phone number in E.164 that the account owns or verified, or the
 /// number of the incoming call being forwarded; a caller who withholds their number arrives
@@ -840,14 +833,14 @@ fn is_e164(number: &str) -> bool {
 /// <https://www.twilio.com/docs/voice/twiml/dial#callerid>
 fn caller_id(policy: CallerId, from: &str, to: &str) -> String {
     match policy {
-        CallerId::Caller if is_e164(from) => from.to_string(),
+        CallerId::Caller if switchboard_routing::is_e164(from) => from.to_string(),
         _ => to.to_string(),
     }
 }
 
 /// The caller's number as the whisper says it, or what stands for one that is withheld.
 fn caller_spoken(from: &str) -> String {
-    if is_e164(from) {
+    if switchboard_routing::is_e164(from) {
         spell(from)
     } else {
         "a withheld number".to_string()

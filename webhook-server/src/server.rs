@@ -249,14 +249,10 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
     let Some(token) = st.0.credentials.token(account) else {
         return reject(&st, "unknown-account", Some(&params));
     };
-    let urls: Vec<String> =
-        st.0.signed_bases
-            .iter()
-            .map(|b| format!("{b}{path}"))
-            .collect();
     if !signature::verify_any(
         token.expose(),
-        urls.iter().map(String::as_str),
+        &st.0.signed_bases,
+        path,
         &params.0,
         signature,
     ) {

@@ -72,11 +72,19 @@ pub struct Stores {
     pub schedules: Store<Schedule>,
 }
 
+/// The pod this process runs in: `POD_NAME` from the downward API, or the `HOSTNAME`
+/// Kubernetes gives every pod. Names the Lease holder and the events' reporting instance.
+pub fn pod_name() -> Option<String> {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok()
+}
+
 /// The reporter of the operator's events.
 pub fn reporter() -> Reporter {
     Reporter {
         controller: "switchboard-operator".into(),
-        instance: std::env::var("POD_NAME").ok(),
+        instance: pod_name(),
     }
 }
 

@@ -232,7 +232,7 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     // apply: Twilio
     let mut transient: Option<Error> = None;
     let settings = settings_for(&ctx.public_url);
-    let mut number = pn.spec.number.clone().or(status.number.clone());
+    let mut number = deps::claimed_number(pn).map(str::to_string);
     match &creds {
         Err(_) => checks.push(Check::failed(
             TWILIO_CONFIGURED,
