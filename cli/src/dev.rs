@@ -47,8 +47,9 @@ pub struct Args {
     /// forgets everything when `dev` stops.
     #[arg(long)]
     pub redis_url: Option<String>,
-    /// Do not touch Twilio: only publish the routing tables (try it offline, drive calls with
-    /// `switchboard-sim` or tests). Numbers to be bought (`spec.purchase`) then stay unpublished.
+    /// Do not touch Twilio: only publish the routing tables, and forward no text to responders
+    /// (try it offline; calls are driven by the project's simulator in tests). Numbers to be bought
+    /// (`spec.purchase`) then stay unpublished.
     #[arg(long)]
     pub no_twilio: bool,
     /// Twilio's REST API base URL, when not Twilio's own (a proxy or a mock).
@@ -119,7 +120,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             let dispatcher = Dispatcher::new(
                 conn,
                 secrets.clone(),
-                notify::Settings::default(),
+                notify::Settings {
+                    // --no-twilio: nothing reaches Twilio, so no real text reaches on-call staff.
+                    forward_texts: !args.no_twilio,
+                    ..notify::Settings::default()
+                },
                 Arc::new(Metrics::default()),
             );
             tokio::spawn(dispatcher.run(switchboard_operator::run::shutdown_signal()));

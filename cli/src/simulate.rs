@@ -48,9 +48,9 @@ pub struct Args {
     #[arg(long)]
     pub say: Option<String>,
     /// What a responder does, by person name or number: `alice=accept`, `bob=no-answer`,
-    /// `+12125550201=voicemail@3`. Behaviours: accept, ignore, voicemail, hang-up (each with
-    /// an optional `@SECONDS` of ringing first), no-answer, busy, fail. Anyone not named does
-    /// not pick up.
+    /// `+12125550201=voicemail@3`. Behaviours: accept, ignore, voicemail, hang-up,
+    /// accept-then-drop (each with an optional `@SECONDS` of ringing first), no-answer, busy,
+    /// fail. Anyone not named does not pick up.
     #[arg(long, value_name = "WHO=BEHAVIOUR")]
     pub responder: Vec<String>,
     /// The caller hangs up this many seconds into the call.

@@ -72,7 +72,8 @@ pub struct Step {
     #[schemars(range(min = 5, max = 120))]
     pub ring_timeout_seconds: u32,
 
-    /// Do not ring a number that was already rung earlier in this call.
+    /// Do not ring a number that was already rung earlier in this pass through the chain
+    /// (each repeat of the chain starts afresh).
     #[serde(default)]
     pub skip_already_rung: bool,
 }

@@ -160,6 +160,12 @@ impl Harness {
 
     /// Starts a dispatcher with quick retries; aborting the handle kills it.
     async fn dispatch(&self) -> tokio::task::JoinHandle<()> {
+        self.dispatch_with(true).await
+    }
+
+    /// Starts a dispatcher that forwards texts through Twilio or, like
+    /// `switchboard dev --no-twilio`, does not.
+    async fn dispatch_with(&self, forward_texts: bool) -> tokio::task::JoinHandle<()> {
         let conn = redis::Client::open(self.redis.url.as_str())
             .unwrap()
             .get_connection_manager()
@@ -170,6 +176,7 @@ impl Harness {
             retry_base: Duration::from_millis(200),
             retry_max: Duration::from_millis(800),
             lease: Duration::from_secs(5),
+            forward_texts,
             ..notify::Settings::default()
         };
         let clock = self.clock.clone();
@@ -654,4 +661,27 @@ async fn a_text_is_routed_by_keyword_alerted_forwarded_through_twilios_contract_
     let m = h.metrics.encode();
     assert_counted(&m, "TwilioSms", "sms-forward", "rejected", 1);
     assert_counted(&m, "TwilioSms", "sms-forward", "delivered", 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_twilio_off_a_text_is_alerted_but_never_forwarded_through_twilio() {
+    let (fake, world) = twilio::start().await;
+    world.lock().unwrap().own(HOTLINE);
+    let prism = Prism::proxy(&fake);
+    let h = Harness::start(Some(prism.url.clone())).await;
+    let _d = h.dispatch_with(false).await;
+    let reply = text(
+        &h,
+        "SM00000000000000000000000000000301",
+        CALLER,
+        "Database is down, orders fail",
+    )
+    .await;
+    assert!(reply.contains("<Message>"), "{reply}");
+    let got = h.r.webhook.wait_for(1, WAIT).await;
+    assert_eq!(got[0].json()["alert"]["kind"], "text");
+    h.drained().await;
+    assert!(world.lock().unwrap().messages.is_empty());
+    let m = h.metrics.encode();
+    assert_counted(&m, "TwilioSms", "sms-forward", "skipped", 1);
 }

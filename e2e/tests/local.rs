@@ -307,6 +307,7 @@ fn database_on_call_now(table: &RoutingTable) -> Vec<String> {
                 call_sid: "CAe2e",
                 pass: 0,
                 already_rung: &[],
+                rung_in_call: 0,
             },
         )
         .expect("a plan")

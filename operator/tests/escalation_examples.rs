@@ -23,6 +23,7 @@ fn call<'a>(sid: &'a str, rung: &'a [String]) -> CallProgress<'a> {
         call_sid: sid,
         pass: 0,
         already_rung: rung,
+        rung_in_call: rung.len(),
     }
 }
 
@@ -80,7 +81,7 @@ fn a_sequential_step_keeps_the_order_of_its_targets() {
 }
 
 #[test]
-fn skip_already_rung_leaves_out_numbers_rung_earlier_in_the_call_and_notes_it() {
+fn skip_already_rung_leaves_out_numbers_rung_earlier_in_the_pass_and_notes_it() {
     let t = support_table();
     let chain = t.chain("platform").unwrap();
     let rung = vec!["+4930555010302".to_string()]; // jonas, rung at step 1
@@ -95,7 +96,7 @@ fn skip_already_rung_leaves_out_numbers_rung_earlier_in_the_call_and_notes_it() 
     );
     assert_eq!(
         plan.notes,
-        ["Jonas Weber (+4930555010302) was already rung in this call"]
+        ["Jonas Weber (+4930555010302) was already rung in this pass"]
     );
 }
 

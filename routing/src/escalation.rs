@@ -61,8 +61,10 @@ pub struct CallProgress<'a> {
     pub call_sid: &'a str,
     /// Pass through the chain (0 for the first, then 1.. for repeats).
     pub pass: u32,
-    /// Numbers and URIs already rung in this call.
+    /// Numbers and URIs already rung in this pass through the chain (`skipAlreadyRung`).
     pub already_rung: &'a [String],
+    /// How many rings this call has made so far, in every pass (`maxRung`).
+    pub rung_in_call: usize,
 }
 
 impl RoutingTable {
@@ -143,7 +145,7 @@ impl RoutingTable {
             }
         }
         let mut seen: Vec<&str> = Vec::new();
-        let budget = (chain.max_rung as usize).saturating_sub(call.already_rung.len());
+        let budget = (chain.max_rung as usize).saturating_sub(call.rung_in_call);
         for r in &candidates {
             let addr = r.contact.address();
             if seen.contains(&addr) {
@@ -152,7 +154,7 @@ impl RoutingTable {
             seen.push(addr);
             if s.skip_already_rung && call.already_rung.iter().any(|a| a == addr) {
                 plan.notes.push(format!(
-                    "{} ({addr}) was already rung in this call",
+                    "{} ({addr}) was already rung in this pass",
                     r.display_name
                 ));
                 continue;

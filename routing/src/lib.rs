@@ -21,6 +21,7 @@ pub mod publish;
 pub mod schedule;
 pub mod signature;
 pub mod table;
+pub mod voice;
 
 pub use alert::{Alert, AlertKind, AlertRoute, Forward, Plan, SharedRoute, Stage};
 pub use error::{ScheduleError, TableError};

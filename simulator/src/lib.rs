@@ -32,6 +32,17 @@
 //!   `transcribeCallback` receives `TranscriptionText` later.
 //! - An answer that is not 200 with TwiML is an application error (11200 / 12100): Twilio
 //!   then requests the number's fallback URL when it has one.
+//! - A `<Gather>` takes keys up to `numDigits` or up to `finishOnKey` (default `#`, not passed
+//!   on), and sends `Digits` and `FinishedOnKey` (see `gathered`).
+//! - When the caller hangs up during a `<Dial>`, the `<Dial action>` and the status callback
+//!   come in any order, or the action not at all ([`CallbackOrder`]); a caller hanging up
+//!   mid-conversation gets the time actually talked as `DialCallDuration`.
+//! - Refused as Twilio refuses them, failing the call with Twilio's error: more than ten nouns
+//!   in a `<Dial>`, a `callerId` that is not a phone number (13214), a voice that cannot speak
+//!   the `<Say>`'s language (13511), a `<Say>` over 3,000 characters (13521).
+//! - Each callback carries the parameters Twilio documents for it (the status callback's
+//!   `CallDuration`, `Timestamp`, `CallbackSource`, `SequenceNumber`; the transcription's
+//!   `TranscriptionStatus`, with `TranscriptionText` only when it completed).
 
 pub mod twiml;
 
@@ -41,7 +52,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::Timestamp;
-use switchboard_routing::signature;
+use switchboard_routing::{signature, voice};
 
 use crate::twiml::Node;
 
@@ -63,6 +74,12 @@ pub enum Behaviour {
         /// Seconds of ringing before the pickup.
         after: u32,
     },
+    /// Picks up after `after` seconds, presses the accept key, and the line drops before the
+    /// caller is connected (a mobile losing signal).
+    AcceptThenDrop {
+        /// Seconds of ringing before the pickup.
+        after: u32,
+    },
     /// Picks up after `after` seconds and hangs up at once.
     HangUp {
         /// Seconds of ringing before the pickup.
@@ -79,8 +96,8 @@ pub enum Behaviour {
 impl FromStr for Behaviour {
     type Err = String;
 
-    /// `accept`, `ignore`, `voicemail`, `hang-up` (each with an optional `@SECONDS` of
-    /// ringing first), `no-answer`, `busy`, `fail`.
+    /// `accept`, `ignore`, `voicemail`, `hang-up`, `accept-then-drop` (each with an optional
+    /// `@SECONDS` of ringing first), `no-answer`, `busy`, `fail`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, after) = match s.split_once('@') {
             Some((k, a)) => (
@@ -105,12 +122,15 @@ impl FromStr for Behaviour {
             "hang-up" => Behaviour::HangUp {
                 after: after.unwrap_or(5),
             },
+            "accept-then-drop" => Behaviour::AcceptThenDrop {
+                after: after.unwrap_or(5),
+            },
             "no-answer" => Behaviour::NoAnswer,
             "busy" => Behaviour::Busy,
             "fail" => Behaviour::Fail,
             other => {
                 return Err(format!(
-                    "unknown behaviour `{other}`: use accept, ignore, voicemail, hang-up, no-answer, busy or fail"
+                    "unknown behaviour `{other}`: use accept, ignore, voicemail, hang-up, accept-then-drop, no-answer, busy or fail"
                 ));
             }
         })
@@ -123,6 +143,7 @@ impl Behaviour {
             Behaviour::Accept { after }
             | Behaviour::Ignore { after }
             | Behaviour::Voicemail { after }
+            | Behaviour::AcceptThenDrop { after }
             | Behaviour::HangUp { after } => Some(after),
             Behaviour::NoAnswer | Behaviour::Busy | Behaviour::Fail => None,
         }
@@ -145,7 +166,9 @@ pub struct Script {
     pub from: String,
     /// The hotline number called.
     pub to: String,
-    /// Keys the caller presses at each digit `<Gather>`, in order; "" presses nothing.
+    /// Keys the caller presses at each digit `<Gather>`, in order; "" presses nothing. The
+    /// `<Gather>` takes them as Twilio does: up to `numDigits`, or up to `finishOnKey` (which is
+    /// not passed on); keys after either are lost.
     pub presses: Vec<String>,
     /// What the caller says at a speech `<Gather>`.
     pub speech: Option<String>,
@@ -159,6 +182,11 @@ pub struct Script {
     pub caller_hangs_up_after: Option<u32>,
     /// Seconds a connected call lasts.
     pub talk_seconds: u32,
+    /// The caller, not the responder, hangs up when the conversation ends: the case where
+    /// Twilio's last callbacks of the call may come in any order ([`CallbackOrder`]).
+    pub caller_ends_the_conversation: bool,
+    /// Twilio's transcription of the voicemail fails (`TranscriptionStatus=failed`).
+    pub transcription_fails: bool,
     /// The message left at a `<Record>`; `None` stays silent.
     pub message: Option<Message>,
 }
@@ -176,6 +204,8 @@ impl Script {
             accept_digit: "1".into(),
             caller_hangs_up_after: None,
             talk_seconds: 60,
+            caller_ends_the_conversation: false,
+            transcription_fails: false,
             message: None,
         }
     }
@@ -256,6 +286,35 @@ pub enum SimError {
     Runaway(usize),
 }
 
+/// The order of a call's last two callbacks when the caller hangs up during a `<Dial>`.
+///
+/// NB (Twilio, "Voice webhooks", `<Dial action>` and the Call resource's `StatusCallback`): the
+/// `<Dial action>` request and the call's status callback are separate requests, and Twilio
+/// documents no order between them; when the caller has hung up, the status callback may come
+/// first, and the action, whose TwiML would not be executed, may not come at all. Tests run the
+/// calls that matter in each order.
+/// <https://www.twilio.com/docs/voice/twiml/dial#action>,
+/// <https://www.twilio.com/docs/voice/api/call-resource#statuscallback>
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallbackOrder {
+    /// The `<Dial action>`, then the status callback.
+    #[default]
+    ActionThenStatus,
+    /// The status callback, then the `<Dial action>`.
+    StatusThenAction,
+    /// The status callback only: no `<Dial action>` after the caller hung up.
+    StatusOnly,
+}
+
+impl CallbackOrder {
+    /// Every order Twilio allows.
+    pub const ALL: [CallbackOrder; 3] = [
+        CallbackOrder::ActionThenStatus,
+        CallbackOrder::StatusThenAction,
+        CallbackOrder::StatusOnly,
+    ];
+}
+
 /// A hook run before each webhook with its path (`/twilio/voice/dial?seq=1`), for tests that
 /// break something mid-call.
 pub type BeforeRequest = Box<dyn FnMut(&str) + Send>;
@@ -275,7 +334,10 @@ pub struct Simulator {
     pub fallback_path: Option<String>,
     /// Called before each webhook.
     pub before_request: Option<BeforeRequest>,
+    /// The order of the last callbacks when the caller hangs up during a `<Dial>`.
+    pub order: CallbackOrder,
     seq: u64,
+    status_seq: u32,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -297,6 +359,8 @@ enum Next {
     Fetch(Vec<Node>),
     /// The call is over, with the caller's final status.
     End(&'static str),
+    /// The call is over and its status callback sent already.
+    Ended,
 }
 
 /// One call in progress.
@@ -337,7 +401,9 @@ impl Simulator {
             deliver_twice: false,
             fallback_path: None,
             before_request: None,
+            order: CallbackOrder::default(),
             seq: 0,
+            status_seq: 0,
         }
     }
 
@@ -422,6 +488,7 @@ impl Simulator {
             match self.execute(&mut call, doc).await? {
                 Next::Fetch(d) => doc = d,
                 Next::End(status) => return self.finish(call, status).await,
+                Next::Ended => return Ok(call.t),
             }
         }
     }
@@ -431,22 +498,54 @@ impl Simulator {
         mut call: Call,
         status: &'static str,
     ) -> Result<Transcript, SimError> {
-        let duration = self
-            .now()
-            .duration_since(call.started)
-            .as_secs()
-            .to_string();
-        self.say(&mut call, format!("call ends ({status})"));
-        let params = vec![("CallDuration".to_string(), duration)];
-        let url = format!("{}{STATUS_PATH}", self.public_url);
-        self.post_caller(&mut call, &url, status, params).await?;
+        self.post_status(&mut call, status).await?;
         Ok(call.t)
+    }
+
+    /// The caller's status callback, with the parameters Twilio sends on it.
+    /// <https://www.twilio.com/docs/voice/api/call-resource#statuscallback>
+    async fn post_status(&mut self, call: &mut Call, status: &str) -> Result<(), SimError> {
+        let now = self.now();
+        let duration = now.duration_since(call.started).as_secs().to_string();
+        self.say(call, format!("call ends ({status})"));
+        let timestamp = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_string(&now)
+            .unwrap_or_default();
+        let params = vec![
+            ("CallDuration".to_string(), duration.clone()),
+            (
+                "Duration".to_string(),
+                duration
+                    .parse::<u64>()
+                    .map(|s| s.div_ceil(60).to_string())
+                    .unwrap_or_default(),
+            ),
+            ("Timestamp".to_string(), timestamp),
+            (
+                "CallbackSource".to_string(),
+                "call-progress-events".to_string(),
+            ),
+            ("SequenceNumber".to_string(), self.status_seq.to_string()),
+        ];
+        self.status_seq += 1;
+        let url = format!("{}{STATUS_PATH}", self.public_url);
+        self.post_caller(call, &url, status, params).await?;
+        Ok(())
     }
 
     /// Executes the caller's document, verb by verb.
     async fn execute(&mut self, call: &mut Call, doc: Vec<Node>) -> Result<Next, SimError> {
         for verb in doc {
             match verb.name.as_str() {
+                "Say" if refused_say(&verb).is_some() => {
+                    let why = refused_say(&verb).unwrap_or_default();
+                    call.t.application_errors.push(why.clone());
+                    self.say(
+                        call,
+                        format!("caller hears: \"An application error has occurred.\" ({why})"),
+                    );
+                    return Ok(Next::End("completed"));
+                }
                 "Say" => {
                     self.say(call, format!("caller hears: \"{}\"", verb.text));
                     call.t.heard.push(verb.text.clone());
@@ -552,6 +651,15 @@ impl Simulator {
     async fn gather(&mut self, call: &mut Call, g: &Node) -> Result<Option<Next>, SimError> {
         for p in &g.children {
             match p.name.as_str() {
+                "Say" if refused_say(p).is_some() => {
+                    let why = refused_say(p).unwrap_or_default();
+                    call.t.application_errors.push(why.clone());
+                    self.say(
+                        call,
+                        format!("caller hears: \"An application error has occurred.\" ({why})"),
+                    );
+                    return Ok(Some(Next::End("completed")));
+                }
                 "Say" => {
                     self.say(call, format!("caller hears: \"{}\"", p.text));
                     call.t.heard.push(p.text.clone());
@@ -577,7 +685,20 @@ impl Simulator {
             && let Some(keys) = call.presses.pop_front().filter(|k| !k.is_empty())
         {
             self.say(call, format!("caller presses {keys}"));
-            params.push(("Digits".to_string(), keys));
+            let (digits, finished_on) = gathered(g, &keys);
+            if finished_on.is_none() && g.attr("numDigits").is_none() {
+                // Neither limit ended the input: Twilio waits `timeout` after the last key.
+                if !self.elapse(call, timeout) {
+                    return self.caller_gone(call).await.map(Some);
+                }
+            }
+            if !digits.is_empty() {
+                params.push(("Digits".to_string(), digits));
+                params.push((
+                    "FinishedOnKey".to_string(),
+                    finished_on.map(String::from).unwrap_or_default(),
+                ));
+            }
         }
         if params.is_empty() {
             self.say(call, format!("caller stays silent for {timeout}s"));
@@ -631,12 +752,27 @@ impl Simulator {
             call.t.voicemail_left = true;
         }
         if let Some(cb) = r.attr("transcribeCallback") {
-            let params = vec![
-                ("TranscriptionText".to_string(), msg.transcript.clone()),
-                ("TranscriptionStatus".to_string(), "completed".to_string()),
+            // NB (Twilio, `<Record transcribeCallback>`): `TranscriptionText` only when the
+            // transcription completed; a failed one carries `TranscriptionStatus=failed`.
+            let transcription_sid = self.sid("TR");
+            let mut params = vec![
+                ("TranscriptionSid".to_string(), transcription_sid.clone()),
+                (
+                    "TranscriptionUrl".to_string(),
+                    format!(
+                        "https://api.twilio.com/2010-04-01/Accounts/{}/Transcriptions/{transcription_sid}",
+                        self.account_sid
+                    ),
+                ),
                 ("RecordingUrl".to_string(), recording_url),
                 ("RecordingSid".to_string(), recording_sid),
             ];
+            if call.script.transcription_fails || seconds == 0 {
+                params.push(("TranscriptionStatus".to_string(), "failed".to_string()));
+            } else {
+                params.push(("TranscriptionText".to_string(), msg.transcript.clone()));
+                params.push(("TranscriptionStatus".to_string(), "completed".to_string()));
+            }
             self.post_caller(call, cb, "completed", params).await?;
         }
         Ok(Some(Next::End("completed")))
@@ -734,18 +870,28 @@ impl Simulator {
                     } else if bridged {
                         call.t.connected = Some(address.clone());
                         let mut talk = call.script.talk_seconds.min(time_limit);
+                        let bridged_at = self.now();
                         let still_there = self.elapse(call, talk);
-                        if !still_there {
-                            talk = 0;
+                        let ender = if !still_there {
+                            // The caller hung up mid-conversation: the talk time is what was
+                            // talked until then.
+                            talk = self.now().duration_since(bridged_at).as_secs().max(0) as u32;
                             caller_status = "completed";
-                        }
+                            "the caller hangs up"
+                        } else if call.script.caller_ends_the_conversation {
+                            caller_status = "completed";
+                            "the caller hangs up"
+                        } else {
+                            "the responder hangs up"
+                        };
                         self.say(
                             call,
-                            format!("caller and {who} talk; the call is over after {talk}s"),
+                            format!("caller and {who} talk; {ender} after {talk}s"),
                         );
                         action_params.push(("DialCallStatus".to_string(), "completed".to_string()));
                         action_params.push(("DialCallDuration".to_string(), talk.to_string()));
                         action_params.push(("DialCallSid".to_string(), leg));
+                        action_params.push(("DialBridged".to_string(), "true".to_string()));
                         if let Some(cb) = d.attr("recordingStatusCallback") {
                             let rec = self.sid("RE");
                             let params = vec![
@@ -778,6 +924,19 @@ impl Simulator {
                 None
             });
         };
+        if caller_status == "completed" && self.order != CallbackOrder::ActionThenStatus {
+            self.post_status(call, "completed").await?;
+            if self.order == CallbackOrder::StatusThenAction {
+                self.post_caller(call, action, caller_status, action_params)
+                    .await?;
+            } else {
+                self.say(
+                    call,
+                    "Twilio sends no <Dial action> after the caller hung up",
+                );
+            }
+            return Ok(Some(Next::Ended));
+        }
         let doc = self
             .post_caller(call, action, caller_status, action_params)
             .await?;
@@ -826,6 +985,12 @@ impl Simulator {
         'doc: loop {
             for verb in doc.clone() {
                 match verb.name.as_str() {
+                    "Say" if refused_say(&verb).is_some() => {
+                        let why = refused_say(&verb).unwrap_or_default();
+                        self.say(call, format!("{who}'s leg fails ({why})"));
+                        call.t.application_errors.push(why);
+                        return Ok(false);
+                    }
                     "Say" => {
                         self.say(call, format!("{who} hears: \"{}\"", verb.text));
                         if !self.elapse(call, speaking_seconds(&verb.text)) {
@@ -839,6 +1004,11 @@ impl Simulator {
                     }
                     "Gather" => {
                         for p in &verb.children {
+                            if let Some(why) = refused_say(p) {
+                                self.say(call, format!("{who}'s leg fails ({why})"));
+                                call.t.application_errors.push(why);
+                                return Ok(false);
+                            }
                             if p.name == "Say" {
                                 self.say(call, format!("{who} hears: \"{}\"", p.text));
                                 if !self.elapse(call, speaking_seconds(&p.text)) {
@@ -846,14 +1016,25 @@ impl Simulator {
                                 }
                             }
                         }
-                        if let Behaviour::Accept { .. } = b {
+                        if let Behaviour::Accept { .. } | Behaviour::AcceptThenDrop { .. } = b {
                             let digit = call.script.accept_digit.clone();
                             self.say(call, format!("{who} presses {digit}"));
                             let action = verb.attr("action").unwrap_or_default().to_string();
-                            match self
-                                .post(call, &action, params(vec![("Digits".into(), digit)]))
-                                .await?
-                            {
+                            let (digits, finished) = gathered(&verb, &digit);
+                            let mut extra = vec![];
+                            if !digits.is_empty() {
+                                extra.push(("Digits".into(), digits));
+                                extra.push((
+                                    "FinishedOnKey".into(),
+                                    finished.map(String::from).unwrap_or_default(),
+                                ));
+                            }
+                            let answer = self.post(call, &action, params(extra)).await?;
+                            if let Behaviour::AcceptThenDrop { .. } = b {
+                                self.say(call, format!("{who}'s line drops"));
+                                return Ok(false);
+                            }
+                            match answer {
                                 Some(d) => {
                                     doc = d;
                                     continue 'doc;
@@ -992,6 +1173,51 @@ impl Simulator {
         let status = res.status().as_u16();
         Ok((status, res.text().await?))
     }
+}
+
+/// Why Twilio would refuse this `<Say>`, if it would. NB: Twilio error 13521 ("Say: Invalid
+/// text length": Amazon Polly takes at most 3,000 characters) and 13511 ("Say: Invalid voice
+/// value": "Using an invalid combination of voice and language may result in error and
+/// `<Say>` instruction failure"); the voices' languages are those of Twilio's and Amazon
+/// Polly's voice lists (`switchboard_routing::voice`).
+/// <https://www.twilio.com/docs/api/errors/13521>, <https://www.twilio.com/docs/api/errors/13511>,
+/// <https://www.twilio.com/docs/voice/twiml/say>
+fn refused_say(say: &Node) -> Option<String> {
+    if say.name != "Say" {
+        return None;
+    }
+    let n = say.text.chars().count();
+    if n > voice::MAX_SAY_CHARS {
+        return Some(format!(
+            "13521: <Say> of {n} characters; the limit is {}",
+            voice::MAX_SAY_CHARS
+        ));
+    }
+    let v = say.attr("voice")?;
+    let language = say.attr("language").unwrap_or("en-US");
+    (voice::speaks(v, language) == Some(false))
+        .then(|| format!("13511: voice {v} cannot speak {language}"))
+}
+
+/// The digits a `<Gather>` passes on for `keys` pressed, and the `finishOnKey` that ended
+/// them. NB (Twilio, `<Gather>`): input ends at `numDigits` keys or at `finishOnKey` (default
+/// `#`, not included in `Digits`; an empty value disables it), whichever comes first.
+/// <https://www.twilio.com/docs/voice/twiml/gather#numdigits>,
+/// <https://www.twilio.com/docs/voice/twiml/gather#finishonkey>
+fn gathered(g: &Node, keys: &str) -> (String, Option<char>) {
+    let limit = g.attr("numDigits").and_then(|n| n.parse::<usize>().ok());
+    let finish = g.attr("finishOnKey").unwrap_or("#");
+    let mut digits = String::new();
+    for c in keys.chars() {
+        if finish.contains(c) {
+            return (digits, Some(c));
+        }
+        digits.push(c);
+        if limit.is_some_and(|l| digits.chars().count() >= l) {
+            break;
+        }
+    }
+    (digits, None)
 }
 
 /// The URL Twilio signs for a request to `url`. NB: for voice webhooks over https Twilio

@@ -22,10 +22,14 @@
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard_routing::table::{CallerId, Entry, Greeting, Mode, RingStrategy, RoutingTable};
-use switchboard_routing::{CallProgress, Contact};
+use switchboard_routing::{CallProgress, Contact, voice};
 
 use crate::state::{CallState, Outcome, Phase, Ring};
 use crate::twiml::{Dial, Gather, Input, Noun, Record, RejectReason, Response, Say, Verb};
+
+/// The call-log result of a responder still being rung when the caller hung up, whichever of
+/// the `<Dial action>` and the status callback told first.
+const CALLER_HUNG_UP: &str = "caller-hung-up";
 
 /// The fewest seconds worth ringing the rest of a step again.
 const MIN_REDIAL_SECONDS: i64 = 5;
@@ -392,9 +396,13 @@ fn next_dial(
         let step_index = state.next_step;
         state.next_step += 1;
         let step = &chain.steps[step_index];
+        // `skipAlreadyRung` leaves out who was rung earlier in this pass: a repeated chain
+        // rings its team step again on every pass.
+        let pass = state.pass;
         let already: Vec<String> = state
             .rung
             .iter()
+            .filter(|r| r.pass == pass)
             .map(|r| r.contact.address().to_string())
             .collect();
         let plan = match t.plan_step(
@@ -405,6 +413,7 @@ fn next_dial(
                 call_sid: &state.call_sid,
                 pass: state.pass,
                 already_rung: &already,
+                rung_in_call: state.rung.len(),
             },
         ) {
             Ok(p) => p,
@@ -576,10 +585,17 @@ pub fn whisper(
         .language
         .clone()
         .unwrap_or_else(|| t.policy.speech.language.clone());
+    // The policy's voice only where it can speak the responder's language (Twilio may fail a
+    // `<Say>` with a voice and language that do not go together; `switchboard_routing::voice`).
+    let voice = voice::voice_for(
+        t.policy.speech.voice.as_deref(),
+        &t.policy.speech.language,
+        &language,
+    );
     let speak = |text: String| {
         Verb::Say(Say {
             text,
-            voice: t.policy.speech.voice.clone(),
+            voice: voice.clone(),
             language: Some(language.clone()),
         })
     };
@@ -682,6 +698,15 @@ pub struct DialResult<'a> {
 }
 
 /// The `<Dial action>` callback: connected, or on to the next ring.
+///
+/// NB (Twilio, "Voice webhooks" and the `<Dial>` `action` attribute): the `<Dial action>` and
+/// the caller's status callback are separate requests and Twilio does not promise their order;
+/// when the caller hangs up, the status callback may come first, and the action may not come
+/// at all. So a call whose caller hung up while connected is ended `answered` by [`status`],
+/// with its talk time measured there, and a Dial action arriving afterwards only replaces that
+/// measure with Twilio's own `DialCallDuration`.
+/// <https://www.twilio.com/docs/voice/twiml/dial#action>,
+/// <https://www.twilio.com/docs/usage/webhooks/voice-webhooks>
 pub fn dial_result(
     t: &RoutingTable,
     mut state: CallState,
@@ -689,12 +714,43 @@ pub fn dial_result(
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
+    if res.seq == state.seq
+        && state.phase == Phase::Ended
+        && state.outcome == Some(Outcome::Answered)
+        && let Some(d) = res.duration
+    {
+        // The status callback came first and ended the call; Twilio's figure is the exact one.
+        if state.talk_seconds != Some(d) {
+            state.talk_seconds = Some(d);
+            state.event(now, format!("Twilio reports {d}s of talk time"));
+        }
+        return (state, Response::new().hangup());
+    }
     if res.seq != state.seq || !matches!(state.phase, Phase::Ringing | Phase::Connected) {
         return (state, Response::new());
     }
+    let caller_gone = res.call_status == "completed" || res.call_status == "canceled";
     if let Some((who, at)) = state.accepted.clone() {
+        // A responder who accepted and whose leg then dropped before any conversation (no talk
+        // time) leaves a caller who is still on the line: the escalation goes on.
+        if !caller_gone && res.duration.unwrap_or(0) == 0 {
+            mark(&mut state, &who, "dropped");
+            settle_ringing(&mut state, "canceled");
+            state.accepted = None;
+            state.phase = Phase::Ringing;
+            state.event(
+                now,
+                format!(
+                    "{} accepted but the line dropped before the caller was connected: \
+                     the escalation goes on",
+                    who.display_name
+                ),
+            );
+            return next_dial(t, state, now, urls);
+        }
         state.talk_seconds = res.duration;
         mark(&mut state, &who, "accepted");
+        settle_ringing(&mut state, "canceled");
         state.event(
             now,
             format!(
@@ -705,6 +761,12 @@ pub fn dial_result(
             ),
         );
         state.end(Outcome::Answered, now);
+        return (state, Response::new().hangup());
+    }
+    if caller_gone {
+        settle_ringing(&mut state, CALLER_HUNG_UP);
+        state.event(now, "the caller hung up while responders were rung");
+        state.end(Outcome::Abandoned, now);
         return (state, Response::new().hangup());
     }
     let picked = state.picked_up.and_then(|i| state.ringing.get(i).cloned());
@@ -722,11 +784,6 @@ pub fn dial_result(
             result.clone()
         };
         mark(&mut state, &r, &this);
-    }
-    if res.call_status == "completed" || res.call_status == "canceled" {
-        state.event(now, "the caller hung up while responders were rung");
-        state.end(Outcome::Abandoned, now);
-        return (state, Response::new().hangup());
     }
     // An all-at-once step whose first pickup did not accept: ring the others again, for the
     // time the step still had when that pickup stopped their phones (the whisper itself may
@@ -759,6 +816,14 @@ pub fn dial_result(
     next_dial(t, state, now, urls)
 }
 
+/// Gives everyone still ringing without a result `result` (the legs Twilio hung up when
+/// another leg was connected, or when the caller went).
+fn settle_ringing(state: &mut CallState, result: &str) {
+    for r in state.ringing.clone() {
+        mark(state, &r, result);
+    }
+}
+
 fn mark(state: &mut CallState, who: &Ring, result: &str) {
     if let Some(r) = state
         .rung
@@ -770,7 +835,11 @@ fn mark(state: &mut CallState, who: &Ring, result: &str) {
     }
 }
 
-/// The voicemail recording ended (`<Record action>`).
+/// The voicemail recording ended (`<Record action>`). NB (Twilio, `<Record>`): Twilio may
+/// request the action of a recording that holds nothing (`RecordingDuration` 0, or no
+/// `RecordingUrl`) when the caller hung up at the beep; that is no message, and the call
+/// ends without one.
+/// <https://www.twilio.com/docs/voice/twiml/record#action>
 pub fn voicemail(
     t: &RoutingTable,
     mut state: CallState,
@@ -779,12 +848,17 @@ pub fn voicemail(
     now: Timestamp,
 ) -> (CallState, Response) {
     if state.phase == Phase::Voicemail {
-        state.recording_url = Some(recording_url.to_string());
-        state.event(
-            now,
-            format!("voicemail of {}s recorded", duration.unwrap_or(0)),
-        );
-        state.end(Outcome::Voicemail, now);
+        if recording_url.is_empty() || duration == Some(0) {
+            state.event(now, "the voicemail recording was empty: no message left");
+            state.end(Outcome::NoAnswer, now);
+        } else {
+            state.recording_url = Some(recording_url.to_string());
+            state.event(
+                now,
+                format!("voicemail of {}s recorded", duration.unwrap_or(0)),
+            );
+            state.end(Outcome::Voicemail, now);
+        }
     }
     (
         state,
@@ -794,8 +868,22 @@ pub fn voicemail(
     )
 }
 
-/// Twilio's transcription of the voicemail arrived.
-pub fn transcription(mut state: CallState, text: &str, now: Timestamp) -> CallState {
+/// Twilio's transcription of the voicemail arrived. NB (Twilio, `<Record transcribeCallback>`):
+/// the callback carries `TranscriptionStatus` (`completed` or `failed`) and, only when it
+/// completed, `TranscriptionText`; a failed transcription is noted, never stored as text.
+/// <https://www.twilio.com/docs/voice/twiml/record#transcribecallback>
+pub fn transcription(mut state: CallState, status: &str, text: &str, now: Timestamp) -> CallState {
+    let text = text.trim();
+    if status == "failed" || text.is_empty() {
+        state.event(
+            now,
+            format!(
+                "voicemail transcription {}",
+                if status.is_empty() { "empty" } else { status }
+            ),
+        );
+        return state;
+    }
     state.transcription = Some(text.to_string());
     state.event(now, "voicemail transcription received");
     state
@@ -808,18 +896,47 @@ pub fn recording(mut state: CallState, url: &str, now: Timestamp) -> CallState {
     state
 }
 
-/// The caller's call ended (status callback). A call that had no outcome yet was abandoned.
-pub fn status(mut state: CallState, call_status: &str, now: Timestamp) -> CallState {
-    if matches!(
+/// The caller's call ended (status callback). A call that had no outcome yet was abandoned,
+/// unless a responder had accepted it: then the caller hung up on the conversation, and the
+/// call is answered, whether or not the `<Dial action>` comes afterwards (see [`dial_result`]).
+/// The talk time is the caller's `CallDuration` less the time before the acceptance.
+/// <https://www.twilio.com/docs/voice/api/call-resource#statuscallback>
+pub fn status(
+    mut state: CallState,
+    call_status: &str,
+    call_duration: Option<u32>,
+    now: Timestamp,
+) -> CallState {
+    if !matches!(
         call_status,
         "completed" | "canceled" | "busy" | "failed" | "no-answer"
-    ) {
-        if state.phase == Phase::Voicemail {
-            // Hung up during the voicemail prompt without recording anything.
-            state.end(Outcome::NoAnswer, now);
-        } else {
-            state.end(Outcome::Abandoned, now);
-        }
+    ) || state.outcome.is_some()
+    {
+        return state;
+    }
+    if let Some((who, at)) = state.accepted.clone() {
+        let before = at.duration_since(state.started_at).as_secs().max(0) as u32;
+        let talk = match call_duration {
+            Some(d) => d.saturating_sub(before),
+            None => now.duration_since(at).as_secs().max(0) as u32,
+        };
+        state.talk_seconds = Some(talk);
+        mark(&mut state, &who, "accepted");
+        settle_ringing(&mut state, "canceled");
+        state.event(
+            now,
+            format!(
+                "the caller hung up after talking with {} for about {talk}s",
+                who.display_name
+            ),
+        );
+        state.end(Outcome::Answered, now);
+    } else if state.phase == Phase::Voicemail {
+        // Hung up during the voicemail prompt without recording anything.
+        state.end(Outcome::NoAnswer, now);
+    } else {
+        settle_ringing(&mut state, CALLER_HUNG_UP);
+        state.end(Outcome::Abandoned, now);
     }
     state
 }

@@ -173,21 +173,24 @@ pub fn app(state: AppState) -> Router {
         .route("/twilio/voice/status", caller(Hook::Status))
         .route("/twilio/voice/fallback", post(fallback))
         .route("/twilio/sms", post(sms))
+        // The body limit of webhooks is `check_signature`'s, which answers TwiML.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             check_signature,
         ));
-    Router::new()
-        .merge(twilio)
+    let ops = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/storez", get(storez))
         .route("/metrics", get(metrics))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    Router::new()
+        .merge(twilio)
+        .merge(ops)
         .layer(CatchPanicLayer::custom(|_| {
             // The panic itself is logged by the panic hook; the caller still gets TwiML.
             twiml_response(&Fallback::default().twiml())
         }))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -230,7 +233,20 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
     let (parts, body) = req.into_parts();
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(_) => return reject(&st, "unreadable-body", None),
+        // NB: a body over the limit cannot be checked against its signature, so it is not
+        // served; but the answer is still TwiML (the generic apology, nothing configured),
+        // never a bare 413, so that whatever sent it, a caller would not hear Twilio's
+        // application error.
+        Err(_) => {
+            st.0.metrics
+                .signature_rejections
+                .get_or_create(&ReasonLabels {
+                    reason: "unreadable-body".to_string(),
+                })
+                .inc();
+            warn!("webhook refused: body unreadable or over {MAX_BODY_BYTES} bytes");
+            return twiml_response(&Fallback::default().twiml());
+        }
     };
     let params = Params(form_urlencoded::parse(&bytes).into_owned().collect());
     let path = parts
@@ -641,14 +657,22 @@ async fn serve(st: &AppState, hook: Hook, sid: &str, p: &Params) -> Result<Strin
             (Hook::Incoming, Some(_)) => return Err(Failure::Malformed("second incoming webhook")),
             (_, None) => return Err(Failure::UnknownCall),
             (Hook::Transcription, Some(s)) => (
-                flow::transcription(s, p.get("TranscriptionText"), now),
+                flow::transcription(
+                    s,
+                    p.get("TranscriptionStatus"),
+                    p.get("TranscriptionText"),
+                    now,
+                ),
                 Response::new(),
             ),
             (Hook::Recording, Some(s)) => (
                 flow::recording(s, p.get("RecordingUrl"), now),
                 Response::new(),
             ),
-            (Hook::Status, Some(s)) => (flow::status(s, p.get("CallStatus"), now), Response::new()),
+            (Hook::Status, Some(s)) => (
+                flow::status(s, p.get("CallStatus"), number(p, "CallDuration"), now),
+                Response::new(),
+            ),
             (hook, Some(s)) => {
                 let table = match &loaded.table {
                     Some(t) if t.number == s.to => Some(t.clone()),

@@ -267,6 +267,7 @@ fn on_call(table: &RoutingTable, chain: &str, sid: &str, now: Timestamp) -> Vec<
             call_sid: sid,
             pass: 0,
             already_rung: &[],
+            rung_in_call: 0,
         };
         let Ok(plan) = table.plan_step(c, step, now, progress) else {
             continue;

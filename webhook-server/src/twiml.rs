@@ -4,6 +4,8 @@
 //! Only the verbs and attributes Switchboard uses are modelled; see Twilio's TwiML reference
 //! for each (<https://www.twilio.com/docs/voice/twiml>).
 
+use switchboard_routing::voice;
+
 /// A `<Response>` document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Response {
@@ -261,11 +263,16 @@ impl Xml {
 
     fn verb(&mut self, verb: &Verb) {
         match verb {
-            Verb::Say(s) => self
-                .tag("Say")
-                .attr_if("voice", s.voice.as_deref())
-                .attr_if("language", s.language.as_deref())
-                .text("Say", &s.text),
+            // A text over Twilio's limit for one `<Say>` is said as several
+            // (`switchboard_routing::voice::MAX_SAY_CHARS`, Twilio error 13521).
+            Verb::Say(s) => {
+                for part in voice::split_for_say(&s.text) {
+                    self.tag("Say")
+                        .attr_if("voice", s.voice.as_deref())
+                        .attr_if("language", s.language.as_deref())
+                        .text("Say", part);
+                }
+            }
             Verb::Play(url) => self.tag("Play").text("Play", url),
             Verb::Message(body) => self.tag("Message").text("Message", body),
             Verb::Pause(len) => self.tag("Pause").num("length", *len).empty(),

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use switchboard_sim::{Behaviour, Message, Script, Transcript};
+use switchboard_sim::{Behaviour, CallbackOrder, Message, Script, Transcript};
 use switchboard_webhook::state::{CallState, Outcome};
 
 const DANA: &str = "+12125550201";
@@ -502,4 +502,208 @@ async fn a_call_after_the_table_changed_is_decided_on_the_new_table() {
     );
     // The replica forgot the unpublished table: later calls are not decided on it first.
     assert!(c.replicas[0].store().cached_table(HOTLINE).is_none());
+}
+
+/// Each `(order, call log)` of `script` played once per order Twilio allows for the last
+/// callbacks ([`CallbackOrder`]), each on a fresh server and Redis.
+async fn in_every_order(script: &Script) -> Vec<(CallbackOrder, Transcript, CallState, Cluster)> {
+    let mut out = vec![];
+    for order in CallbackOrder::ALL {
+        let c = Cluster::start(1, monday_10am()).await;
+        let mut sim = c.simulator();
+        sim.order = order;
+        let t = sim.run(script.clone()).await.unwrap();
+        let call = finished(&c, &t).await;
+        out.push((order, t, call, c));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_on_the_conversation_is_answered_with_its_talk_time_in_every_order() {
+    let mut script = database_call().responder(DANA, Behaviour::Accept { after: 4 });
+    script.talk_seconds = 45;
+    script.caller_ends_the_conversation = true;
+    for (order, t, call, c) in in_every_order(&script).await {
+        let log = format!("{order:?}\n{}", t.render());
+        assert_eq!(call.outcome, Some(Outcome::Answered), "{log}");
+        assert_eq!(call.talk_seconds, Some(45), "{log}");
+        assert_eq!(call.rung[0].result.as_deref(), Some("accepted"), "{log}");
+        let alert = stored_alert(&c, &t.call_sid).expect("an alert snapshot");
+        assert!(alert.contains(r#""outcome":"answered""#), "{alert}");
+        assert!(alert.contains(r#""talkSeconds":45"#), "{alert}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_mid_conversation_gets_the_time_they_talked() {
+    // Accepted about 36 s into the call; the caller hangs up at 80 s.
+    let mut script = database_call().responder(DANA, Behaviour::Accept { after: 4 });
+    script.caller_hangs_up_after = Some(80);
+    for (order, t, call, _c) in in_every_order(&script).await {
+        let log = format!("{order:?}\n{}", t.render());
+        assert_eq!(call.outcome, Some(Outcome::Answered), "{log}");
+        let (_, at) = call.accepted.clone().unwrap();
+        let expected = 80 - at.duration_since(call.started_at).as_secs() as u32;
+        assert_eq!(call.talk_seconds, Some(expected), "{log}");
+        assert!(expected > 0 && expected < 60, "{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_while_phones_ring_is_abandoned_in_every_order() {
+    let mut script = database_call();
+    script.caller_hangs_up_after = Some(35);
+    for (order, t, call, c) in in_every_order(&script).await {
+        let log = format!("{order:?}\n{}", t.render());
+        assert_eq!(call.outcome, Some(Outcome::Abandoned), "{log}");
+        assert_eq!(call.talk_seconds, None, "{log}");
+        assert_eq!(
+            call.rung[0].result.as_deref(),
+            Some("caller-hung-up"),
+            "{log}"
+        );
+        let alert = stored_alert(&c, &t.call_sid).expect("an alert snapshot");
+        assert!(alert.contains(r#""outcome":"abandoned""#), "{alert}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_whose_line_drops_after_accepting_sends_the_call_back_to_the_escalation() {
+    let script = database_call()
+        .responder(DANA, Behaviour::AcceptThenDrop { after: 4 })
+        .responder(DBA_MANAGER, Behaviour::Accept { after: 5 });
+    let t = c_run(script).await;
+    let (t, call) = (t.0, t.1);
+    assert!(t.render().contains("line drops"), "{}", t.render());
+    assert_eq!(flat(&t), [DANA, DBA_MANAGER]);
+    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+    assert_eq!(call.outcome, Some(Outcome::Answered));
+    assert_eq!(call.rung[0].result.as_deref(), Some("dropped"));
+    assert_eq!(call.rung[1].result.as_deref(), Some("accepted"));
+    assert_eq!(call.accepted.unwrap().0.contact.address(), DBA_MANAGER);
+}
+
+async fn c_run(script: Script) -> (Transcript, CallState) {
+    let c = Cluster::start(1, monday_10am()).await;
+    let t = c.simulator().run(script).await.unwrap();
+    let call = finished(&c, &t).await;
+    (t, call)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_with_nothing_in_it_is_no_voicemail() {
+    let mut script = database_call();
+    script.message = Some(Message {
+        seconds: 0,
+        transcript: String::new(),
+    });
+    let (t, call) = c_run(script).await;
+    assert!(
+        t.voicemail_left,
+        "Twilio posted the empty recording: {}",
+        t.render()
+    );
+    assert_eq!(call.outcome, Some(Outcome::NoAnswer));
+    assert_eq!(call.recording_url, None);
+    assert_eq!(call.transcription, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_transcription_leaves_the_voicemail_without_a_transcription() {
+    let mut script = database_call();
+    script.message = Some(Message {
+        seconds: 12,
+        transcript: "never delivered".into(),
+    });
+    script.transcription_fails = true;
+    let (_t, call) = c_run(script).await;
+    assert_eq!(call.outcome, Some(Outcome::Voicemail));
+    assert!(call.recording_url.is_some());
+    assert_eq!(call.transcription, None);
+    assert!(
+        call.events
+            .iter()
+            .any(|(_, e)| e == "voicemail transcription failed"),
+        "{:?}",
+        call.events
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_chain_rings_its_skip_already_rung_team_step_again_on_the_second_pass() {
+    // Saturday 10:00 UTC: jonas is on call for platform; its team step skips who was rung
+    // earlier in the pass, and the chain repeats once.
+    let c = Cluster::start(1, "2026-11-21T10:00:00Z".parse().unwrap()).await;
+    let t = c
+        .simulator()
+        .run(Script::call(CALLER, HOTLINE).press(&["1"]))
+        .await
+        .unwrap();
+    let call = finished(&c, &t).await;
+    assert_eq!(t.dials.len(), 4, "{}", t.render());
+    assert_eq!(t.dials[0], t.dials[2]);
+    assert_eq!(t.dials[1].len(), 5);
+    // The chain's maxRung of 10 stops the second pass's team step after three of the five.
+    assert_eq!(t.dials[3], t.dials[1][..3].to_vec());
+    assert!(
+        call.events
+            .iter()
+            .any(|(_, e)| e.contains("maxRung of 10 is reached")),
+        "{:?}",
+        call.events
+    );
+    assert!(!t.dials[1].contains(&t.dials[0][0]));
+    assert!(
+        call.rung.iter().all(|r| r.result.is_some()),
+        "{:?}",
+        call.rung
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everyone_of_an_all_at_once_step_has_a_result_in_the_call_log_when_one_accepts() {
+    let c = Cluster::start(1, "2026-11-21T10:00:00Z".parse().unwrap()).await;
+    let dry = c
+        .simulator()
+        .run(Script::call(CALLER, HOTLINE).press(&["1"]))
+        .await
+        .unwrap();
+    let team = dry.dials[1].clone();
+    let script = Script::call(CALLER, HOTLINE)
+        .press(&["1"])
+        .responder(&team[0], Behaviour::Ignore { after: 2 })
+        .responder(&team[2], Behaviour::Accept { after: 6 });
+    let t = c.simulator().run(script).await.unwrap();
+    let call = finished(&c, &t).await;
+    assert_eq!(call.outcome, Some(Outcome::Answered));
+    let results: Vec<(String, Option<String>)> = call
+        .rung
+        .iter()
+        .map(|r| (r.contact.address().to_string(), r.result.clone()))
+        .collect();
+    assert!(results.iter().all(|(_, r)| r.is_some()), "{results:?}");
+    let accepted: Vec<_> = results
+        .iter()
+        .filter(|(_, r)| r.as_deref() == Some("accepted"))
+        .collect();
+    assert_eq!(accepted.len(), 1, "{results:?}");
+    assert_eq!(accepted[0].0, team[2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_german_speaking_responder_hears_the_whisper_in_german_without_the_english_voice() {
+    // The policy speaks en-US with Polly.Joanna; jonas (de-DE) is on call for platform on
+    // Saturdays. Joanna cannot speak German, which Twilio may refuse (13511, as the simulator
+    // does): his whisper goes without the voice, in Twilio's default German voice.
+    let c = Cluster::start(1, "2026-11-21T10:00:00Z".parse().unwrap()).await;
+    let jonas = "+4930555010302";
+    let script = Script::call(CALLER, HOTLINE)
+        .press(&["1"])
+        .responder(jonas, Behaviour::Accept { after: 3 });
+    let t = c.simulator().run(script).await.unwrap();
+    let call = finished(&c, &t).await;
+    assert_eq!(t.connected.as_deref(), Some(jonas), "{}", t.render());
+    assert_eq!(call.outcome, Some(Outcome::Answered));
+    assert_eq!(table().policy.speech.voice.as_deref(), Some("Polly.Joanna"));
 }

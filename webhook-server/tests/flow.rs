@@ -266,7 +266,7 @@ fn the_caller_hanging_up_while_a_phone_rings_ends_the_escalation_as_abandoned() 
     assert!(dialed(&r).is_empty());
     assert_eq!(s.outcome, Some(Outcome::Abandoned));
     // The status callback afterwards changes nothing.
-    let s = flow::status(s, "completed", later(now, 10));
+    let s = flow::status(s, "completed", Some(40), later(now, 10));
     assert_eq!(s.outcome, Some(Outcome::Abandoned));
     assert_eq!(s.rung.len(), 1);
 }

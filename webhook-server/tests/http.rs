@@ -358,3 +358,36 @@ async fn texts_are_answered_with_the_policys_reply_and_signatures_checked() {
     assert!(!texts[1].forwarded_to.is_empty(), "{:?}", texts[1]);
     assert_eq!(texts[0].outcome, "ignored");
 }
+
+#[tokio::test]
+async fn a_body_over_64_kib_gets_twiml_not_a_bare_413_and_is_not_served() {
+    let st = state(memory_with_table().await);
+    let huge = "x".repeat(70 * 1024);
+    let p = params(&[("SpeechResult", huge.as_str())]);
+    let (status, body) = send(&st, signed("/twilio/voice", &p)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.starts_with("<?xml") && body.contains("<Response>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("having trouble") && body.contains("<Hangup/>"),
+        "{body}"
+    );
+    // Not checked against its signature, so nothing configured is given away.
+    assert!(!body.contains(FALLBACK_NUMBER), "{body}");
+    let (_, metrics) = send(&st, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("unreadable-body") && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    // Health endpoints keep their own limit.
+    let (status, _) = send(
+        &st,
+        Request::post("/healthz").body(Body::from(huge)).unwrap(),
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK);
+}

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use switchboard_crds::policy::{self as api, CallerId, Mode, NotificationType};
-use switchboard_routing::table;
+use switchboard_routing::{table, voice};
 
 use crate::problem::{ObjectId, Problem};
 
@@ -134,6 +134,36 @@ pub fn compile_policy(
             None
         }
     };
+    // NB (Twilio, `<Say>`): a voice that cannot speak the language may fail every `<Say>` of
+    // the call; see `switchboard_routing::voice`.
+    if let Some(v) = &spec.voice
+        && voice::speaks(v, &spec.language) == Some(false)
+    {
+        let others = voice::polly_voices_for(&spec.language);
+        let advice = if others.is_empty() {
+            format!(
+                "use a Google voice named for {}, or leave voice out for Twilio's default voice of the language",
+                spec.language
+            )
+        } else {
+            format!(
+                "for {} use one of {}, or leave voice out for Twilio's default",
+                spec.language,
+                others.join(", ")
+            )
+        };
+        problems.push(Problem::field(
+            id,
+            "spec.voice",
+            format!(
+                "{v} cannot speak {}{}: Twilio may fail every <Say> of the call; {advice}",
+                spec.language,
+                voice::languages(v)
+                    .map(|ls| format!(" (it speaks {})", ls.join(", ")))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
     if spec.voicemail.transcribe && spec.voicemail.max_length_seconds > 120 {
         problems.push(Problem::field(id, "spec.voicemail.maxLengthSeconds", "voicemail.transcribe needs voicemail.maxLengthSeconds of 120 or less: Twilio only transcribes recordings up to 2 minutes"));
     }

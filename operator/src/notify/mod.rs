@@ -56,6 +56,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How long delivery records live (as long as calls do).
     pub retention: Duration,
+    /// Forward texts to responders through Twilio's Messages API. Off in
+    /// `switchboard dev --no-twilio`, where nothing may reach Twilio.
+    pub forward_texts: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             give_up_after: Duration::from_secs(24 * 3600),
             request_timeout: Duration::from_secs(10),
             retention: Duration::from_secs(7 * 24 * 3600),
+            forward_texts: true,
         }
     }
 }
@@ -364,6 +368,12 @@ impl<S: Secrets> Dispatcher<S> {
         for f in &alert.forwards {
             let key = format!("sms:{}", f.to);
             if sent.contains_key(&key) {
+                continue;
+            }
+            if !self.settings.forward_texts {
+                self.mark(&alert.id, &key).await?;
+                self.count_forward("skipped");
+                info!(to = %f.to, responder = %f.name, "text not forwarded: Twilio is off (--no-twilio)");
                 continue;
             }
             match self.forward(alert, &f.to).await {
