@@ -707,3 +707,19 @@ async fn a_german_speaking_responder_hears_the_whisper_in_german_without_the_eng
     assert_eq!(call.outcome, Some(Outcome::Answered));
     assert_eq!(table().policy.speech.voice.as_deref(), Some("Polly.Joanna"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_talks_for_ages_is_whispered_in_parts_twilio_accepts() {
+    // The caller's description goes into the whisper; 4,000 characters would be over Twilio's
+    // 3,000 for one <Say> (13521, as the simulator refuses it).
+    let mut script = database_call().responder(DANA, Behaviour::Accept { after: 4 });
+    script.speech = Some("the database is down and ".repeat(160));
+    let (t, call) = c_run(script).await;
+    assert_eq!(call.outcome, Some(Outcome::Answered), "{}", t.render());
+    let whispered: Vec<_> = t
+        .lines
+        .iter()
+        .filter(|l| l.text.contains("hears: \"") && l.text.contains("the database is down"))
+        .collect();
+    assert!(whispered.len() >= 2, "{}", t.render());
+}
