@@ -685,3 +685,43 @@ async fn with_twilio_off_a_text_is_alerted_but_never_forwarded_through_twilio() 
     let m = h.metrics.encode();
     assert_counted(&m, "TwilioSms", "sms-forward", "skipped", 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dispatchers_send_each_stage_of_100_calls_once() {
+    // The chart runs two operator replicas, each with a dispatcher. A call's newer snapshot
+    // makes its alert due again while the other dispatcher may still be sending it.
+    let h = Harness::start(None).await;
+    let _a = h.dispatch().await;
+    let _b = h.dispatch().await;
+    for i in 0..100 {
+        let script = if i % 2 == 0 {
+            database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 6 })
+        } else {
+            database_call()
+        };
+        h.simulator().run(script).await.unwrap();
+    }
+    h.drained().await;
+    // Answered calls: triggered, acknowledged, resolved; unanswered: triggered, resolved.
+    let expected = 50 * 3 + 50 * 2;
+    h.r.webhook.wait_for(expected, WAIT).await;
+    // Any duplicate would come within a lease retry.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = h.r.webhook.received();
+    let mut deliveries: Vec<String> = got
+        .iter()
+        .map(|r| r.headers["x-switchboard-delivery"].clone())
+        .collect();
+    let total = deliveries.len();
+    deliveries.sort();
+    deliveries.dedup();
+    println!(
+        "two dispatchers, 100 calls: {total} webhook deliveries, {} distinct, {} duplicates",
+        deliveries.len(),
+        total - deliveries.len()
+    );
+    assert_eq!(total, deliveries.len(), "duplicate deliveries");
+    assert_eq!(total, expected);
+    let slack = h.r.slack.received().len();
+    assert_eq!(slack, expected, "Slack messages");
+}

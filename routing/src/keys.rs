@@ -10,6 +10,7 @@
 //!   sb:v1:text:{SM0123...}            HASH    one text: the answer given, its record, its alert
 //!   sb:v1:texts                       LIST    recent texts (MessageSids), newest first, trimmed
 //!   sb:v1:sent:{CA0123...}            HASH    which alert stages each target has been sent
+//!   sb:v1:sent:{CA0123...}:lock       STRING  the dispatcher sending that alert now (PX lease)
 //!   sb:v1:alerts:due                  ZSET    alerts with something to send, by when (ms)
 //! ```
 //!
@@ -70,6 +71,12 @@ pub fn text(message_sid: &str) -> String {
 /// has been sent, with the delivery attempts.
 pub fn alert_sent(id: &str) -> String {
     [PREFIX, ":sent:{", id, "}"].concat()
+}
+
+/// The lock a dispatcher holds while it sends alert `id`, so that no two send one alert at
+/// once (in the slot of [`alert_sent`], which it guards).
+pub fn alert_lock(id: &str) -> String {
+    [PREFIX, ":sent:{", id, "}:lock"].concat()
 }
 
 /// The sorted set of alerts with something to send, scored by when (Unix milliseconds).

@@ -7,6 +7,9 @@
 //!                                            └► ZADD alerts:due LT mark ┘
 //!   dispatcher (every operator replica):
 //!     claim due members (ZSCORE := now + lease, one Lua script: no two replicas take one)
+//!       ─► lock sent:{id}:lock (SET NX PX lease): a newer snapshot can make a leased alert due
+//!          again at once (ZADD LT), so another replica may claim it while this one still sends;
+//!          the lock makes it wait, and it reads what was sent only once it holds the lock
 //!       ─► Alert::plan(now): the stages wanted ─► per target, in order, each stage not yet in
 //!          sb:v1:sent:{id} ─► POST ─► HSET sent target:stage
 //!       ─► release: done (ZREM) | wake at a delayed trigger | retry with backoff on failure
@@ -102,6 +105,15 @@ if ARGV[3] == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD
 return 1
 ";
 
+/// KEYS: the lock. ARGV: the holder's token. Deletes the lock if this holder still has it.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// How soon an alert another dispatcher is sending is looked at again.
+const LOCKED_RETRY: Duration = Duration::from_millis(500);
+
 /// A delivery failure.
 #[derive(Debug)]
 struct Failed {
@@ -120,6 +132,9 @@ pub struct Dispatcher<S> {
     metrics: Arc<Metrics>,
     claim: Arc<redis::Script>,
     release: Arc<redis::Script>,
+    unlock: Arc<redis::Script>,
+    /// This dispatcher's name in the locks it takes.
+    token: String,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
 }
 
@@ -161,6 +176,8 @@ impl<S: Secrets> Dispatcher<S> {
             metrics,
             claim: Arc::new(redis::Script::new(CLAIM)),
             release: Arc::new(redis::Script::new(RELEASE)),
+            unlock: Arc::new(redis::Script::new(UNLOCK)),
+            token: format!("{:016x}", fastrand::u64(..)),
             clock: Arc::new(Timestamp::now),
         }
     }
@@ -235,6 +252,47 @@ impl<S: Secrets> Dispatcher<S> {
                 return self.finish(member, lease_end, None).await;
             }
         };
+        let mut conn = self.conn.clone();
+        let token = format!("{}:{lease_end}", self.token);
+        let locked: Option<String> = redis::cmd("SET")
+            .arg(keys::alert_lock(id))
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(self.settings.lease.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await?;
+        if locked.is_none() {
+            // Another dispatcher is sending this alert (a newer snapshot made it due while it
+            // was leased): look again shortly, once that one is done.
+            debug!("another dispatcher is sending this alert; looking again shortly");
+            let again = Timestamp::now().as_millisecond() + LOCKED_RETRY.as_millis() as i64;
+            let _: () = redis::cmd("ZADD")
+                .arg(keys::alerts_due())
+                .arg("XX")
+                .arg(again)
+                .arg(member)
+                .query_async(&mut conn)
+                .await?;
+            return Ok(());
+        }
+        let result = self.process_locked(member, kind, id, lease_end).await;
+        let _: i64 = self
+            .unlock
+            .key(keys::alert_lock(id))
+            .arg(&token)
+            .invoke_async(&mut conn)
+            .await?;
+        result
+    }
+
+    async fn process_locked(
+        &self,
+        member: &str,
+        kind: AlertKind,
+        id: &str,
+        lease_end: i64,
+    ) -> Result<(), redis::RedisError> {
         let hash = match kind {
             AlertKind::Call => keys::call(id),
             AlertKind::Text => keys::text(id),
