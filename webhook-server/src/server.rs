@@ -485,7 +485,16 @@ async fn sms(State(st): State<AppState>, Extension(p): Extension<Params>) -> Htt
     let span = info_span!("webhook", message_sid = %sid, endpoint = "sms");
     async {
         let started = Instant::now();
-        let response = match text(&st, &sid, &p).await {
+        let answer = match text(&st, &sid, &p).await {
+            // As for calls: a broken connection is worth one more try (the text script keeps
+            // the first answer, so a text stored the first time is not routed twice).
+            Err(Failure::Store(e)) if e.is_connection_dropped() => {
+                warn!(error = %e, "the Redis connection broke; routing the text again");
+                text(&st, &sid, &p).await
+            }
+            other => other,
+        };
+        let response = match answer {
             Ok(body) => xml(body),
             Err(e) => {
                 error!(error = %e, "text could not be routed; answering without a reply");
@@ -553,7 +562,16 @@ async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpRespons
         if sid.is_empty() {
             return Err(Failure::Malformed("no CallSid"));
         }
-        serve(&st, hook, &sid, &p).await
+        match serve(&st, hook, &sid, &p).await {
+            // A connection that broke under the command (Redis cut its clients, a proxy or a
+            // failover): the manager reconnects, and the webhook is served again once. Safe:
+            // a commit that did land is found by the retry as this webhook's stored answer.
+            Err(Failure::Store(e)) if e.is_connection_dropped() => {
+                warn!(error = %e, "the Redis connection broke; serving the webhook again");
+                serve(&st, hook, &sid, &p).await
+            }
+            other => other,
+        }
     }
     .instrument(span.clone())
     .await;

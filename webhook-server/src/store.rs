@@ -244,6 +244,15 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return false
 ";
 
+impl StoreError {
+    /// Whether the command failed because its connection broke (a broken pipe, a reset, an
+    /// end of stream): Redis may well be fine, and the connection manager is reconnecting, so
+    /// the same work is worth one more try. Not a timeout, nor a refused connection.
+    pub fn is_connection_dropped(&self) -> bool {
+        matches!(self, StoreError::Redis(e) if e.is_connection_dropped())
+    }
+}
+
 impl RedisStore {
     /// A lazily connecting store; commands fail within `timeout` when Redis is away, so a
     /// webhook can still answer with the fallback before Twilio gives up on it.

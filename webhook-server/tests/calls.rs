@@ -723,3 +723,39 @@ async fn a_caller_who_talks_for_ages_is_whispered_in_parts_twilio_accepts() {
         .collect();
     assert!(whispered.len() >= 2, "{}", t.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_cuts_every_connection_the_next_call_is_still_routed() {
+    // Redis healthy, but every client connection cut (a proxy restart, a failover, a network
+    // blip): the first command on the dead connection fails with a broken pipe, and is tried
+    // again on a new connection rather than giving the caller the fallback.
+    let c = Cluster::start(1, monday_10am()).await;
+    let mut admin = redis::Client::open(c.redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut fallbacks = 0;
+    for _ in 0..10 {
+        c.simulator().run(database_call()).await.unwrap();
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query(&mut admin)
+            .unwrap();
+        let t = c
+            .simulator()
+            .run(database_call().responder(DANA, Behaviour::Accept { after: 4 }))
+            .await
+            .unwrap();
+        if t.heard.iter().any(|h| h.contains("having trouble")) {
+            fallbacks += 1;
+        }
+    }
+    assert_eq!(
+        fallbacks, 0,
+        "calls that heard the fallback after a connection cut"
+    );
+}
