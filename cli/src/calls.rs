@@ -71,8 +71,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// How long a call can last on Twilio before Twilio ends it (the `<Dial timeLimit>` default
+/// and the longest call, 4 hours), with a margin: a call older than this without an outcome
+/// never got its final callback.
+const LONGEST_CALL: jiff::SignedDuration = jiff::SignedDuration::from_secs(4 * 3600 + 600);
+
 fn outcome(c: &CallState) -> &'static str {
-    c.outcome.map(|o| o.as_str()).unwrap_or("in-progress")
+    match c.outcome {
+        Some(o) => o.as_str(),
+        None if jiff::Timestamp::now().duration_since(c.started_at) > LONGEST_CALL => "unfinished",
+        None => "in-progress",
+    }
 }
 
 fn answered_by(c: &CallState) -> String {

@@ -6,7 +6,7 @@
 //!   sb:v1:routes                      SET     numbers that have a published table (start-up GC)
 //!   sb:v1:call:{CA0123...}            HASH    one call's state (all of a call's keys share a slot)
 //!   sb:v1:call:{CA0123...}:events     LIST    the call's event stream
-//!   sb:v1:calls                       LIST    recent call summaries, newest first, trimmed
+//!   sb:v1:call-log                    ZSET    recent CallSids by start (ms), trimmed
 //!   sb:v1:text:{SM0123...}            HASH    one text: the answer given, its record, its alert
 //!   sb:v1:texts                       LIST    recent texts (MessageSids), newest first, trimmed
 //!   sb:v1:sent:{CA0123...}            HASH    which alert stages each target has been sent
@@ -52,9 +52,11 @@ pub fn call_events(call_sid: &str) -> String {
     [PREFIX, ":call:{", call_sid, "}:events"].concat()
 }
 
-/// The list of recent call summaries.
+/// The recent calls: a sorted set of CallSids scored by when each call came in (Unix ms).
+/// A set, so a retried or raced first webhook cannot list a call twice (`ZADD NX`). (Before
+/// this change the log was the list `sb:v1:calls`, no longer written; it can be deleted.)
 pub fn call_log() -> String {
-    [PREFIX, ":calls"].concat()
+    [PREFIX, ":call-log"].concat()
 }
 
 /// The list of recent texts (MessageSids), newest first.

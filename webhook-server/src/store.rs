@@ -10,7 +10,7 @@
 //!   sb:v1:call:{sid}:events    LIST    the call's events, oldest first, at most MAX_EVENTS
 //!   sb:v1:call:{sid}:draft:<r> HASH    a new call's first commit, until RENAMENX moves it
 //!                                      into place (or it is deleted: the call existed)
-//!   sb:v1:calls                LIST    call SIDs, newest first, at most `log_size`
+//!   sb:v1:call-log             ZSET    call SIDs by start (ms), at most `log_size` (ZADD NX)
 //!   sb:v1:call:{sid} alert     field   the call's alert snapshot, when its policy notifies
 //!   sb:v1:alerts:due           ZSET    alerts the dispatcher (operator) must look at
 //!   sb:v1:text:{sid}           HASH    response (the TwiML answered to a text), alert
@@ -277,6 +277,7 @@ impl RedisStore {
 fn mark_and_log(
     pipe: &mut redis::Pipeline,
     sid: &str,
+    started_ms: i64,
     alert: Option<&switchboard_routing::Alert>,
     with_log: bool,
     retention: Retention,
@@ -287,11 +288,22 @@ fn mark_and_log(
         mark_due(pipe, AlertKind::Call, sid, alert);
     }
     if with_log {
-        // A new call enters the call log in the same round trip. The list lives in another
-        // cluster slot, so it cannot be inside the commit; a failed commit for a new call (a
-        // concurrent first webhook) only leaves a duplicate SID in the log, which
-        // `recent_calls` skips.
-        push_log(pipe, &keys::call_log(), sid, retention);
+        // A new call enters the call log in the same round trip. The log lives in another
+        // cluster slot, so it cannot be inside the commit; it is a sorted set added to with
+        // NX, so a failed commit for a new call (a retried or concurrent first webhook) adds
+        // nothing: one entry per call.
+        let key = keys::call_log();
+        pipe.cmd("ZADD")
+            .arg(&key)
+            .arg("NX")
+            .arg(started_ms)
+            .arg(sid)
+            .ignore()
+            .cmd("ZREMRANGEBYRANK")
+            .arg(&key)
+            .arg(0)
+            .arg(-(retention.log_size as i64) - 1)
+            .ignore();
     }
 }
 
@@ -379,7 +391,14 @@ impl RedisStore {
             .cmd("RENAMENX")
             .arg(&draft)
             .arg(&call);
-        mark_and_log(&mut pipe, sid, commit.alert, true, retention);
+        mark_and_log(
+            &mut pipe,
+            sid,
+            commit.state.started_at.as_millisecond(),
+            commit.alert,
+            true,
+            retention,
+        );
         let mut c = self.conn.clone();
         let (revision, created) = query_commit(&pipe, &mut c, revision_of.is_some()).await?;
         if created != 1 {
@@ -647,7 +666,14 @@ impl Store {
                         .arg(alert.unwrap_or(""))
                         .arg(if commit.replace { "1" } else { "0" })
                         .arg(&events);
-                    mark_and_log(&mut pipe, sid, commit.alert, with_log, retention);
+                    mark_and_log(
+                        &mut pipe,
+                        sid,
+                        commit.state.started_at.as_millisecond(),
+                        commit.alert,
+                        with_log,
+                        retention,
+                    );
                     pipe
                 };
                 let new_call = commit.expected_version == 0;
@@ -798,7 +824,12 @@ impl Store {
             Store::Memory(m, _) => Self::mem(m).log.iter().take(limit).cloned().collect(),
             Store::Redis(r, _) => {
                 let mut c = r.conn.clone();
-                c.lrange(keys::call_log(), 0, limit as isize - 1).await?
+                redis::cmd("ZREVRANGE")
+                    .arg(keys::call_log())
+                    .arg(0)
+                    .arg(limit as isize - 1)
+                    .query_async(&mut c)
+                    .await?
             }
         };
         let mut calls = Vec::with_capacity(sids.len());

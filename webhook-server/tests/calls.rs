@@ -759,3 +759,24 @@ async fn after_redis_cuts_every_connection_the_next_call_is_still_routed() {
         "calls that heard the fallback after a connection cut"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_first_webhooks_list_each_call_once_in_the_call_log() {
+    let c = Cluster::start(2, monday_10am()).await;
+    for _ in 0..20 {
+        let mut sim = c.simulator();
+        sim.deliver_twice = true;
+        sim.run(database_call()).await.unwrap();
+    }
+    let mut conn = redis::Client::open(c.redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let entries: usize = redis::cmd("ZCARD")
+        .arg(switchboard_routing::keys::call_log())
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(entries, 20);
+    let recent = c.store().recent_calls(20).await.unwrap();
+    assert_eq!(recent.len(), 20);
+}
