@@ -66,6 +66,18 @@ pub struct Config {
     /// chart sets 5; leave it at 0 outside a cluster.
     #[arg(long, env = "SWITCHBOARD_DRAIN_SECONDS", default_value_t = 0)]
     pub drain_seconds: u64,
+    /// Connections served at once; more wait in the accept backlog (each idle connection
+    /// costs about 33 KB).
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Longest wait, in seconds, for a request's head, and so the longest a keep-alive
+    /// connection stays idle. Keep it above the idle timeout of the proxy in front (60 s for
+    /// ingress-nginx and AWS load balancers).
+    #[arg(long, env = "SWITCHBOARD_IDLE_TIMEOUT_SECONDS", default_value_t = 75)]
+    pub idle_timeout_seconds: u64,
+    /// How long, in seconds, requests in flight get to finish at shutdown (after the drain).
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Config {
@@ -74,6 +86,15 @@ impl Config {
         match self.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
+        }
+    }
+
+    /// The connection limits.
+    pub fn limits(&self) -> crate::listen::Limits {
+        crate::listen::Limits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: Duration::from_secs(self.idle_timeout_seconds.max(1)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod flow;
+pub mod listen;
 pub mod metrics;
 pub mod server;
 pub mod sms;

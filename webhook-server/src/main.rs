@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use switchboard_webhook::config::Config;
 use switchboard_webhook::store::{RedisStore, Retention};
-use switchboard_webhook::{AppState, Clock, Credentials, Fallback, Store, app};
+use switchboard_webhook::{AppState, Clock, Credentials, Fallback, Store, app, listen};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc rather than the system allocator: a webhook allocates many short-lived strings
@@ -81,20 +81,23 @@ async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     tracing::info!(listen = %config.listen, public_url = %config.public_url, threads, "serving Twilio webhooks");
     let drain = config.drain();
     let draining = state.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown().await;
-            if !drain.is_zero() {
-                draining.drain();
-                tracing::info!(
-                    seconds = drain.as_secs(),
-                    "draining: unready, still answering until the pod is out of the Service"
-                );
-                tokio::time::sleep(drain).await;
-            }
-            tracing::info!("shutting down: finishing requests in flight");
-        })
-        .await?;
+    let limits = config.limits();
+    listen::serve(listener, app(state), limits, async move {
+        shutdown().await;
+        if !drain.is_zero() {
+            draining.drain();
+            tracing::info!(
+                seconds = drain.as_secs(),
+                "draining: unready, still answering until the pod is out of the Service"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!(
+            grace_seconds = limits.shutdown_grace.as_secs(),
+            "shutting down: finishing requests in flight"
+        );
+    })
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -28,6 +28,7 @@ use serde::Deserialize;
 use switchboard_routing::{RoutingTable, signature};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::Clock;
@@ -40,6 +41,8 @@ use crate::twiml::{Dial, Noun, Response, Say, Verb};
 
 /// Twilio's webhook bodies are a few kilobytes; anything far larger is not Twilio.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest time a request's body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Compare-and-set attempts before giving up on a call that keeps changing under us.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -187,6 +190,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(twilio)
         .merge(ops)
+        // A body sent slower than this is cut (`check_signature` then answers TwiML): a
+        // half-sent request cannot hold a connection, or a shutdown, for ever.
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             // The panic itself is logged by the panic hook; the caller still gets TwiML.
             twiml_response(&Fallback::default().twiml())
