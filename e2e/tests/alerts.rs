@@ -113,7 +113,7 @@ impl Harness {
         // The dispatcher's credentials come from manifests, as the folder operator reads them.
         let dir = tempfile::tempdir().unwrap();
         let keys_yaml = format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: test-keys, namespace: oncall}}\nstringData:\n  hmac: {HMAC_KEY}\n  slack-url: {}/services/T0/B0/x\n  pd-key: {PD_KEY}\n  grafana-url: {}/integrations/v1/webhook/abc/\n",
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: test-keys, namespace: oncall, labels: {{switchboard.dev/notifications: \"true\"}}}}\nstringData:\n  hmac: {HMAC_KEY}\n  slack-url: {}/services/T0/B0/x\n  pd-key: {PD_KEY}\n  grafana-url: {}/integrations/v1/webhook/abc/\n",
             r.slack.url, r.grafana.url
         );
         std::fs::write(dir.path().join("keys.yaml"), keys_yaml).unwrap();
@@ -724,4 +724,68 @@ async fn two_dispatchers_send_each_stage_of_100_calls_once() {
     assert_eq!(total, expected);
     let slack = h.r.slack.received().len();
     assert_eq!(slack, expected, "Slack messages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_cannot_have_the_twilio_credentials_or_an_unlabelled_secret_sent_anywhere() {
+    // Someone who may edit the policy but not read Secrets points a PagerDuty target (whose
+    // key travels in the body) at their own URL with the Twilio credentials Secret, and a
+    // webhook target at a Secret nobody labelled for notifications.
+    let h = Harness::start(None).await;
+    let dir = h._manifests.path();
+    std::fs::write(
+        dir.join("other.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: database-password, namespace: oncall}\nstringData:\n  password: hunter2-not-for-you\n",
+    )
+    .unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    h.secrets.set(Snapshot::of(
+        &load_files(&files, &SchemaChecker::new()).unwrap(),
+    ));
+    let store = store_on(&h.redis);
+    let mut table = (*store.table(HOTLINE).await.unwrap().unwrap()).clone();
+    let mut stolen = target("pagerduty", "PagerDuty");
+    stolen.url = Some(format!("{}/v2/enqueue", h.r.pagerduty.url));
+    stolen.secret = Some(SecretKey {
+        name: "twilio-credentials".into(),
+        key: "authToken".into(),
+    });
+    let mut unlabelled = target("incident-bot", "Webhook");
+    unlabelled.url = Some(format!("{}/hooks/switchboard", h.r.webhook.url));
+    unlabelled.secret = Some(SecretKey {
+        name: "database-password".into(),
+        key: "password".into(),
+    });
+    table.policy.notifications = vec![stolen, unlabelled];
+    table.revision = format!("{}-foreign-secrets", table.revision);
+    store.put_table(&table).await.unwrap();
+
+    let _d = h.dispatch().await;
+    for _ in 0..5 {
+        h.simulator().run(database_call()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let m = h.metrics.encode();
+    let delivered = h.r.pagerduty.received().len() + h.r.webhook.received().len();
+    let leaked =
+        h.r.pagerduty
+            .received()
+            .iter()
+            .chain(h.r.webhook.received().iter())
+            .filter(|r| {
+                let body = String::from_utf8_lossy(&r.body);
+                body.contains(TOKEN) || body.contains("hunter2")
+            })
+            .count();
+    println!("5 calls: {delivered} deliveries to the two targets, {leaked} carrying a secret");
+    assert_eq!(delivered, 0);
+    assert!(
+        m.lines().any(|l| l.contains("target=\"pagerduty\"")
+            && l.contains("result=\"failed\"")
+            && !l.ends_with(" 0")),
+        "{m}"
+    );
 }

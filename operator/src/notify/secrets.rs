@@ -35,6 +35,36 @@ fn missing_key(namespace: &str, name: &str, key: &str) -> String {
     format!("Secret {namespace}/{name} has no key {key:?}")
 }
 
+/// The label that lets a policy's notification targets use a Secret: `"true"`.
+///
+/// NB: whoever may edit an IncomingCallPolicy chooses a target's `url` and the Secret its key
+/// comes from; without this rule they could have the operator deliver any Secret of the
+/// namespace (the Twilio auth token included) to a URL of theirs. The label is the consent of
+/// someone who may write that Secret; and a Secret that holds a PhoneNumber's Twilio
+/// credentials is never used for a notification, labelled or not.
+pub const NOTIFICATIONS_LABEL: &str = "switchboard.dev/notifications";
+
+/// Whether notification targets may read `secret` (`namespace/name`); `credentials` says
+/// whether a PhoneNumber of the namespace names it as its Twilio credentials.
+pub fn usable_for_notifications(
+    secret: &Secret,
+    namespace: &str,
+    name: &str,
+    credentials: bool,
+) -> Result<(), String> {
+    if credentials {
+        return Err(format!(
+            "Secret {namespace}/{name} holds a PhoneNumber's Twilio credentials, which notification targets never read: put the target's key in a Secret of its own"
+        ));
+    }
+    if secret.labels().get(NOTIFICATIONS_LABEL).map(String::as_str) != Some("true") {
+        return Err(format!(
+            "Secret {namespace}/{name} is not labelled {NOTIFICATIONS_LABEL}=true: label it (kubectl label secret -n {namespace} {name} {NOTIFICATIONS_LABEL}=true) to let notification targets use it"
+        ));
+    }
+    Ok(())
+}
+
 /// Secrets read from the Kubernetes API (the operator's RBAC allows `get` on Secrets and
 /// PhoneNumbers).
 #[derive(Clone)]
@@ -72,6 +102,15 @@ impl Secrets for KubeSecrets {
             .secret(namespace, name)
             .await?
             .ok_or_else(|| format!("Secret {namespace}/{name} does not exist"))?;
+        let numbers = Api::<PhoneNumber>::namespaced(self.client.clone(), namespace)
+            .list(&Default::default())
+            .await
+            .map_err(|e| format!("listing the PhoneNumbers of {namespace}: {e}"))?;
+        let credentials = numbers
+            .items
+            .iter()
+            .any(|n| n.spec.credentials_secret_ref.name == name);
+        usable_for_notifications(&secret, namespace, name, credentials)?;
         secret_value(&secret, key).ok_or_else(|| missing_key(namespace, name, key))
     }
 
@@ -167,6 +206,11 @@ impl Secrets for FolderSecrets {
         let secret = snap
             .secret(namespace, name)
             .ok_or_else(|| format!("Secret {namespace}/{name} is not in the manifests"))?;
+        let credentials = snap.numbers.iter().any(|n| {
+            n.namespace().unwrap_or_else(|| "default".into()) == namespace
+                && n.spec.credentials_secret_ref.name == name
+        });
+        usable_for_notifications(secret, namespace, name, credentials)?;
         secret_value(secret, key).ok_or_else(|| missing_key(namespace, name, key))
     }
 
