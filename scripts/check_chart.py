@@ -289,6 +289,34 @@ def check_kustomize_builds() -> None:
             print(f"ok   kubectl kustomize {rel}: {count} objects")
 
 
+def check_secret_access() -> None:
+    """Who may read Secrets, per operator.secretAccess: by default no ClusterRole does."""
+    chart = helm.Chart.load(str(CHART))
+    base = yaml.safe_load((CHART / "ci" / "default-values.yaml").read_text())
+
+    def secret_grants(values: dict) -> list[tuple[str, str]]:
+        out = []
+        for _, d in docs(chart.render(values, name="switchboard", namespace="switchboard")):
+            if d.get("kind") in ("Role", "ClusterRole"):
+                if any("secrets" in r.get("resources", []) for r in d.get("rules", [])):
+                    out.append((d["kind"], d["metadata"].get("namespace", "")))
+        return sorted(out)
+
+    cases = [
+        ({}, [("Role", "switchboard")]),
+        ({"operator": {"secretNamespaces": ["oncall", "payments"]}}, [("Role", "oncall"), ("Role", "payments")]),
+        ({"operator": {"secretAccess": "cluster"}}, [("ClusterRole", "")]),
+        ({"operator": {"watchNamespace": "oncall"}}, [("Role", "oncall")]),
+    ]
+    for extra, want in cases:
+        values = {**base, **extra}
+        got = secret_grants(values)
+        if got != want:
+            fail(f"secret access with {extra}: Secrets readable through {got}, want {want}")
+        else:
+            print(f"ok   secret access with {extra or 'the defaults'}: {got}")
+
+
 def main() -> int:
     generated = (ROOT / "crds" / "switchboard.dev.yaml").read_text()
     if (CHART / "crds" / "switchboard.dev.yaml").read_text() != generated:
@@ -305,6 +333,7 @@ def main() -> int:
         else:
             print("ok   defaults alone: refused, naming publicUrl")
     check_secret_rule()
+    check_secret_access()
     check_health_lua()
     check_kustomize()
     check_kustomize_builds()

@@ -111,6 +111,8 @@ async fn chart_examples_call_and_cleanup_on_a_real_cluster() {
         .args(["--set", "redis.embedded.enabled=true"])
         .args(["--set", "webhook.twilioAuthSecret=twilio-auth"])
         .args(["--set", "networkPolicy.enabled=false"])
+        // The team's Secrets are read through a Role there, not cluster-wide.
+        .args(["--set", &format!("operator.secretNamespaces={{{TEAM}}}")])
         .args([
             "--set",
             &format!("operator.twilioApiUrl=http://{host}:{fake_port}"),

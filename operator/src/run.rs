@@ -55,6 +55,11 @@ pub struct Config {
     /// Only watch this namespace (default: all namespaces).
     #[arg(long, env = "SWITCHBOARD_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
+    /// Read and watch Secrets only in these namespaces (comma-separated), where the chart's
+    /// `rbac.secretNamespaces` grants it through namespaced Roles: no cluster-wide Secret access.
+    /// Default: where the operator watches (all namespaces, or `--watch-namespace`).
+    #[arg(long, env = "SWITCHBOARD_SECRET_NAMESPACES", value_delimiter = ',')]
+    pub secret_namespaces: Vec<String>,
     /// Namespace of the leader-election Lease (default: the pod's namespace).
     #[arg(long, env = "SWITCHBOARD_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
@@ -365,8 +370,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let policies: Api<IncomingCallPolicy> = scoped(&client, ns);
     let chains: Api<EscalationChain> = scoped(&client, ns);
     let schedules: Api<Schedule> = scoped(&client, ns);
-    // Metadata only (`PartialObjectMeta`): see the Secret watch below.
-    let secrets: Api<PartialObjectMeta<Secret>> = scoped(&client, ns);
+    // Metadata only (`PartialObjectMeta`): see the Secret watch below. One watch per namespace
+    // the operator may read Secrets in, when it is limited to some.
+    let secret_apis: Vec<Api<PartialObjectMeta<Secret>>> = if config.secret_namespaces.is_empty() {
+        vec![scoped(&client, ns)]
+    } else {
+        config
+            .secret_namespaces
+            .iter()
+            .map(|n| Api::namespaced(client.clone(), n.trim()))
+            .collect()
+    };
 
     let mut gc_conn = redis.clone();
     let existing = numbers.list(&ListParams::default()).await?.items;
@@ -436,7 +450,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let guard = tokio::spawn(controller::live::guard(ctx.clone()));
 
     let (s1, s2, s3) = (stores.clone(), stores.clone(), stores.clone());
-    let numbers_ctl = controller
+    let mut numbers_ctl = controller
         .watches(policies, wc.clone(), move |p: IncomingCallPolicy| {
             deps::policy_users(
                 &p.namespace().unwrap_or_default(),
@@ -465,10 +479,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .watches(scoped::<PhoneNumber>(&client, ns), wc.clone(), {
             let s = stores.clone();
             move |pn: PhoneNumber| deps::number_peers(&pn, &s.numbers.state())
-        })
-        // Secrets by metadata only: a rotated token changes the Secret's resourceVersion,
-        // which is all the mapping needs, and no Secret's data is streamed into the operator.
-        .watches(secrets, watcher::Config::default(), {
+        });
+    // Secrets by metadata only: a rotated token changes the Secret's resourceVersion, which is
+    // all the mapping needs, and no Secret's data is streamed into the operator.
+    for secrets in secret_apis {
+        numbers_ctl = numbers_ctl.watches(secrets, watcher::Config::default(), {
             let s = stores.clone();
             move |secret: PartialObjectMeta<Secret>| -> Vec<ObjectRef<PhoneNumber>> {
                 deps::secret_users(
@@ -477,7 +492,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     &s.numbers.state(),
                 )
             }
-        })
+        });
+    }
+    let numbers_ctl = numbers_ctl
         .graceful_shutdown_on(shutdown_signal())
         .run(
             phone_number::reconcile,

@@ -1057,3 +1057,35 @@ async fn with_a_watched_namespace_the_crd_check_lists_only_that_namespace() {
         "/apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_the_operator_may_not_read_names_the_value_that_grants_it() {
+    // Installed with operator.secretNamespaces not listing this namespace: the API server
+    // answers the Secret's GET with 403, and the PhoneNumber says what to set.
+    let mut pn = examples_hotline().await;
+    pn.metadata.finalizers = Some(vec![phone_number::FINALIZER.into()]);
+    let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": "secrets \"twilio-credentials\" is forbidden: User \"system:serviceaccount:switchboard:switchboard-operator\" cannot get resource \"secrets\" in API group \"\" in the namespace \"oncall\""});
+    let s = setup_with(
+        false,
+        scenario(vec![
+            expect(
+                "GET /api/v1/namespaces/oncall/secrets/twilio-credentials".into(),
+                (403, forbidden),
+            ),
+            // The table is still published (what the manifests say does not need the Secret);
+            // Twilio, which does, is left alone.
+            event("RoutesPublished"),
+            patch_status(&pn)
+                .has("CredentialsMissing")
+                .has("may not read Secrets in namespace oncall")
+                .has("rbac.secretNamespaces"),
+        ]),
+    )
+    .await;
+    phone_number::reconcile(Arc::new(pn), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_followed(&s.seen, 3);
+    assert_eq!(twilio_writes(&s.twilio), Vec::<String>::new());
+}

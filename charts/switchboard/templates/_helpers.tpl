@@ -66,3 +66,14 @@ fsGroup: {{ . }}
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{- /*
+The namespaces the operator reads Secrets in through namespaced Roles, comma-separated; empty
+when it reads them through its ClusterRole (operator.secretAccess=cluster) or its watch
+namespace's Role (operator.watchNamespace).
+*/ -}}
+{{- define "switchboard.secretNamespaces" -}}
+{{- if and (eq .Values.operator.watchNamespace "") (eq .Values.operator.secretAccess "namespaces") -}}
+{{- .Values.operator.secretNamespaces | default (list .Release.Namespace) | uniq | join "," -}}
+{{- end -}}
+{{- end -}}

@@ -165,10 +165,18 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
 
     // dereference
     let secret_name = &pn.spec.credentials_secret_ref.name;
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+    let creds = match Api::<Secret>::namespaced(ctx.client.clone(), &ns)
         .get_opt(secret_name)
-        .await?;
-    let creds = Credentials::from_secret(secret.as_ref(), secret_name);
+        .await
+    {
+        Ok(secret) => Credentials::from_secret(secret.as_ref(), secret_name),
+        // The operator may be limited to reading Secrets in some namespaces
+        // (`--secret-namespaces`, the chart's `rbac.secretNamespaces`).
+        Err(kube::Error::Api(e)) if e.code == 403 => Err(format!(
+            "the operator may not read Secrets in namespace {ns}: add {ns} to the chart's rbac.secretNamespaces"
+        )),
+        Err(e) => return Err(e.into()),
+    };
     if let Ok(c) = &creds {
         ctx.kept.keep(pn, c);
     }
