@@ -56,7 +56,7 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
     /// Read and watch Secrets only in these namespaces (comma-separated), where the chart's
-    /// `rbac.secretNamespaces` grants it through namespaced Roles: no cluster-wide Secret access.
+    /// `operator.secretNamespaces` grants it through namespaced Roles: no cluster-wide Secret access.
     /// Default: where the operator watches (all namespaces, or `--watch-namespace`).
     #[arg(long, env = "SWITCHBOARD_SECRET_NAMESPACES", value_delimiter = ',')]
     pub secret_namespaces: Vec<String>,

@@ -1079,7 +1079,7 @@ async fn a_secret_the_operator_may_not_read_names_the_value_that_grants_it() {
             patch_status(&pn)
                 .has("CredentialsMissing")
                 .has("may not read Secrets in namespace oncall")
-                .has("rbac.secretNamespaces"),
+                .has("operator.secretNamespaces"),
         ]),
     )
     .await;

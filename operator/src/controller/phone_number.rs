@@ -171,9 +171,9 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     {
         Ok(secret) => Credentials::from_secret(secret.as_ref(), secret_name),
         // The operator may be limited to reading Secrets in some namespaces
-        // (`--secret-namespaces`, the chart's `rbac.secretNamespaces`).
+        // (`--secret-namespaces`, the chart's `operator.secretNamespaces`).
         Err(kube::Error::Api(e)) if e.code == 403 => Err(format!(
-            "the operator may not read Secrets in namespace {ns}: add {ns} to the chart's rbac.secretNamespaces"
+            "the operator may not read Secrets in namespace {ns}: add {ns} to the chart's operator.secretNamespaces"
         )),
         Err(e) => return Err(e.into()),
     };
