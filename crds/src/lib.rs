@@ -34,6 +34,10 @@ pub const VERSION: &str = "v1alpha1";
 /// `apiVersion` as written in manifests.
 pub const API_VERSION: &str = "switchboard.dev/v1alpha1";
 
+/// What a free-text field of a spec may hold: anything but the control characters XML 1.0
+/// cannot carry (tab, line feed and carriage return are fine).
+pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$";
+
 /// The four CustomResourceDefinitions, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     [
@@ -59,10 +63,23 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 ///   live item, so every re-apply reports the object `configured` although nothing changed
 ///   (and a GitOps diff never settles). The operator applies the same defaults when it reads
 ///   the object (serde's), so nothing is lost; defaults outside lists stay in the schema.
+/// - Every free-text string of a spec (one with no `pattern`, `enum` or `format` of its own)
+///   refuses control characters other than tab, line feed and carriage return
+///   ([`TEXT_PATTERN`]): a greeting or a name is spoken in TwiML, and XML 1.0 cannot carry
+///   them (a NUL in a greeting made every call's TwiML invalid).
 fn for_the_api_server(crd: CustomResourceDefinition) -> CustomResourceDefinition {
-    fn walk(v: &mut serde_json::Value, in_list: bool) {
+    fn walk(v: &mut serde_json::Value, in_list: bool, in_schema: bool, in_status: bool) {
         match v {
             serde_json::Value::Object(map) => {
+                if in_schema
+                    && !in_status
+                    && map.get("type").and_then(|t| t.as_str()) == Some("string")
+                    && !["pattern", "enum", "format"]
+                        .iter()
+                        .any(|k| map.contains_key(*k))
+                {
+                    map.insert("pattern".into(), TEXT_PATTERN.into());
+                }
                 if let Some(serde_json::Value::String(f)) = map.get_mut("format")
                     && f.starts_with("uint")
                 {
@@ -72,15 +89,23 @@ fn for_the_api_server(crd: CustomResourceDefinition) -> CustomResourceDefinition
                     map.remove("default");
                 }
                 for (key, child) in map.iter_mut() {
-                    walk(child, in_list || key == "items");
+                    walk(
+                        child,
+                        in_list || key == "items",
+                        in_schema || key == "openAPIV3Schema",
+                        // The status is the operator's to write, not a user's to check.
+                        in_status || (in_schema && key == "status"),
+                    );
                 }
             }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(i, in_list)),
+            serde_json::Value::Array(items) => items
+                .iter_mut()
+                .for_each(|i| walk(i, in_list, in_schema, in_status)),
             _ => {}
         }
     }
     let mut value = serde_json::to_value(&crd).expect("a CRD always serializes");
-    walk(&mut value, false);
+    walk(&mut value, false, false, false);
     serde_json::from_value(value).expect("the CRD still deserializes")
 }
 

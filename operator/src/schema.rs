@@ -95,6 +95,10 @@ impl SchemaChecker {
         for error in ks.validator.iter_errors(value) {
             let path = dotted_path(error.instance_path().as_str());
             let mut message = error.masked().to_string();
+            if message.contains(switchboard_crds::TEXT_PATTERN) {
+                // The CRDs' free-text pattern: say what it means.
+                message = "contains a control character (such as NUL, ESC or a form feed), which the TwiML it is spoken in cannot carry: remove it".into();
+            }
             if let Some(hint) = description_at(&ks.schema, &path) {
                 message = format!("{message}. Expected: {hint}");
             }

@@ -305,12 +305,16 @@ pub fn describe(
     if state.phase != Phase::Describe {
         return (state, Response::new());
     }
-    if !speech.trim().is_empty() {
-        state.description = Some(speech.trim().to_string());
-        state.event(
-            now,
-            format!("caller described the problem: {:?}", speech.trim()),
-        );
+    // What the caller said is spoken in the whisper and sent in alerts: control characters
+    // (which XML cannot carry, and which a terminal would act on) become spaces.
+    let speech = speech
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !speech.is_empty() {
+        state.event(now, format!("caller described the problem: {speech:?}"));
+        state.description = Some(speech);
     }
     start_escalation(t, state, now, urls)
 }

@@ -384,3 +384,23 @@ fn a_late_accept_after_the_dial_moved_on_does_not_connect() {
     assert!(s.accepted.is_none());
     assert!(r.to_xml().contains("not accepted"));
 }
+
+#[test]
+fn control_characters_in_what_the_caller_said_become_spaces() {
+    let t = table();
+    let now = monday_10am();
+    let (s, _) = flow::incoming(
+        Some(&t),
+        &Incoming {
+            call_sid: "CA9",
+            from: "+15105550123",
+            to: "+14155550100",
+        },
+        now,
+        &urls(),
+    );
+    let (s, _) = flow::menu(&t, s, 0, "2", now, &urls());
+    let (s, r) = flow::describe(&t, s, " the db\u{0}is\u{1b}[31m down\r\n\t", now, &urls());
+    assert_eq!(s.description.as_deref(), Some("the db is [31m down"));
+    assert!(!r.to_xml().contains('\u{1b}'));
+}
