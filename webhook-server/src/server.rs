@@ -109,6 +109,40 @@ struct Inner {
     /// Set on SIGTERM: `/readyz` answers 503 so that Kubernetes takes the pod out of the
     /// Service while it still serves every request that reaches it ([`AppState::drain`]).
     draining: std::sync::atomic::AtomicBool,
+    /// Rejected requests are logged at most once a second (each is counted in the metrics).
+    rejections: RateLimitedLog,
+}
+
+/// Lets one line through per second and counts the ones held back, so that a flood of
+/// unsigned requests (a scanner, a wrong auth token on a busy number) costs a line a second,
+/// not a line a request.
+#[derive(Debug, Default)]
+struct RateLimitedLog {
+    /// The Unix second of the last line let through.
+    second: std::sync::atomic::AtomicU64,
+    /// Lines held back since.
+    held: std::sync::atomic::AtomicU64,
+}
+
+impl RateLimitedLog {
+    /// `Some(held back since the last line)` when a line may be logged now.
+    fn admit(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.second.load(Relaxed);
+        if last != now
+            && self
+                .second
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            return Some(self.held.swap(0, Relaxed));
+        }
+        self.held.fetch_add(1, Relaxed);
+        None
+    }
 }
 
 impl AppState {
@@ -130,6 +164,7 @@ impl AppState {
             clock,
             metrics: Metrics::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
+            rejections: RateLimitedLog::default(),
         }))
     }
 
@@ -250,7 +285,12 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
                     reason: "unreadable-body".to_string(),
                 })
                 .inc();
-            warn!("webhook refused: body unreadable or over {MAX_BODY_BYTES} bytes");
+            if let Some(held_back) = st.0.rejections.admit() {
+                warn!(
+                    held_back,
+                    "webhook refused: body unreadable or over {MAX_BODY_BYTES} bytes"
+                );
+            }
             return twiml_response(&Fallback::default().twiml());
         }
     };
@@ -294,10 +334,15 @@ fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse 
         .inc();
     let call_sid = params.map(|p| p.get("CallSid")).unwrap_or("");
     let account_sid = params.map(|p| p.get("AccountSid")).unwrap_or("");
-    warn!(
-        reason,
-        call_sid, account_sid, "webhook refused: X-Twilio-Signature check failed"
-    );
+    if let Some(held_back) = st.0.rejections.admit() {
+        warn!(
+            reason,
+            call_sid,
+            account_sid,
+            held_back,
+            "webhook refused: X-Twilio-Signature check failed (at most one such line a second; held_back: refused since the last one, all counted in signature_rejections_total)"
+        );
+    }
     (StatusCode::FORBIDDEN, "invalid Twilio signature\n").into_response()
 }
 
@@ -869,5 +914,21 @@ fn observe(st: &AppState, before: Option<&CallState>, after: &CallState) {
             answered_by = after.accepted.as_ref().map(|(r, _)| r.display_name.as_str()).unwrap_or(""),
             "call ended"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RateLimitedLog;
+
+    #[test]
+    fn a_flood_of_rejections_logs_one_line_and_counts_the_rest() {
+        let log = RateLimitedLog::default();
+        let admitted = (0..10_000).filter(|_| log.admit().is_some()).count();
+        // The loop may straddle a second boundary: one line per second it ran in.
+        assert!((1..=2).contains(&admitted), "{admitted}");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let held = log.admit().expect("a new second lets a line through");
+        assert!(held >= 9_998, "{held}");
     }
 }
