@@ -113,7 +113,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // Alerts and text forwards are sent from Redis's queue; the in-memory store has none.
     let secrets = match &args.redis_url {
         Some(url) => {
-            let conn = redis::Client::open(url.as_str())
+            let conn = switchboard_routing::connect::client(url)
                 .context("the Redis URL is not valid")?
                 .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
             let secrets = FolderSecrets::new(args.twilio_api_url.clone());

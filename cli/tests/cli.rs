@@ -353,3 +353,99 @@ fn calls_texts_lists_the_text_log_in_redis() {
         "{out}"
     );
 }
+
+/// A redis-server on loopback speaking only TLS, with `password`, its certificate signed by a
+/// CA of the test's; the CA's PEM file, for `SSL_CERT_FILE`.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    ca: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_redis(password: &str) -> TlsRedis {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let path = |n: &str| dir.path().join(n);
+    std::fs::write(path("ca.crt"), ca.pem()).unwrap();
+    std::fs::write(path("server.crt"), cert.pem()).unwrap();
+    std::fs::write(path("server.key"), key.serialize_pem()).unwrap();
+    let port = switchboard_testkit::free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+        .arg("--tls-cert-file")
+        .arg(path("server.crt"))
+        .arg("--tls-key-file")
+        .arg(path("server.key"))
+        .arg("--tls-ca-cert-file")
+        .arg(path("ca.crt"))
+        .args(["--requirepass", password])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    TlsRedis {
+        child,
+        port,
+        ca: path("ca.crt"),
+        _dir: dir,
+    }
+}
+
+#[test]
+fn calls_reads_a_tls_redis_with_a_password_that_a_url_could_not_hold() {
+    let password = "p@ss/w:rd#%?";
+    let redis = tls_redis(password);
+    let url = format!("rediss://localhost:{}/0", redis.port);
+    let run = |pw: &str| {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["calls", "--redis-url", &url])
+            .env("SSL_CERT_FILE", &redis.ca)
+            .env("SWITCHBOARD_REDIS_PASSWORD", pw)
+            .output()
+            .unwrap()
+    };
+    let ok = run(password);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.starts_with("STARTED (UTC)"), "{out}");
+    let wrong = run("not-it");
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(err.contains("authentication failed"), "{err}");
+    assert!(!err.contains("not-it") && !err.contains(password), "{err}");
+}

@@ -42,7 +42,10 @@ pub struct Config {
     /// The webhook server's public URL; Twilio numbers are pointed at it.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     pub public_url: String,
-    /// Redis URL (`redis://`, or `rediss://` for TLS; a password goes in the URL).
+    /// Redis URL (`redis://`, or `rediss://` for TLS, trusting the system's CA roots or
+    /// `SSL_CERT_FILE`). The password comes from `SWITCHBOARD_REDIS_PASSWORD` (and an ACL user
+    /// from `SWITCHBOARD_REDIS_USERNAME`), any characters, never from a URL that would need
+    /// them percent-encoded.
     #[arg(
         long,
         env = "SWITCHBOARD_REDIS_URL",
@@ -257,7 +260,7 @@ impl Config {
 
 /// Runs the operator on a folder of manifests until SIGTERM (see `folder.rs`).
 pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Result<()> {
-    let redis = redis::Client::open(config.redis_url.as_str())
+    let redis = switchboard_routing::connect::client(&config.redis_url)
         .context("the Redis URL is not valid")?
         .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
     let metrics = Arc::new(Metrics::default());
@@ -324,7 +327,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let notify_settings = config.notify_settings()?;
     let resync = config.resync()?;
     check_crds(&client, config.watch_namespace.as_deref()).await?;
-    let redis = redis::Client::open(config.redis_url.as_str())
+    let redis = switchboard_routing::connect::client(&config.redis_url)
         .context("the Redis URL is not valid")?
         .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
     let metrics = Arc::new(Metrics::default());

@@ -12,6 +12,8 @@
 //! `schedule.rs` + `oncall.rs` the on-call engine.
 
 pub mod alert;
+#[cfg(feature = "redis")]
+pub mod connect;
 pub mod error;
 pub mod escalation;
 pub mod keys;

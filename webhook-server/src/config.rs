@@ -15,7 +15,8 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
-    /// Redis URL (`redis://host:6379/0`; `rediss://` for TLS).
+    /// Redis URL (`redis://host:6379/0`; `rediss://` for TLS). The password comes from
+    /// `SWITCHBOARD_REDIS_PASSWORD` (see `switchboard_routing::connect`).
     #[arg(
         long,
         env = "SWITCHBOARD_REDIS_URL",

@@ -34,6 +34,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
+    // TLS to Redis (`rediss://`) uses rustls with ring, as the operator does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_format == "text" {
         tracing_subscriber::fmt().with_env_filter(filter).init();

@@ -257,7 +257,7 @@ impl RedisStore {
     /// A lazily connecting store; commands fail within `timeout` when Redis is away, so a
     /// webhook can still answer with the fallback before Twilio gives up on it.
     pub fn connect(url: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url)?;
+        let client = switchboard_routing::connect::client(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))

@@ -29,18 +29,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- required "publicUrl is required: the URL Twilio reaches the webhook server at, e.g. https://switchboard.example.com" .Values.publicUrl | trimSuffix "/" -}}
 {{- end -}}
 
-{{/* The Redis URL, with $(SWITCHBOARD_REDIS_PASSWORD) when a password Secret is set. */}}
+{{/* The Redis URL. A password is never spliced into it (it would need percent-encoding):
+the binaries read it from SWITCHBOARD_REDIS_PASSWORD (switchboard.redisEnv). */}}
 {{- define "switchboard.redisUrl" -}}
 {{- if .Values.redis.embedded.enabled -}}
 redis://{{ include "switchboard.fullname" . }}-redis:6379/0
 {{- else -}}
-{{- $url := required "redis.url is required (or set redis.embedded.enabled=true to try Switchboard out)" .Values.redis.url -}}
-{{- if .Values.redis.passwordSecret.name -}}
-{{- $parts := splitList "://" $url -}}
-{{ index $parts 0 }}://:$(SWITCHBOARD_REDIS_PASSWORD)@{{ index $parts 1 }}
-{{- else -}}
-{{ $url }}
-{{- end -}}
+{{ required "redis.url is required (or set redis.embedded.enabled=true to try Switchboard out)" .Values.redis.url }}
 {{- end -}}
 {{- end -}}
 
