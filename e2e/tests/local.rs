@@ -439,7 +439,10 @@ async fn a_deleted_policy_keeps_its_number_answering_until_the_phone_number_is_d
     // Deleting the PhoneNumber is what takes the number out of service.
     s.edit("phone-numbers.yaml", without("support-hotline"));
     s.wait_until("the hotline's table is removed", async || {
-        s.revision(HOTLINE).await.is_none() && s.table(HOTLINE).await.is_none()
+        // The revision key keeps the "unpublished" mark, so that webhook servers tell an
+        // unpublished number from a Redis that lost its data.
+        s.revision(HOTLINE).await.as_deref() == Some(keys::UNPUBLISHED)
+            && s.table(HOTLINE).await.is_none()
     })
     .await;
     s.wait_until("the hotline no longer points at Switchboard", async || {

@@ -30,6 +30,16 @@ pub fn route(number: &str) -> String {
     [PREFIX, ":route:{", number, "}"].concat()
 }
 
+/// The revision an unpublished number's revision key holds for a while
+/// ([`UNPUBLISHED_TTL_SECONDS`]): a reader that finds no revision key at all knows Redis lost
+/// its data (restarted empty, or failed over to an empty replica), not that the number was
+/// taken out of service, and keeps answering with the table it read last.
+pub const UNPUBLISHED: &str = "-";
+
+/// How long the [`UNPUBLISHED`] mark lives: longer than a webhook server answers from its
+/// last table while Redis has none.
+pub const UNPUBLISHED_TTL_SECONDS: u64 = 7 * 24 * 3600;
+
 /// The key holding the revision of `number`'s routing table. Readers that cache parsed
 /// tables read this small key and fetch the table only when the revision changed; writers set
 /// both keys in one `MULTI` (they share a hash tag, so that is valid on Redis Cluster too).

@@ -5,7 +5,8 @@
 //!   publish:   GET rev ─ same? done
 //!              MULTI  SET route:{n} <json>  SET route:{n}:rev <revision>  EXEC   (one slot, atomic)
 //!              SADD routes n
-//!   unpublish: MULTI DEL route:{n} route:{n}:rev EXEC;  SREM routes n
+//!   unpublish: MULTI DEL route:{n}  SET route:{n}:rev "-" EX 7d EXEC;  SREM routes n
+//!              (the "-" tells readers the number is out of service, not that Redis lost it)
 //!   restore:   EXISTS route:{n}:rev for every table, in one round trip
 //!              for each missing: a script writes the table and its revision only while the
 //!              revision is still missing;  SADD routes n
@@ -60,7 +61,11 @@ pub async fn unpublish<C: ConnectionLike + Send + Sync>(
         .atomic()
         .del(keys::route(number))
         .ignore()
-        .del(keys::route_revision(number))
+        .set_ex(
+            keys::route_revision(number),
+            keys::UNPUBLISHED,
+            keys::UNPUBLISHED_TTL_SECONDS,
+        )
         .ignore()
         .query_async(c)
         .await?;

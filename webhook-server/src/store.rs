@@ -38,6 +38,7 @@ use jiff::Timestamp;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchboard_routing::{AlertKind, RoutingTable, keys};
+use tracing::{info, warn};
 
 use crate::sms::TextRecord;
 use crate::state::CallState;
@@ -129,44 +130,100 @@ pub enum Store {
 /// is fetched and parsed again only when its revision changed, so every webhook sees the table
 /// as it is in Redis now without moving and parsing an unchanged document each time.
 #[derive(Debug, Default)]
-struct TableCache(Mutex<HashMap<String, Arc<RoutingTable>>>);
+struct TableCache(Mutex<HashMap<String, Cached>>);
+
+/// A table as read, and when Redis last said it was current.
+#[derive(Debug)]
+struct Cached {
+    table: Arc<RoutingTable>,
+    confirmed: std::time::Instant,
+    /// Being served while Redis has no revision of it (logged once per episode).
+    from_memory: bool,
+}
+
+/// How long after Redis last confirmed a table it is still served while Redis holds no
+/// revision of its number at all (Redis restarted empty or failed over to an empty replica,
+/// and the operator has not written it again yet, or is down).
+const SERVE_LAST_TABLE_FOR: Duration = Duration::from_secs(24 * 3600);
 
 impl TableCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn cached(&self, number: &str, revision: &str) -> Option<Arc<RoutingTable>> {
-        self.last(number).filter(|t| t.revision == revision)
+        let mut cache = self.lock();
+        let c = cache
+            .get_mut(number)
+            .filter(|c| c.table.revision == revision)?;
+        c.confirmed = std::time::Instant::now();
+        if c.from_memory {
+            c.from_memory = false;
+            info!(number, "Redis holds this number's table again");
+        }
+        Some(c.table.clone())
     }
 
     fn remove(&self, number: &str) {
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cache.remove(number);
+        self.lock().remove(number);
     }
 
     fn last(&self, number: &str) -> Option<Arc<RoutingTable>> {
-        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(number).cloned()
+        self.lock().get(number).map(|c| c.table.clone())
+    }
+
+    /// The last table of `number`, if Redis confirmed it recently enough to go on serving it
+    /// while Redis has none.
+    fn last_confirmed(&self, number: &str) -> Option<Arc<RoutingTable>> {
+        let mut cache = self.lock();
+        let c = cache
+            .get_mut(number)
+            .filter(|c| c.confirmed.elapsed() < SERVE_LAST_TABLE_FOR)?;
+        if !c.from_memory {
+            c.from_memory = true;
+            warn!(
+                number,
+                revision = %c.table.revision,
+                "Redis holds no routing table of this number (it lost its data?): answering with the table read last until the operator writes it again"
+            );
+        }
+        Some(c.table.clone())
     }
 
     fn insert(&self, number: &str, json: &str) -> Result<Arc<RoutingTable>, StoreError> {
         let table = Arc::new(decode_table(number, json)?);
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(number.to_string(), table.clone());
+        self.lock().insert(
+            number.to_string(),
+            Cached {
+                table: table.clone(),
+                confirmed: std::time::Instant::now(),
+                from_memory: false,
+            },
+        );
         Ok(table)
     }
 }
 
 impl RedisStore {
-    /// The table of `number` whose current revision is `revision` (`None`: not published).
+    /// The table of `number` whose current revision is `revision`: `None` when the number is
+    /// not published ([`keys::UNPUBLISHED`], or never seen). When Redis holds no revision at
+    /// all but this replica read a table of the number within [`SERVE_LAST_TABLE_FOR`], Redis
+    /// lost it (an unpublished number leaves the mark) and that table goes on answering:
+    /// callers hear "not in service" only for numbers really not published.
     async fn table_at(
         &self,
         number: &str,
         revision: Option<String>,
     ) -> Result<Option<Arc<RoutingTable>>, StoreError> {
         let Some(revision) = revision else {
+            return Ok(self.tables.last_confirmed(number));
+        };
+        if revision == keys::UNPUBLISHED {
             // Unpublished: forget it, or every call to the number would first be decided on
             // the old table (`Store::cached_table`) and then again.
             self.tables.remove(number);
             return Ok(None);
-        };
+        }
         if let Some(t) = self.tables.cached(number, &revision) {
             return Ok(Some(t));
         }

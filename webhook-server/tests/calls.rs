@@ -780,3 +780,34 @@ async fn retried_first_webhooks_list_each_call_once_in_the_call_log() {
     let recent = c.store().recent_calls(20).await.unwrap();
     assert_eq!(recent.len(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_comes_back_empty_still_routes_numbers_this_replica_knew_but_not_unpublished_ones()
+ {
+    let c = Cluster::start(1, monday_10am()).await;
+    let first = c.simulator().run(database_call()).await.unwrap();
+    assert!(first.application_errors.is_empty(), "{}", first.render());
+    // Redis restarts with nothing (no persistence), and the operator has not written the
+    // tables again yet.
+    c.redis.restart();
+    let t = c
+        .simulator()
+        .run(database_call().responder(DANA, Behaviour::Accept { after: 4 }))
+        .await
+        .unwrap();
+    assert!(
+        !t.heard.iter().any(|h| h.contains("not in service")),
+        "{}",
+        t.render()
+    );
+    assert_eq!(t.connected.as_deref(), Some(DANA), "{}", t.render());
+    // A number taken out of service is, on the same replica.
+    c.store().remove_table(HOTLINE).await.unwrap();
+    let t = c.simulator().run(database_call()).await.unwrap();
+    assert_eq!(
+        t.heard,
+        [switchboard_webhook::flow::NOT_IN_SERVICE],
+        "{}",
+        t.render()
+    );
+}
