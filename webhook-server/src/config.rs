@@ -68,7 +68,7 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DRAIN_SECONDS", default_value_t = 0)]
     pub drain_seconds: u64,
     /// Connections served at once; more wait in the accept backlog (each idle connection
-    /// costs about 33 KB).
+    /// that has served a request costs about 29 KB: `scripts/bench`, "idle").
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
     /// Longest wait, in seconds, for a request's head, and so the longest a keep-alive
