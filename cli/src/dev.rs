@@ -113,9 +113,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // Alerts and text forwards are sent from Redis's queue; the in-memory store has none.
     let secrets = match &args.redis_url {
         Some(url) => {
-            let conn = switchboard_routing::connect::client(url)
-                .context("the Redis URL is not valid")?
-                .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
+            let conn = switchboard_routing::connect::Conn::lazy(
+                url,
+                redis::aio::ConnectionManagerConfig::new(),
+            )
+            .context("the Redis URL is not valid")?;
             let secrets = FolderSecrets::new(args.twilio_api_url.clone());
             let dispatcher = Dispatcher::new(
                 conn,

@@ -52,7 +52,7 @@ pub trait Routes: Send {
     fn unpublish(&mut self, number: &str) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-impl Routes for redis::aio::ConnectionManager {
+impl Routes for switchboard_routing::connect::Conn {
     async fn publish(&mut self, table: &RoutingTable) -> Result<bool, String> {
         publish::publish(self, table)
             .await

@@ -154,7 +154,7 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> anyhow::Res
 /// operator was down).
 pub async fn collect_garbage(
     numbers: &[PhoneNumber],
-    redis: &mut redis::aio::ConnectionManager,
+    redis: &mut (impl redis::aio::ConnectionLike + Send + Sync),
 ) -> anyhow::Result<Vec<String>> {
     let owned: BTreeSet<String> = numbers
         .iter()
@@ -260,9 +260,11 @@ impl Config {
 
 /// Runs the operator on a folder of manifests until SIGTERM (see `folder.rs`).
 pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Result<()> {
-    let redis = switchboard_routing::connect::client(&config.redis_url)
-        .context("the Redis URL is not valid")?
-        .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
+    let redis = switchboard_routing::connect::Conn::lazy(
+        &config.redis_url,
+        redis::aio::ConnectionManagerConfig::new(),
+    )
+    .context("the Redis URL is not valid")?;
     let metrics = Arc::new(Metrics::default());
     tokio::spawn(serve_health(
         config.metrics_listen,
@@ -327,9 +329,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let notify_settings = config.notify_settings()?;
     let resync = config.resync()?;
     check_crds(&client, config.watch_namespace.as_deref()).await?;
-    let redis = switchboard_routing::connect::client(&config.redis_url)
-        .context("the Redis URL is not valid")?
-        .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())?;
+    let redis = switchboard_routing::connect::Conn::lazy(
+        &config.redis_url,
+        redis::aio::ConnectionManagerConfig::new(),
+    )
+    .context("the Redis URL is not valid")?;
     let metrics = Arc::new(Metrics::default());
     let leading = Arc::new(AtomicBool::new(false));
     tokio::spawn(serve_health(

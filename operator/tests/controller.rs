@@ -187,7 +187,7 @@ async fn setup_with(
     twilio.lock().unwrap().own("+14155550100");
     let ctx = Arc::new(Context {
         client: client.clone(),
-        redis: conn,
+        redis: conn.into(),
         public_url: PUBLIC.into(),
         twilio_api_url: Some(twilio_url),
         recorder: Recorder::new(client, reporter()),

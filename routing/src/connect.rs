@@ -3,7 +3,14 @@
 //!
 //! ```text
 //!   SWITCHBOARD_REDIS_URL  redis://host:6379/0  or  rediss://host:6380/0 (TLS, system roots)
+//!                          redis+sentinel://s1:26379,s2:26379,s3:26379/mymaster/0 (Sentinel)
 //!   SWITCHBOARD_REDIS_PASSWORD, SWITCHBOARD_REDIS_USERNAME (ACL user): any characters
+//!
+//!   Conn ── Direct: a ConnectionManager (reconnects to the one address)
+//!        └─ Sentinel: the master's ConnectionManager; when a command finds the connection
+//!           gone or refused, or the server a replica (READONLY: a failover happened), the
+//!           Sentinels are asked for the master again and a new manager replaces the old;
+//!           a READONLY command, which the server refused without running, is sent again
 //! ```
 //!
 //! NB: a password inside a URL must be percent-encoded (`p@ss/word` is `p%40ss%2Fword`), which
@@ -46,6 +53,243 @@ pub fn with_credentials(
     redis::Client::open(info)
 }
 
+/// The URL scheme of a Redis reached through Sentinel:
+/// `redis+sentinel://host:port[,host:port...]/<master name>[/<db>]`.
+pub const SENTINEL_SCHEME: &str = "redis+sentinel://";
+
+/// A Redis connection for the binaries: straight to one server, or to the master a group of
+/// Sentinels names (see the module notes). Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Conn(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Direct(redis::aio::ConnectionManager),
+    Sentinel(std::sync::Arc<SentinelConn>),
+}
+
+struct SentinelConn {
+    sentinels: tokio::sync::Mutex<redis::sentinel::SentinelClient>,
+    config: redis::aio::ConnectionManagerConfig,
+    /// The master's connection, and how many times it was replaced (so that concurrent
+    /// failures replace it once).
+    current: std::sync::RwLock<Option<(redis::aio::ConnectionManager, u64)>>,
+    db: i64,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Inner::Direct(_) => f.write_str("Conn(direct)"),
+            Inner::Sentinel(_) => f.write_str("Conn(sentinel)"),
+        }
+    }
+}
+
+impl Conn {
+    /// A connection to `url` (see the module notes) that connects when first used, so a
+    /// process starts whether or not Redis is up.
+    pub fn lazy(
+        url: &str,
+        config: redis::aio::ConnectionManagerConfig,
+    ) -> redis::RedisResult<Conn> {
+        match url.strip_prefix(SENTINEL_SCHEME) {
+            None => Ok(Conn(Inner::Direct(
+                client(url)?.get_connection_manager_lazy(config)?,
+            ))),
+            Some(rest) => Ok(Conn(Inner::Sentinel(std::sync::Arc::new(sentinel(
+                rest, config,
+            )?)))),
+        }
+    }
+
+    /// A connection to `url`, connected now (an error when Redis cannot be reached).
+    pub async fn connect(
+        url: &str,
+        config: redis::aio::ConnectionManagerConfig,
+    ) -> redis::RedisResult<Conn> {
+        let conn = Conn::lazy(url, config)?;
+        let mut c = conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut c).await?;
+        Ok(conn)
+    }
+}
+
+impl From<redis::aio::ConnectionManager> for Conn {
+    fn from(c: redis::aio::ConnectionManager) -> Conn {
+        Conn(Inner::Direct(c))
+    }
+}
+
+fn invalid(what: String) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "invalid Redis Sentinel URL",
+        what,
+    ))
+}
+
+/// `host:port,host:port/<master>[/<db>]`, the part after [`SENTINEL_SCHEME`].
+fn sentinel(
+    rest: &str,
+    config: redis::aio::ConnectionManagerConfig,
+) -> redis::RedisResult<SentinelConn> {
+    use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+    let (hosts, path) = rest.split_once('/').ok_or_else(|| {
+        invalid(format!(
+            "{SENTINEL_SCHEME}{rest}: name the master: {SENTINEL_SCHEME}host:26379/mymaster/0"
+        ))
+    })?;
+    let (master, db) = match path.split_once('/') {
+        Some((m, d)) => (
+            m,
+            d.trim_end_matches('/')
+                .parse::<i64>()
+                .map_err(|_| invalid(format!("{d:?} is not a database number")))?,
+        ),
+        None => (path, 0),
+    };
+    if master.is_empty() || hosts.is_empty() {
+        return Err(invalid(format!(
+            "{SENTINEL_SCHEME}{rest}: write {SENTINEL_SCHEME}host:26379[,host:26379]/<master>[/<db>]"
+        )));
+    }
+    let sentinels: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
+    let mut node = redis::RedisConnectionInfo::default().set_db(db);
+    if let Some(p) = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()) {
+        node = node.set_password(p);
+    }
+    if let Some(u) = std::env::var(USERNAME_ENV).ok().filter(|u| !u.is_empty()) {
+        node = node.set_username(u);
+    }
+    let client = SentinelClient::build(
+        sentinels,
+        master,
+        Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(node)),
+        SentinelServerType::Master,
+    )?;
+    Ok(SentinelConn {
+        sentinels: tokio::sync::Mutex::new(client),
+        config,
+        current: std::sync::RwLock::new(None),
+        db,
+    })
+}
+
+impl SentinelConn {
+    /// The master's connection, asking the Sentinels for it when there is none.
+    async fn get(&self) -> redis::RedisResult<(redis::aio::ConnectionManager, u64)> {
+        if let Some(c) = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(c);
+        }
+        self.replace(None).await
+    }
+
+    /// Asks the Sentinels for the master and connects to it, unless another task already
+    /// replaced generation `failed` meanwhile.
+    async fn replace(
+        &self,
+        failed: Option<u64>,
+    ) -> redis::RedisResult<(redis::aio::ConnectionManager, u64)> {
+        let mut sentinels = self.sentinels.lock().await;
+        if let Some(c) = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            && Some(c.1) != failed
+        {
+            return Ok(c);
+        }
+        let client = sentinels.async_get_client().await?;
+        let manager = client.get_connection_manager_lazy(self.config.clone())?;
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let generation = current.as_ref().map_or(0, |c| c.1 + 1);
+        *current = Some((manager.clone(), generation));
+        tracing::info!(
+            generation,
+            "Redis Sentinel: connected to the master it names"
+        );
+        Ok((manager, generation))
+    }
+}
+
+/// Whether `e` says the connection or the server it reached is not the master any more.
+fn master_lost(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_io_error()
+        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+}
+
+fn refused_unrun(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            match &mut self.0 {
+                Inner::Direct(c) => c.req_packed_command(cmd).await,
+                Inner::Sentinel(s) => {
+                    let (mut c, generation) = s.get().await?;
+                    match c.req_packed_command(cmd).await {
+                        Err(e) if master_lost(&e) => {
+                            let (mut c, _) = s.replace(Some(generation)).await?;
+                            if refused_unrun(&e) {
+                                return c.req_packed_command(cmd).await;
+                            }
+                            Err(e)
+                        }
+                        other => other,
+                    }
+                }
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            match &mut self.0 {
+                Inner::Direct(c) => c.req_packed_commands(pipeline, offset, count).await,
+                Inner::Sentinel(s) => {
+                    let (mut c, generation) = s.get().await?;
+                    match c.req_packed_commands(pipeline, offset, count).await {
+                        Err(e) if master_lost(&e) => {
+                            let (mut c, _) = s.replace(Some(generation)).await?;
+                            if refused_unrun(&e) {
+                                return c.req_packed_commands(pipeline, offset, count).await;
+                            }
+                            Err(e)
+                        }
+                        other => other,
+                    }
+                }
+            }
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.0 {
+            Inner::Direct(c) => c.get_db(),
+            Inner::Sentinel(s) => s.db,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +306,22 @@ mod tests {
         assert_eq!(s.password(), Some("p@ss/w:rd#%"));
         assert_eq!(s.username(), Some("switchboard"));
         assert_eq!(s.db(), 2);
+    }
+
+    #[test]
+    fn sentinel_urls_name_the_master_and_the_database() {
+        let config = redis::aio::ConnectionManagerConfig::new();
+        assert!(
+            Conn::lazy(
+                "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster/2",
+                config.clone()
+            )
+            .is_ok()
+        );
+        let e = Conn::lazy("redis+sentinel://127.0.0.1:26379", config.clone()).unwrap_err();
+        assert!(e.to_string().contains("name the master"), "{e}");
+        let e = Conn::lazy("redis+sentinel://127.0.0.1:26379/mymaster/x", config).unwrap_err();
+        assert!(e.to_string().contains("not a database number"), "{e}");
     }
 
     #[test]

@@ -36,7 +36,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
+use switchboard_routing::connect::Conn;
 use switchboard_routing::{AlertKind, RoutingTable, keys};
 use tracing::{info, warn};
 
@@ -256,7 +257,7 @@ struct MemoryCall {
 /// A Redis connection (reconnects by itself).
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     tables: Arc<TableCache>,
     commit: Arc<redis::Script>,
     text: Arc<redis::Script>,
@@ -314,14 +315,13 @@ impl RedisStore {
     /// A lazily connecting store; commands fail within `timeout` when Redis is away, so a
     /// webhook can still answer with the fallback before Twilio gives up on it.
     pub fn connect(url: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
-        let client = switchboard_routing::connect::client(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         Ok(RedisStore {
-            conn: client.get_connection_manager_lazy(config)?,
+            conn: Conn::lazy(url, config)?,
             tables: Arc::default(),
             commit: Arc::new(redis::Script::new(COMMIT_SCRIPT)),
             text: Arc::new(redis::Script::new(TEXT_SCRIPT)),
@@ -397,7 +397,7 @@ fn due_mark(alert: &switchboard_routing::Alert) -> f64 {
 /// Sends a commit's pipeline: (the table's revision when it was asked for, the commit's 1 or 0).
 async fn query_commit(
     pipe: &redis::Pipeline,
-    c: &mut ConnectionManager,
+    c: &mut Conn,
     with_revision: bool,
 ) -> Result<(Option<String>, i64), redis::RedisError> {
     if with_revision {

@@ -30,7 +30,7 @@ pub struct Context {
     /// The API server.
     pub client: kube::Client,
     /// Redis, where routing tables are published.
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: switchboard_routing::connect::Conn,
     /// The webhook server's public URL (what Twilio numbers point at).
     pub public_url: String,
     /// Overrides Twilio's API URL (a proxy, or a fake in tests).

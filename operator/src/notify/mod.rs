@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use redis::aio::ConnectionManager;
+use switchboard_routing::connect::Conn;
 use switchboard_routing::table::NotificationTarget;
 use switchboard_routing::{Alert, AlertKind, Stage, keys};
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -125,7 +125,7 @@ struct Failed {
 /// The dispatcher.
 #[derive(Clone)]
 pub struct Dispatcher<S> {
-    conn: ConnectionManager,
+    conn: Conn,
     secrets: Arc<S>,
     settings: Settings,
     http: reqwest::Client,
@@ -156,7 +156,7 @@ struct Outcome {
 impl<S: Secrets> Dispatcher<S> {
     /// A dispatcher reading Redis through `conn` and credentials from `secrets`.
     pub fn new(
-        conn: ConnectionManager,
+        conn: impl Into<Conn>,
         secrets: S,
         settings: Settings,
         metrics: Arc<Metrics>,
@@ -169,7 +169,7 @@ impl<S: Secrets> Dispatcher<S> {
             .build()
             .expect("a reqwest client with rustls builds");
         Dispatcher {
-            conn,
+            conn: conn.into(),
             secrets: Arc::new(secrets),
             settings,
             http,

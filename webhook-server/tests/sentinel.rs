@@ -1,0 +1,288 @@
+//! Redis Sentinel, on real processes on loopback: a master, a replica and three Sentinels;
+//! webhook servers reach Redis through `redis+sentinel://`, and calls go on through a
+//! failover. Prints how many calls the failover affected.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use switchboard_sim::{Behaviour, Script, Simulator};
+use switchboard_testkit::free_port;
+use switchboard_webhook::store::{RedisStore, Retention};
+use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
+
+const DANA: &str = "+12125550201";
+
+struct Killed(Vec<Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn redis_server(args: &[String]) -> Child {
+    Command::new("redis-server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server")
+}
+
+fn query(port: u16, cmd: &mut redis::Cmd) -> Option<redis::Value> {
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .ok()?
+        .get_connection_with_timeout(Duration::from_millis(500))
+        .ok()?;
+    cmd.query(&mut c).ok()
+}
+
+fn master_port(sentinel: u16) -> Option<u16> {
+    let v = query(
+        sentinel,
+        redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg("mymaster"),
+    )?;
+    let addr: Vec<String> = redis::from_redis_value(v).ok()?;
+    addr.get(1)?.parse().ok()
+}
+
+fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Group {
+    master: u16,
+    replica: u16,
+    sentinels: Vec<u16>,
+    processes: Killed,
+    _dir: tempfile::TempDir,
+}
+
+impl Group {
+    /// A master, its replica, and three Sentinels watching them (a quorum of two, the master
+    /// judged down after 1 s).
+    fn start() -> Group {
+        let dir = tempfile::tempdir().unwrap();
+        let (master, replica) = (free_port(), free_port());
+        let base = |port: u16| {
+            vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                String::new(),
+                "--appendonly".into(),
+                "no".into(),
+            ]
+        };
+        let mut processes = vec![redis_server(&base(master))];
+        let mut args = base(replica);
+        args.extend(["--replicaof".into(), "127.0.0.1".into(), master.to_string()]);
+        processes.push(redis_server(&args));
+        let mut sentinels = vec![];
+        for i in 0..3 {
+            let port = free_port();
+            let conf = dir.path().join(format!("sentinel-{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master} 2\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 4000\n"
+                ),
+            )
+            .unwrap();
+            processes.push(redis_server(&[
+                conf.display().to_string(),
+                "--sentinel".into(),
+            ]));
+            sentinels.push(port);
+        }
+        let g = Group {
+            master,
+            replica,
+            sentinels,
+            processes: Killed(processes),
+            _dir: dir,
+        };
+        // Sentinels learn the replica from the master's INFO (every 10 s at first).
+        wait_for(
+            "the Sentinels know the replica",
+            Duration::from_secs(30),
+            || {
+                g.sentinels.iter().all(|&s| {
+                    query(s, redis::cmd("SENTINEL").arg("replicas").arg("mymaster"))
+                        .and_then(|v| redis::from_redis_value::<Vec<redis::Value>>(v).ok())
+                        .is_some_and(|r| !r.is_empty())
+                })
+            },
+        );
+        g
+    }
+
+    fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+sentinel://{}/mymaster/0", hosts.join(","))
+    }
+}
+
+fn store(url: &str) -> Store {
+    Store::redis(
+        RedisStore::connect(url, Duration::from_millis(500)).unwrap(),
+        Retention::default(),
+    )
+}
+
+async fn servers(
+    url: &str,
+    n: usize,
+) -> (Vec<String>, std::sync::Arc<std::sync::atomic::AtomicI64>) {
+    let clock = Clock::manual(monday_10am());
+    let Clock::Manual(ms) = &clock else {
+        unreachable!()
+    };
+    let ms = ms.clone();
+    let mut targets = vec![];
+    for _ in 0..n {
+        let state = AppState::new(
+            store(url),
+            Credentials::fixed([(ACCOUNT.to_string(), AuthToken::new(TOKEN))]),
+            PUBLIC_URL,
+            Fallback::default(),
+            clock.clone(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        targets.push(format!("http://{}", listener.local_addr().unwrap()));
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    }
+    (targets, ms)
+}
+
+fn call() -> Script {
+    let mut s = Script::call(CALLER, HOTLINE)
+        .press(&["2"])
+        .responder(DANA, Behaviour::Accept { after: 4 });
+    s.speech = Some("the primary database is down".into());
+    s
+}
+
+/// Whether the call went as it should (answered by dana, no fallback, no error).
+fn routed(t: &switchboard_sim::Transcript) -> bool {
+    t.application_errors.is_empty()
+        && t.connected.as_deref() == Some(DANA)
+        && !t.heard.iter().any(|h| h.contains("having trouble"))
+}
+
+fn role(port: u16) -> Option<String> {
+    let v = query(port, &mut redis::cmd("ROLE"))?;
+    let parts: Vec<redis::Value> = redis::from_redis_value(v).ok()?;
+    redis::from_redis_value(parts.first()?.clone()).ok()
+}
+
+/// Whether the server on `port` holds call `sid`.
+fn holds(port: u16, sid: &str) -> bool {
+    query(
+        port,
+        redis::cmd("EXISTS").arg(switchboard_routing::keys::call(sid)),
+    )
+    .and_then(|v| redis::from_redis_value::<i64>(v).ok())
+        == Some(1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_go_on_through_a_sentinel_failover() {
+    let mut g = Group::start();
+    let url = g.url();
+    store(&url).put_table(&table()).await.unwrap();
+    let (targets, clock) = servers(&url, 2).await;
+    let sim = || Simulator::new(PUBLIC_URL, targets.clone(), ACCOUNT, TOKEN, clock.clone());
+    for _ in 0..5 {
+        let t = sim().run(call()).await.unwrap();
+        assert!(routed(&t), "{}", t.render());
+        assert!(holds(g.master, &t.call_sid));
+    }
+
+    // A planned failover (SENTINEL FAILOVER): the replica is promoted, and the old master is
+    // turned into its replica, refusing writes (READONLY) from then on.
+    assert!(
+        query(
+            g.sentinels[0],
+            redis::cmd("SENTINEL").arg("failover").arg("mymaster")
+        )
+        .is_some()
+    );
+    let started = Instant::now();
+    let (mut affected, mut calls) = (0, 0);
+    while !(master_port(g.sentinels[0]) == Some(g.replica)
+        && role(g.master).as_deref() == Some("slave")
+        && calls >= 10)
+    {
+        let t = sim().run(call()).await.unwrap();
+        calls += 1;
+        if !routed(&t) {
+            affected += 1;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no failover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "planned failover: {affected} of {calls} calls affected in the {} ms until the old master was a replica",
+        started.elapsed().as_millis()
+    );
+    for _ in 0..5 {
+        let t = sim().run(call()).await.unwrap();
+        assert!(routed(&t), "after the planned failover: {}", t.render());
+        assert!(
+            holds(g.replica, &t.call_sid),
+            "the call is on the new master"
+        );
+    }
+
+    // The new master dies (SIGKILL): the Sentinels promote the old one again after 1 s.
+    let _ = g.processes.0[1].kill();
+    let _ = g.processes.0[1].wait();
+    let started = Instant::now();
+    let (mut affected, mut calls) = (0, 0);
+    while !(master_port(g.sentinels[0]) == Some(g.master)
+        && role(g.master).as_deref() == Some("master"))
+    {
+        let t = sim().run(call()).await.unwrap();
+        calls += 1;
+        if !routed(&t) {
+            affected += 1;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no failover after the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "master killed: {affected} of {calls} calls affected in the {} ms until the Sentinels promoted the replica",
+        started.elapsed().as_millis()
+    );
+    // The table was replicated: the promoted server routes without anyone writing it again.
+    for _ in 0..5 {
+        let t = sim().run(call()).await.unwrap();
+        assert!(routed(&t), "after the kill: {}", t.render());
+        assert!(
+            holds(g.master, &t.call_sid),
+            "the call is on the promoted master"
+        );
+    }
+}
