@@ -9,39 +9,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A server that answers every request with `twiml`, on a loopback port.
 async fn serve(twiml: String) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut conn, _)) = listener.accept().await else {
-                return;
-            };
-            let twiml = twiml.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let _ = conn.read(&mut buf).await;
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{twiml}",
-                    twiml.len()
-                );
-                let _ = conn.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    url
+    recording_server(move |_| twiml.clone()).await.0
+}
+
+/// A simulator of Twilio for a server at `url`.
+fn simulator_for(url: &str) -> Simulator {
+    Simulator::new(
+        url,
+        vec![url.to_string()],
+        "AC1",
+        "token",
+        Arc::new(AtomicI64::new(0)),
+    )
 }
 
 /// One call from `from` played against a server that answers `twiml` to everything.
 async fn call_against(twiml: String, from: &str) -> switchboard_sim::Transcript {
     let url = serve(twiml).await;
-    let mut sim = Simulator::new(
-        &url,
-        vec![url.clone()],
-        "AC1",
-        "token",
-        Arc::new(AtomicI64::new(0)),
-    );
-    sim.run(Script::call(from, "+14155550100")).await.unwrap()
+    simulator_for(&url)
+        .run(Script::call(from, "+14155550100"))
+        .await
+        .unwrap()
 }
 
 /// TwiML that dials `n` numbers at once, with `attributes` on the `<Dial>`.
@@ -54,16 +42,21 @@ fn dial_of(n: usize, attributes: &str) -> String {
     )
 }
 
+/// Asserts the call failed with exactly one application error, naming `code`.
+fn failed_with(t: &switchboard_sim::Transcript, code: &str) {
+    assert_eq!(t.application_errors.len(), 1, "{}", t.render());
+    assert!(
+        t.application_errors[0].contains(code),
+        "{:?}",
+        t.application_errors
+    );
+}
+
 #[tokio::test]
 async fn a_dial_of_more_than_ten_numbers_fails_the_call_as_on_twilio() {
     let t = call_against(dial_of(11, ""), "+15105550123").await;
     assert!(t.dials.is_empty(), "nobody is rung: {}", t.render());
-    assert_eq!(t.application_errors.len(), 1, "{}", t.render());
-    assert!(
-        t.application_errors[0].contains("at most ten"),
-        "{:?}",
-        t.application_errors
-    );
+    failed_with(&t, "at most ten");
 }
 
 #[tokio::test]
@@ -77,12 +70,7 @@ async fn a_dial_of_ten_numbers_rings_all_ten() {
 async fn a_dial_whose_caller_id_is_not_a_phone_number_fails_with_13214() {
     let t = call_against(dial_of(1, r#" callerId="anonymous""#), "anonymous").await;
     assert!(t.dials.is_empty(), "{}", t.render());
-    assert_eq!(t.application_errors.len(), 1, "{}", t.render());
-    assert!(
-        t.application_errors[0].starts_with("13214"),
-        "{:?}",
-        t.application_errors
-    );
+    failed_with(&t, "13214");
 }
 
 fn say(attributes: &str, text: &str) -> String {
@@ -99,12 +87,7 @@ async fn a_voice_that_cannot_speak_the_language_fails_with_13511() {
     )
     .await;
     assert!(t.heard.is_empty(), "{}", t.render());
-    assert_eq!(t.application_errors.len(), 1, "{}", t.render());
-    assert!(
-        t.application_errors[0].starts_with("13511"),
-        "{:?}",
-        t.application_errors
-    );
+    failed_with(&t, "13511");
 }
 
 #[tokio::test]
@@ -161,14 +144,7 @@ async fn a_gather_takes_keys_up_to_num_digits_or_finish_on_key_and_drops_the_res
         (r#" finishOnKey="""#, "34#", "Digits=34%23"),
     ] {
         let (url, seen) = recording_server(|url| gather(attrs, url)).await;
-        let mut sim = Simulator::new(
-            &url,
-            vec![url.clone()],
-            "AC1",
-            "token",
-            Arc::new(AtomicI64::new(0)),
-        );
-        let t = sim
+        let t = simulator_for(&url)
             .run(Script::call("+15105550123", "+14155550100").press(&[keys]))
             .await
             .unwrap();
@@ -184,7 +160,8 @@ async fn a_gather_takes_keys_up_to_num_digits_or_finish_on_key_and_drops_the_res
     }
 }
 
-/// Like [`serve`], also keeping each request's body.
+/// A server that answers every request with `twiml(its own URL)`, on a loopback port, keeping
+/// each request's body.
 async fn recording_server(
     twiml: impl Fn(&str) -> String,
 ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {

@@ -95,17 +95,25 @@ async fn a_voicemail_that_picks_up_but_never_presses_1_does_not_stop_the_chain()
     assert_eq!(call.outcome, Some(Outcome::Answered));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_voicemail_that_answers_first_in_an_all_at_once_step_does_not_cancel_the_others() {
-    // Saturday 10:00 UTC: jonas is on call for platform; step two rings the other five.
+/// Saturday 10:00 UTC, when jonas is on call for platform (menu option 1): the cluster, and a
+/// first call to platform where nobody answers (its second dial rings the rest of the team).
+async fn saturday_platform_unanswered() -> (Cluster, Transcript, CallState) {
     let c = Cluster::start(1, "2026-11-21T10:00:00Z".parse().unwrap()).await;
-    let first = "+4930555010302";
-    // Find the team from a first dry run where nobody answers.
-    let dry = c
+    let t = c
         .simulator()
         .run(Script::call(CALLER, HOTLINE).press(&["1"]))
         .await
         .unwrap();
+    let call = finished(&c, &t).await;
+    (c, t, call)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voicemail_that_answers_first_in_an_all_at_once_step_does_not_cancel_the_others() {
+    // Saturday 10:00 UTC: jonas is on call for platform; step two rings the other five,
+    // found from a first dry run where nobody answers.
+    let first = "+4930555010302";
+    let (c, dry, _) = saturday_platform_unanswered().await;
     let team = dry.dials[1].clone();
     assert_eq!(team.len(), 5);
     let mut script = Script::call(CALLER, HOTLINE)
@@ -634,13 +642,7 @@ async fn a_failed_transcription_leaves_the_voicemail_without_a_transcription() {
 async fn a_repeated_chain_rings_its_skip_already_rung_team_step_again_on_the_second_pass() {
     // Saturday 10:00 UTC: jonas is on call for platform; its team step skips who was rung
     // earlier in the pass, and the chain repeats once.
-    let c = Cluster::start(1, "2026-11-21T10:00:00Z".parse().unwrap()).await;
-    let t = c
-        .simulator()
-        .run(Script::call(CALLER, HOTLINE).press(&["1"]))
-        .await
-        .unwrap();
-    let call = finished(&c, &t).await;
+    let (_c, t, call) = saturday_platform_unanswered().await;
     assert_eq!(t.dials.len(), 4, "{}", t.render());
     assert_eq!(t.dials[0], t.dials[2]);
     assert_eq!(t.dials[1].len(), 5);
@@ -663,12 +665,7 @@ async fn a_repeated_chain_rings_its_skip_already_rung_team_step_again_on_the_sec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everyone_of_an_all_at_once_step_has_a_result_in_the_call_log_when_one_accepts() {
-    let c = Cluster::start(1, "2026-11-21T10:00:00Z".parse().unwrap()).await;
-    let dry = c
-        .simulator()
-        .run(Script::call(CALLER, HOTLINE).press(&["1"]))
-        .await
-        .unwrap();
+    let (c, dry, _) = saturday_platform_unanswered().await;
     let team = dry.dials[1].clone();
     let script = Script::call(CALLER, HOTLINE)
         .press(&["1"])

@@ -204,6 +204,48 @@ fn holds(port: u16, sid: &str) -> bool {
         == Some(1)
 }
 
+/// Plays calls with `sim` (at least `min`) until `done`, within `limit`; prints and returns
+/// how many were not routed, as `what`.
+async fn calls_until(
+    what: &str,
+    sim: impl Fn() -> Simulator,
+    min: usize,
+    limit: Duration,
+    done: impl Fn() -> bool,
+) -> (usize, usize) {
+    let started = Instant::now();
+    let (mut affected, mut calls) = (0, 0);
+    while !(calls >= min && done()) {
+        let t = sim().run(call()).await.unwrap();
+        calls += 1;
+        if !routed(&t) {
+            affected += 1;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{what}: no failover within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "{what}: {affected} of {calls} calls affected in the {} ms it took",
+        started.elapsed().as_millis()
+    );
+    (affected, calls)
+}
+
+/// Five calls, each routed and stored on the server at `port`.
+async fn routed_on(port: u16, sim: impl Fn() -> Simulator, when: &str) {
+    for _ in 0..5 {
+        let t = sim().run(call()).await.unwrap();
+        assert!(routed(&t), "{when}: {}", t.render());
+        assert!(
+            holds(port, &t.call_sid),
+            "{when}: the call is on port {port}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_go_on_through_a_sentinel_failover() {
     let mut g = Group::start();
@@ -211,11 +253,7 @@ async fn calls_go_on_through_a_sentinel_failover() {
     store(&url).put_table(&table()).await.unwrap();
     let (targets, clock) = servers(&url, 2).await;
     let sim = || Simulator::new(PUBLIC_URL, targets.clone(), ACCOUNT, TOKEN, clock.clone());
-    for _ in 0..5 {
-        let t = sim().run(call()).await.unwrap();
-        assert!(routed(&t), "{}", t.render());
-        assert!(holds(g.master, &t.call_sid));
-    }
+    routed_on(g.master, &sim, "before the failover").await;
 
     // A planned failover (SENTINEL FAILOVER): the replica is promoted, and the old master is
     // turned into its replica, refusing writes (READONLY) from then on.
@@ -226,63 +264,33 @@ async fn calls_go_on_through_a_sentinel_failover() {
         )
         .is_some()
     );
-    let started = Instant::now();
-    let (mut affected, mut calls) = (0, 0);
-    while !(master_port(g.sentinels[0]) == Some(g.replica)
-        && role(g.master).as_deref() == Some("slave")
-        && calls >= 10)
-    {
-        let t = sim().run(call()).await.unwrap();
-        calls += 1;
-        if !routed(&t) {
-            affected += 1;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "no failover");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    println!(
-        "planned failover: {affected} of {calls} calls affected in the {} ms until the old master was a replica",
-        started.elapsed().as_millis()
-    );
-    for _ in 0..5 {
-        let t = sim().run(call()).await.unwrap();
-        assert!(routed(&t), "after the planned failover: {}", t.render());
-        assert!(
-            holds(g.replica, &t.call_sid),
-            "the call is on the new master"
-        );
-    }
+    calls_until(
+        "planned failover, until the old master is a replica",
+        &sim,
+        10,
+        Duration::from_secs(30),
+        || {
+            master_port(g.sentinels[0]) == Some(g.replica)
+                && role(g.master).as_deref() == Some("slave")
+        },
+    )
+    .await;
+    routed_on(g.replica, &sim, "after the planned failover").await;
 
     // The new master dies (SIGKILL): the Sentinels promote the old one again after 1 s.
     let _ = g.processes.0[1].kill();
     let _ = g.processes.0[1].wait();
-    let started = Instant::now();
-    let (mut affected, mut calls) = (0, 0);
-    while !(master_port(g.sentinels[0]) == Some(g.master)
-        && role(g.master).as_deref() == Some("master"))
-    {
-        let t = sim().run(call()).await.unwrap();
-        calls += 1;
-        if !routed(&t) {
-            affected += 1;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no failover after the kill"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    println!(
-        "master killed: {affected} of {calls} calls affected in the {} ms until the Sentinels promoted the replica",
-        started.elapsed().as_millis()
-    );
+    calls_until(
+        "master killed, until the Sentinels promote the replica",
+        &sim,
+        1,
+        Duration::from_secs(60),
+        || {
+            master_port(g.sentinels[0]) == Some(g.master)
+                && role(g.master).as_deref() == Some("master")
+        },
+    )
+    .await;
     // The table was replicated: the promoted server routes without anyone writing it again.
-    for _ in 0..5 {
-        let t = sim().run(call()).await.unwrap();
-        assert!(routed(&t), "after the kill: {}", t.render());
-        assert!(
-            holds(g.master, &t.call_sid),
-            "the call is on the promoted master"
-        );
-    }
+    routed_on(g.master, &sim, "after the kill").await;
 }
