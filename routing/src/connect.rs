@@ -103,6 +103,11 @@ impl Conn {
         }
     }
 
+    /// Whether it reaches Redis through Sentinels (a master that can fail over).
+    pub fn is_sentinel(&self) -> bool {
+        matches!(self.0, Inner::Sentinel(_))
+    }
+
     /// A connection to `url`, connected now (an error when Redis cannot be reached).
     pub async fn connect(
         url: &str,

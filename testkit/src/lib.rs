@@ -80,9 +80,17 @@ impl RedisServer {
 /// instead (the port was taken). The server answering must be this child, which `INFO`'s
 /// `process_id` proves: a bare connect could reach another test's server on the same port.
 fn spawn_redis(port: u16) -> Option<Child> {
+    // A directory of its own: a redis-server loads any dump.rdb in its directory at start,
+    // and one left in the working directory (by a replica's full sync, say) would hand every
+    // test's server someone else's data.
+    let dir = std::env::temp_dir().join(format!("switchboard-redis-{port}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory for redis-server");
     let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

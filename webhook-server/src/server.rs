@@ -45,6 +45,11 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Compare-and-set attempts before giving up on a call that keeps changing under us.
 const MAX_ATTEMPTS: usize = 8;
+/// Behind Sentinels, how long a webhook waits for a master that could not be reached to be
+/// replaced before the caller gets the fallback (well inside Twilio's 15 s).
+const FAILOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
+/// How often it tries again meanwhile.
+const FAILOVER_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What a caller hears when their call cannot be served.
 #[derive(Clone, Debug)]
@@ -613,7 +618,7 @@ async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpRespons
         if sid.is_empty() {
             return Err(Failure::Malformed("no CallSid"));
         }
-        match serve(&st, hook, &sid, &p).await {
+        let mut answer = match serve(&st, hook, &sid, &p).await {
             // A connection that broke under the command (Redis cut its clients, a proxy or a
             // failover): the manager reconnects, and the webhook is served again once. Safe:
             // a commit that did land is found by the retry as this webhook's stored answer.
@@ -622,7 +627,20 @@ async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpRespons
                 serve(&st, hook, &sid, &p).await
             }
             other => other,
+        };
+        // Behind Sentinels a dead master is replaced within seconds: the caller waits that
+        // long (Twilio waits 15 s for an answer) rather than hear the fallback.
+        let deadline = started + FAILOVER_WAIT;
+        while let Err(Failure::Store(e)) = &answer
+            && st.0.store.fails_over()
+            && e.is_unreachable()
+            && Instant::now() + FAILOVER_RETRY < deadline
+        {
+            warn!(error = %e, "Redis unreachable behind Sentinels; waiting for the failover");
+            tokio::time::sleep(FAILOVER_RETRY).await;
+            answer = serve(&st, hook, &sid, &p).await;
         }
+        answer
     }
     .instrument(span.clone())
     .await;

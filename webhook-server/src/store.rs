@@ -309,9 +309,25 @@ impl StoreError {
     pub fn is_connection_dropped(&self) -> bool {
         matches!(self, StoreError::Redis(e) if e.is_connection_dropped())
     }
+
+    /// Whether Redis could not be reached at all (refused, timed out, cut): behind Sentinels,
+    /// a master that died and is being replaced.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, StoreError::Redis(e) if e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_io_error()
+            || e.is_timeout()
+            || matches!(e.kind(), redis::ErrorKind::MasterNameNotFoundBySentinel
+                | redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)))
+    }
 }
 
 impl RedisStore {
+    /// Whether Redis sits behind Sentinels, whose failover takes seconds worth waiting for.
+    pub fn fails_over(&self) -> bool {
+        self.conn.is_sentinel()
+    }
+
     /// A lazily connecting store; commands fail within `timeout` when Redis is away, so a
     /// webhook can still answer with the fallback before Twilio gives up on it.
     pub fn connect(url: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
@@ -394,12 +410,27 @@ fn due_mark(alert: &switchboard_routing::Alert) -> f64 {
     keys::due_mark(alert.started_at.as_millisecond().max(0) as u64)
 }
 
+/// How long a commit waits for a replica to acknowledge it, behind Sentinels.
+const REPLICA_ACK_MS: u64 = 250;
+
 /// Sends a commit's pipeline: (the table's revision when it was asked for, the commit's 1 or 0).
+/// Behind Sentinels the commit is also `WAIT`ed for one replica (up to [`REPLICA_ACK_MS`])
+/// before Twilio hears the answer: a master that dies right after has its call state on the
+/// replica the Sentinels promote, so the call's next webhook finds it.
 async fn query_commit(
     pipe: &redis::Pipeline,
     c: &mut Conn,
     with_revision: bool,
 ) -> Result<(Option<String>, i64), redis::RedisError> {
+    let waited;
+    let pipe = if c.is_sentinel() {
+        let mut p = pipe.clone();
+        p.cmd("WAIT").arg(1).arg(REPLICA_ACK_MS).ignore();
+        waited = p;
+        &waited
+    } else {
+        pipe
+    };
     if with_revision {
         pipe.query_async(c).await
     } else {
@@ -494,6 +525,11 @@ impl Store {
     /// A Redis store.
     pub fn redis(store: RedisStore, retention: Retention) -> Store {
         Store::Redis(store, retention)
+    }
+
+    /// Whether its Redis can fail over (Sentinels), so that a lost master is worth waiting for.
+    pub fn fails_over(&self) -> bool {
+        matches!(self, Store::Redis(r, _) if r.fails_over())
     }
 
     fn retention(&self) -> Retention {

@@ -201,7 +201,11 @@ async fn a_blocked_caller_is_rejected() {
         .await
         .unwrap();
     let call = finished(&c, &t).await;
-    assert!(t.render().contains("Twilio rejects the call"));
+    assert!(
+        t.render().contains("Twilio rejects the call"),
+        "{}",
+        t.render()
+    );
     assert!(t.heard.is_empty() && t.dials.is_empty());
     assert_eq!(call.outcome, Some(Outcome::Blocked));
 }

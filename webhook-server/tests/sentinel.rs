@@ -77,7 +77,12 @@ impl Group {
         let dir = tempfile::tempdir().unwrap();
         let (master, replica) = (free_port(), free_port());
         let base = |port: u16| {
+            // Its own directory: a replica's full sync writes dump.rdb there.
+            let data = dir.path().join(format!("data-{port}"));
+            std::fs::create_dir_all(&data).unwrap();
             vec![
+                "--dir".into(),
+                data.display().to_string(),
                 "--port".into(),
                 port.to_string(),
                 "--bind".into(),
@@ -257,12 +262,17 @@ async fn calls_go_on_through_a_sentinel_failover() {
 
     // A planned failover (SENTINEL FAILOVER): the replica is promoted, and the old master is
     // turned into its replica, refusing writes (READONLY) from then on.
-    assert!(
-        query(
-            g.sentinels[0],
-            redis::cmd("SENTINEL").arg("failover").arg("mymaster")
-        )
-        .is_some()
+    // (Refused with NOGOODSLAVE until the replica is in sync with the master: asked again.)
+    wait_for(
+        "a Sentinel accepts the failover",
+        Duration::from_secs(30),
+        || {
+            query(
+                g.sentinels[0],
+                redis::cmd("SENTINEL").arg("failover").arg("mymaster"),
+            )
+            .is_some()
+        },
     );
     calls_until(
         "planned failover, until the old master is a replica",
@@ -277,9 +287,31 @@ async fn calls_go_on_through_a_sentinel_failover() {
     .await;
     routed_on(g.replica, &sim, "after the planned failover").await;
 
-    // The new master dies (SIGKILL): the Sentinels promote the old one again after 1 s.
-    let _ = g.processes.0[1].kill();
+    // The new master dies (SIGKILL) in the middle of a call, as its responder picks up: the
+    // Sentinels promote the old one again after 1 s. The call's state was acknowledged by the
+    // replica before each answer (WAIT), and its webhooks wait for the new master.
+    let pid = g.processes.0[1].id();
+    let mut killed = false;
+    let mut sim_in_flight = sim();
+    sim_in_flight.before_request = Some(Box::new(move |path: &str| {
+        if !killed && path.starts_with("/twilio/voice/whisper") {
+            killed = true;
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }));
+    let started = Instant::now();
+    let t = sim_in_flight.run(call()).await.unwrap();
     let _ = g.processes.0[1].wait();
+    println!(
+        "a call whose master was killed mid-call: routed {}, {} ms",
+        routed(&t),
+        started.elapsed().as_millis()
+    );
+    assert!(routed(&t), "{}", t.render());
+    assert!(
+        holds(g.master, &t.call_sid),
+        "the call is on the promoted master"
+    );
     calls_until(
         "master killed, until the Sentinels promote the replica",
         &sim,
