@@ -21,7 +21,13 @@ pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Comp
 pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
     let (loaded, compiled) = check(paths, recursive)?;
     let o = &loaded.objects;
-    let mut problems: Vec<_> = loaded.problems.iter().chain(&compiled.problems).collect();
+    let secrets = switchboard_operator::notify::secrets::notification_secret_problems(&loaded);
+    let mut problems: Vec<_> = loaded
+        .problems
+        .iter()
+        .chain(&compiled.problems)
+        .chain(&secrets)
+        .collect();
     problems.sort();
     for p in &problems {
         println!("error: {p}");

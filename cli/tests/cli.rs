@@ -449,3 +449,59 @@ fn calls_reads_a_tls_redis_with_a_password_that_a_url_could_not_hold() {
     assert!(err.contains("authentication failed"), "{err}");
     assert!(!err.contains("not-it") && !err.contains(password), "{err}");
 }
+
+#[test]
+fn validate_names_a_notification_secret_that_is_unlabelled_or_holds_twilio_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        r#"apiVersion: switchboard.dev/v1alpha1
+kind: IncomingCallPolicy
+metadata: { name: support, namespace: oncall }
+spec:
+  chainRef: { name: platform }
+  notifications:
+    - name: bot
+      type: Webhook
+      url: https://hooks.example.com/x
+      secretRef: { name: db-password, key: password }
+    - name: pd
+      type: PagerDuty
+      url: https://attacker.example.com/
+      secretRef: { name: twilio-credentials, key: authToken }
+---
+apiVersion: switchboard.dev/v1alpha1
+kind: PhoneNumber
+metadata: { name: hotline, namespace: oncall }
+spec:
+  number: "+14155550100"
+  policyRef: { name: support }
+  credentialsSecretRef: { name: twilio-credentials }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: db-password, namespace: oncall }
+stringData: { password: x }
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: twilio-credentials
+  namespace: oncall
+  labels: { switchboard.dev/notifications: "true" }
+stringData: { accountSid: AC00000000000000000000000000000000, authToken: y }
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = switchboard(&["validate", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("spec.notifications[0].secretRef: Secret oncall/db-password is not labelled switchboard.dev/notifications=true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("spec.notifications[1].secretRef: Secret oncall/twilio-credentials holds a PhoneNumber's Twilio credentials"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter") && !out.contains("authToken: y"), "{out}");
+}

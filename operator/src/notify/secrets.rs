@@ -235,3 +235,44 @@ impl Secrets for FolderSecrets {
             .map_err(|e| e.to_string())
     }
 }
+
+/// What `switchboard validate` can tell of the policies' notification Secrets from the
+/// manifests alone: a target naming a Secret that is among them but not labelled
+/// [`NOTIFICATIONS_LABEL`], or that holds a PhoneNumber's Twilio credentials, would never be
+/// delivered. Secrets kept out of the manifests (sealed, external) are not checked here.
+pub fn notification_secret_problems(loaded: &Loaded) -> Vec<crate::Problem> {
+    let mut problems = Vec::new();
+    for p in &loaded.objects.policies {
+        let ns = p.object.namespace().unwrap_or_else(|| "default".into());
+        let id = crate::ObjectId::new("IncomingCallPolicy", &ns, &p.object.name_any());
+        for (i, n) in p.object.spec.notifications.iter().enumerate() {
+            let refs = [
+                ("secretRef", &n.secret_ref),
+                ("urlSecretRef", &n.url_secret_ref),
+            ];
+            for (field, r) in refs {
+                let Some(r) = r else { continue };
+                let Some(secret) = loaded
+                    .secrets
+                    .iter()
+                    .find(|s| s.namespace == ns && s.secret.name_any() == r.name)
+                else {
+                    continue;
+                };
+                let credentials = loaded.objects.phone_numbers.iter().any(|pn| {
+                    pn.object.namespace().unwrap_or_else(|| "default".into()) == ns
+                        && pn.object.spec.credentials_secret_ref.name == r.name
+                });
+                if let Err(why) =
+                    usable_for_notifications(&secret.secret, &ns, &r.name, credentials)
+                {
+                    problems.push(
+                        crate::Problem::field(&id, format!("spec.notifications[{i}].{field}"), why)
+                            .at(p.origin.as_ref()),
+                    );
+                }
+            }
+        }
+    }
+    problems
+}
