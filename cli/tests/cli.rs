@@ -503,5 +503,8 @@ stringData: { accountSid: AC00000000000000000000000000000000, authToken: y }
         out.contains("spec.notifications[1].secretRef: Secret oncall/twilio-credentials holds a PhoneNumber's Twilio credentials"),
         "{out}"
     );
-    assert!(!out.contains("hunter") && !out.contains("authToken: y"), "{out}");
+    assert!(
+        !out.contains("hunter") && !out.contains("authToken: y"),
+        "{out}"
+    );
 }
