@@ -25,11 +25,14 @@ pub const USERNAME_ENV: &str = "SWITCHBOARD_REDIS_USERNAME";
 /// A client for `url`, with the password and user name from the environment when they are set
 /// (they take precedence over any in the URL).
 pub fn client(url: &str) -> redis::RedisResult<redis::Client> {
-    with_credentials(
-        url,
-        std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()),
-        std::env::var(USERNAME_ENV).ok().filter(|u| !u.is_empty()),
-    )
+    let (password, username) = env_credentials();
+    with_credentials(url, password, username)
+}
+
+/// The password and user name the environment sets ([`PASSWORD_ENV`], [`USERNAME_ENV`]).
+fn env_credentials() -> (Option<String>, Option<String>) {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    (var(PASSWORD_ENV), var(USERNAME_ENV))
 }
 
 /// A client for `url` authenticating with `password` (and `username`) when given.
@@ -161,10 +164,11 @@ fn sentinel(
     }
     let sentinels: Vec<String> = hosts.split(',').map(|h| format!("redis://{h}")).collect();
     let mut node = redis::RedisConnectionInfo::default().set_db(db);
-    if let Some(p) = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()) {
+    let (password, username) = env_credentials();
+    if let Some(p) = password {
         node = node.set_password(p);
     }
-    if let Some(u) = std::env::var(USERNAME_ENV).ok().filter(|u| !u.is_empty()) {
+    if let Some(u) = username {
         node = node.set_username(u);
     }
     let client = SentinelClient::build(

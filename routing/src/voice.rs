@@ -200,7 +200,8 @@ pub fn voice_for(voice: Option<&str>, policy_language: &str, language: &str) -> 
 }
 
 /// `text` cut into pieces of at most [`MAX_SAY_CHARS`] characters, at a sentence or word
-/// boundary where there is one.
+/// boundary where there is one. (A text of at most that many bytes is one piece: callers
+/// test `text.len()` first and skip this.)
 pub fn split_for_say(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;

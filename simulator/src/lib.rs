@@ -537,16 +537,10 @@ impl Simulator {
     async fn execute(&mut self, call: &mut Call, doc: Vec<Node>) -> Result<Next, SimError> {
         for verb in doc {
             match verb.name.as_str() {
-                "Say" if refused_say(&verb).is_some() => {
-                    let why = refused_say(&verb).unwrap_or_default();
-                    call.t.application_errors.push(why.clone());
-                    self.say(
-                        call,
-                        format!("caller hears: \"An application error has occurred.\" ({why})"),
-                    );
-                    return Ok(Next::End("completed"));
-                }
                 "Say" => {
+                    if let Some(why) = refused_say(&verb) {
+                        return Ok(self.application_error(call, why));
+                    }
                     self.say(call, format!("caller hears: \"{}\"", verb.text));
                     call.t.heard.push(verb.text.clone());
                     if !self.elapse(call, speaking_seconds(&verb.text)) {
@@ -643,6 +637,17 @@ impl Simulator {
         Ok(Next::End("completed"))
     }
 
+    /// Twilio fails the call on TwiML it refuses (`why`): the caller hears the application
+    /// error and the call ends.
+    fn application_error(&self, call: &mut Call, why: String) -> Next {
+        self.say(
+            call,
+            format!("caller hears: \"An application error has occurred.\" ({why})"),
+        );
+        call.t.application_errors.push(why);
+        Next::End("completed")
+    }
+
     async fn caller_gone(&mut self, call: &mut Call) -> Result<Next, SimError> {
         self.say(call, "caller hangs up");
         Ok(Next::End("completed"))
@@ -651,16 +656,10 @@ impl Simulator {
     async fn gather(&mut self, call: &mut Call, g: &Node) -> Result<Option<Next>, SimError> {
         for p in &g.children {
             match p.name.as_str() {
-                "Say" if refused_say(p).is_some() => {
-                    let why = refused_say(p).unwrap_or_default();
-                    call.t.application_errors.push(why.clone());
-                    self.say(
-                        call,
-                        format!("caller hears: \"An application error has occurred.\" ({why})"),
-                    );
-                    return Ok(Some(Next::End("completed")));
-                }
                 "Say" => {
+                    if let Some(why) = refused_say(p) {
+                        return Ok(Some(self.application_error(call, why)));
+                    }
                     self.say(call, format!("caller hears: \"{}\"", p.text));
                     call.t.heard.push(p.text.clone());
                     if !self.elapse(call, speaking_seconds(&p.text)) {
@@ -985,13 +984,12 @@ impl Simulator {
         'doc: loop {
             for verb in doc.clone() {
                 match verb.name.as_str() {
-                    "Say" if refused_say(&verb).is_some() => {
-                        let why = refused_say(&verb).unwrap_or_default();
-                        self.say(call, format!("{who}'s leg fails ({why})"));
-                        call.t.application_errors.push(why);
-                        return Ok(false);
-                    }
                     "Say" => {
+                        if let Some(why) = refused_say(&verb) {
+                            self.say(call, format!("{who}'s leg fails ({why})"));
+                            call.t.application_errors.push(why);
+                            return Ok(false);
+                        }
                         self.say(call, format!("{who} hears: \"{}\"", verb.text));
                         if !self.elapse(call, speaking_seconds(&verb.text)) {
                             return Ok(false);

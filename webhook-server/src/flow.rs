@@ -752,19 +752,13 @@ pub fn dial_result(
             );
             return next_dial(t, state, now, urls);
         }
-        state.talk_seconds = res.duration;
-        mark(&mut state, &who, "accepted");
-        settle_ringing(&mut state, "canceled");
-        state.event(
-            now,
-            format!(
-                "{} talked with the caller for {}s (answered after {}s)",
-                who.display_name,
-                res.duration.unwrap_or(0),
-                at.duration_since(state.started_at).as_secs()
-            ),
+        let note = format!(
+            "{} talked with the caller for {}s (answered after {}s)",
+            who.display_name,
+            res.duration.unwrap_or(0),
+            at.duration_since(state.started_at).as_secs()
         );
-        state.end(Outcome::Answered, now);
+        end_answered(&mut state, &who, res.duration, note, now);
         return (state, Response::new().hangup());
     }
     if caller_gone {
@@ -818,6 +812,22 @@ pub fn dial_result(
     }
     state.ringing.clear();
     next_dial(t, state, now, urls)
+}
+
+/// Ends an accepted call answered, whichever callback told of its end: `who` accepted, the
+/// others still ringing were hung up by Twilio.
+fn end_answered(
+    state: &mut CallState,
+    who: &Ring,
+    talk_seconds: Option<u32>,
+    note: String,
+    now: Timestamp,
+) {
+    state.talk_seconds = talk_seconds;
+    mark(state, who, "accepted");
+    settle_ringing(state, "canceled");
+    state.event(now, note);
+    state.end(Outcome::Answered, now);
 }
 
 /// Gives everyone still ringing without a result `result` (the legs Twilio hung up when
@@ -924,17 +934,11 @@ pub fn status(
             Some(d) => d.saturating_sub(before),
             None => now.duration_since(at).as_secs().max(0) as u32,
         };
-        state.talk_seconds = Some(talk);
-        mark(&mut state, &who, "accepted");
-        settle_ringing(&mut state, "canceled");
-        state.event(
-            now,
-            format!(
-                "the caller hung up after talking with {} for about {talk}s",
-                who.display_name
-            ),
+        let note = format!(
+            "the caller hung up after talking with {} for about {talk}s",
+            who.display_name
         );
-        state.end(Outcome::Answered, now);
+        end_answered(&mut state, &who, Some(talk), note, now);
     } else if state.phase == Phase::Voicemail {
         // Hung up during the voicemail prompt without recording anything.
         state.end(Outcome::NoAnswer, now);

@@ -284,13 +284,7 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
         // never a bare 413, so that whatever sent it, a caller would not hear Twilio's
         // application error.
         Err(_) => {
-            st.0.metrics
-                .signature_rejections
-                .get_or_create(&ReasonLabels {
-                    reason: "unreadable-body".to_string(),
-                })
-                .inc();
-            if let Some(held_back) = st.0.rejections.admit() {
+            if let Some(held_back) = refused(&st, "unreadable-body") {
                 warn!(
                     held_back,
                     "webhook refused: body unreadable or over {MAX_BODY_BYTES} bytes"
@@ -330,16 +324,22 @@ async fn check_signature(State(st): State<AppState>, req: Request, next: Next) -
     next.run(req).await
 }
 
-fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse {
+/// Counts a refused request under `reason`; `Some(refusals held back)` when it may be logged
+/// (at most once a second).
+fn refused(st: &AppState, reason: &str) -> Option<u64> {
     st.0.metrics
         .signature_rejections
         .get_or_create(&ReasonLabels {
             reason: reason.to_string(),
         })
         .inc();
+    st.0.rejections.admit()
+}
+
+fn reject(st: &AppState, reason: &str, params: Option<&Params>) -> HttpResponse {
     let call_sid = params.map(|p| p.get("CallSid")).unwrap_or("");
     let account_sid = params.map(|p| p.get("AccountSid")).unwrap_or("");
-    if let Some(held_back) = st.0.rejections.admit() {
+    if let Some(held_back) = refused(st, reason) {
         warn!(
             reason,
             call_sid,

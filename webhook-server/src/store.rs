@@ -345,17 +345,19 @@ impl RedisStore {
     }
 }
 
-/// Adds to a commit's pipeline what lives outside the call's slot: the due mark of its alert,
-/// when `alert` changed, and for a new call (`with_log`) its entry in the call log.
-fn mark_and_log(
+/// Adds to a commit's pipeline what follows the commit itself: what lives outside the call's
+/// slot (the due mark of its alert, when it changed, and for a new call, `with_log`, its entry
+/// in the call log), then, behind Sentinels, the wait for a replica ([`ack_by_replica`]).
+fn after_commit(
     pipe: &mut redis::Pipeline,
-    sid: &str,
-    started_ms: i64,
-    alert: Option<&switchboard_routing::Alert>,
+    commit: &Commit<'_>,
     with_log: bool,
     retention: Retention,
+    conn: &Conn,
 ) {
-    if let Some(alert) = alert {
+    let sid = &commit.state.call_sid;
+    let started_ms = commit.state.started_at.as_millisecond();
+    if let Some(alert) = commit.alert {
         // Another slot than the call's keys, so beside the commit, not in it; when the commit
         // fails this only makes the dispatcher look once more.
         mark_due(pipe, AlertKind::Call, sid, alert);
@@ -378,6 +380,7 @@ fn mark_and_log(
             .arg(-(retention.log_size as i64) - 1)
             .ignore();
     }
+    ack_by_replica(pipe, conn);
 }
 
 /// Adds to `pipe`: the dispatcher has something new to look at in the alert of call or text
@@ -413,24 +416,21 @@ fn due_mark(alert: &switchboard_routing::Alert) -> f64 {
 /// How long a commit waits for a replica to acknowledge it, behind Sentinels.
 const REPLICA_ACK_MS: u64 = 250;
 
+/// Adds to a commit's pipeline, behind Sentinels: `WAIT` for one replica (up to
+/// [`REPLICA_ACK_MS`]) before Twilio hears the answer, so that a master that dies right after
+/// has the call's state on the replica the Sentinels promote, where its next webhook finds it.
+fn ack_by_replica(pipe: &mut redis::Pipeline, conn: &Conn) {
+    if conn.is_sentinel() {
+        pipe.cmd("WAIT").arg(1).arg(REPLICA_ACK_MS).ignore();
+    }
+}
+
 /// Sends a commit's pipeline: (the table's revision when it was asked for, the commit's 1 or 0).
-/// Behind Sentinels the commit is also `WAIT`ed for one replica (up to [`REPLICA_ACK_MS`])
-/// before Twilio hears the answer: a master that dies right after has its call state on the
-/// replica the Sentinels promote, so the call's next webhook finds it.
 async fn query_commit(
     pipe: &redis::Pipeline,
     c: &mut Conn,
     with_revision: bool,
 ) -> Result<(Option<String>, i64), redis::RedisError> {
-    let waited;
-    let pipe = if c.is_sentinel() {
-        let mut p = pipe.clone();
-        p.cmd("WAIT").arg(1).arg(REPLICA_ACK_MS).ignore();
-        waited = p;
-        &waited
-    } else {
-        pipe
-    };
     if with_revision {
         pipe.query_async(c).await
     } else {
@@ -479,14 +479,7 @@ impl RedisStore {
             .cmd("RENAMENX")
             .arg(&draft)
             .arg(&call);
-        mark_and_log(
-            &mut pipe,
-            sid,
-            commit.state.started_at.as_millisecond(),
-            commit.alert,
-            true,
-            retention,
-        );
+        after_commit(&mut pipe, commit, true, retention, &self.conn);
         let mut c = self.conn.clone();
         let (revision, created) = query_commit(&pipe, &mut c, revision_of.is_some()).await?;
         if created != 1 {
@@ -759,14 +752,7 @@ impl Store {
                         .arg(alert.unwrap_or(""))
                         .arg(if commit.replace { "1" } else { "0" })
                         .arg(&events);
-                    mark_and_log(
-                        &mut pipe,
-                        sid,
-                        commit.state.started_at.as_millisecond(),
-                        commit.alert,
-                        with_log,
-                        retention,
-                    );
+                    after_commit(&mut pipe, commit, with_log, retention, &r.conn);
                     pipe
                 };
                 let new_call = commit.expected_version == 0;

@@ -261,16 +261,22 @@ impl Xml {
         self.close(name);
     }
 
+    /// `text` as one `<Say>` with the attributes of `s`.
+    fn say(&mut self, s: &Say, text: &str) {
+        self.tag("Say")
+            .attr_if("voice", s.voice.as_deref())
+            .attr_if("language", s.language.as_deref())
+            .text("Say", text);
+    }
+
     fn verb(&mut self, verb: &Verb) {
         match verb {
             // A text over Twilio's limit for one `<Say>` is said as several
             // (`switchboard_routing::voice::MAX_SAY_CHARS`, Twilio error 13521).
+            Verb::Say(s) if s.text.len() <= voice::MAX_SAY_CHARS => self.say(s, &s.text),
             Verb::Say(s) => {
                 for part in voice::split_for_say(&s.text) {
-                    self.tag("Say")
-                        .attr_if("voice", s.voice.as_deref())
-                        .attr_if("language", s.language.as_deref())
-                        .text("Say", part);
+                    self.say(s, part);
                 }
             }
             Verb::Play(url) => self.tag("Play").text("Play", url),

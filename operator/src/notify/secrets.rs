@@ -44,6 +44,18 @@ fn missing_key(namespace: &str, name: &str, key: &str) -> String {
 /// credentials is never used for a notification, labelled or not.
 pub const NOTIFICATIONS_LABEL: &str = "switchboard.dev/notifications";
 
+/// Whether one of `numbers` in `namespace` names Secret `name` as its Twilio credentials.
+fn holds_credentials<'a>(
+    numbers: impl IntoIterator<Item = &'a PhoneNumber>,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    numbers.into_iter().any(|n| {
+        n.namespace().as_deref().unwrap_or("default") == namespace
+            && n.spec.credentials_secret_ref.name == name
+    })
+}
+
 /// Whether notification targets may read `secret` (`namespace/name`); `credentials` says
 /// whether a PhoneNumber of the namespace names it as its Twilio credentials.
 pub fn usable_for_notifications(
@@ -106,10 +118,7 @@ impl Secrets for KubeSecrets {
             .list(&Default::default())
             .await
             .map_err(|e| format!("listing the PhoneNumbers of {namespace}: {e}"))?;
-        let credentials = numbers
-            .items
-            .iter()
-            .any(|n| n.spec.credentials_secret_ref.name == name);
+        let credentials = holds_credentials(&numbers.items, namespace, name);
         usable_for_notifications(&secret, namespace, name, credentials)?;
         secret_value(&secret, key).ok_or_else(|| missing_key(namespace, name, key))
     }
@@ -206,10 +215,7 @@ impl Secrets for FolderSecrets {
         let secret = snap
             .secret(namespace, name)
             .ok_or_else(|| format!("Secret {namespace}/{name} is not in the manifests"))?;
-        let credentials = snap.numbers.iter().any(|n| {
-            n.namespace().unwrap_or_else(|| "default".into()) == namespace
-                && n.spec.credentials_secret_ref.name == name
-        });
+        let credentials = holds_credentials(&snap.numbers, namespace, name);
         usable_for_notifications(secret, namespace, name, credentials)?;
         secret_value(secret, key).ok_or_else(|| missing_key(namespace, name, key))
     }
@@ -259,10 +265,8 @@ pub fn notification_secret_problems(loaded: &Loaded) -> Vec<crate::Problem> {
                 else {
                     continue;
                 };
-                let credentials = loaded.objects.phone_numbers.iter().any(|pn| {
-                    pn.object.namespace().unwrap_or_else(|| "default".into()) == ns
-                        && pn.object.spec.credentials_secret_ref.name == r.name
-                });
+                let numbers = loaded.objects.phone_numbers.iter().map(|pn| &pn.object);
+                let credentials = holds_credentials(numbers, &ns, &r.name);
                 if let Err(why) =
                     usable_for_notifications(&secret.secret, &ns, &r.name, credentials)
                 {
