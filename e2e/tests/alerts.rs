@@ -13,11 +13,12 @@ use switchboard_operator::metrics::Metrics;
 use switchboard_operator::notify::payload::webhook_signature;
 use switchboard_operator::notify::{self, Dispatcher, FolderSecrets, Snapshot};
 use switchboard_operator::{SchemaChecker, load_files};
+use switchboard_routing::connect::Conn;
 use switchboard_routing::table::{Alerting, NotificationTarget, SecretKey};
 use switchboard_routing::{RoutingTable, keys, signature};
 use switchboard_sim::{Behaviour, Message, Script, Simulator};
 use switchboard_testkit::twilio::{self, ACCOUNT, TOKEN, with_fake_account};
-use switchboard_testkit::{Prism, Received, Receiver, RedisServer};
+use switchboard_testkit::{Prism, Received, Receiver, RedisCluster, RedisServer};
 use switchboard_webhook::store::{RedisStore, Retention};
 use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
 
@@ -44,8 +45,23 @@ struct Receivers {
     grafana: Receiver,
 }
 
+/// Where the harness keeps its Redis: one server, or a cluster.
+enum Redis {
+    Server(RedisServer),
+    Cluster(RedisCluster),
+}
+
+impl Redis {
+    fn url(&self) -> String {
+        match self {
+            Redis::Server(r) => r.url.clone(),
+            Redis::Cluster(c) => c.url(),
+        }
+    }
+}
+
 struct Harness {
-    redis: RedisServer,
+    redis: Redis,
     clock: Arc<AtomicI64>,
     server: String,
     r: Receivers,
@@ -76,6 +92,10 @@ impl Harness {
     /// receivers), and the dispatcher's credentials; the dispatcher itself is started by
     /// [`Harness::dispatch`].
     async fn start(twilio_api_url: Option<String>) -> Harness {
+        Self::start_on(twilio_api_url, Redis::Server(RedisServer::start())).await
+    }
+
+    async fn start_on(twilio_api_url: Option<String>, redis: Redis) -> Harness {
         let r = Receivers {
             webhook: Receiver::start(200, "ok").await,
             slack: Receiver::start(200, "ok").await,
@@ -129,8 +149,7 @@ impl Harness {
         let secrets = FolderSecrets::new(twilio_api_url);
         secrets.set(Snapshot::of(&loaded));
 
-        let redis = RedisServer::start();
-        let store = store_on(&redis);
+        let store = store_on(&redis.url());
         store.put_table(&table).await.unwrap();
         let clock = Clock::manual("2026-11-23T15:00:00Z".parse().unwrap());
         let Clock::Manual(ms) = &clock else {
@@ -166,11 +185,12 @@ impl Harness {
     /// Starts a dispatcher that forwards texts through Twilio or, like
     /// `switchboard dev --no-twilio`, does not.
     async fn dispatch_with(&self, forward_texts: bool) -> tokio::task::JoinHandle<()> {
-        let conn = redis::Client::open(self.redis.url.as_str())
-            .unwrap()
-            .get_connection_manager()
-            .await
-            .unwrap();
+        let conn = Conn::connect(
+            &self.redis.url(),
+            redis::aio::ConnectionManagerConfig::new(),
+        )
+        .await
+        .unwrap();
         let settings = notify::Settings {
             poll: Duration::from_millis(50),
             retry_base: Duration::from_millis(200),
@@ -197,11 +217,12 @@ impl Harness {
 
     /// Waits until no alert is due or leased any more.
     async fn drained(&self) {
-        let mut conn = redis::Client::open(self.redis.url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut conn = Conn::connect(
+            &self.redis.url(),
+            redis::aio::ConnectionManagerConfig::new(),
+        )
+        .await
+        .unwrap();
         for _ in 0..400 {
             let n: usize = redis::cmd("ZCARD")
                 .arg(keys::alerts_due())
@@ -217,9 +238,9 @@ impl Harness {
     }
 }
 
-fn store_on(redis: &RedisServer) -> Store {
+fn store_on(url: &str) -> Store {
     Store::redis(
-        RedisStore::connect(&redis.url, Duration::from_millis(500)).unwrap(),
+        RedisStore::connect(url, Duration::from_millis(500)).unwrap(),
         Retention::default(),
     )
 }
@@ -409,6 +430,44 @@ async fn an_answered_call_is_triggered_acknowledged_and_resolved_at_every_target
     assert_eq!(h.r.pagerduty.received().len(), 4);
     let m = h.metrics.encode();
     assert_counted(&m, "Webhook", "incident-bot", "delivered", 3);
+}
+
+/// The same on a Redis Cluster: the webhook's commits, the due set, the dispatcher's claims,
+/// locks and sent records spread over three masters, through `redis+cluster://`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_an_answered_call_is_alerted_once_per_stage_at_every_target() {
+    let h = Harness::start_on(None, Redis::Cluster(RedisCluster::start())).await;
+    let _d = h.dispatch().await;
+    let t = h
+        .simulator()
+        .run(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 6 }))
+        .await
+        .unwrap();
+    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+    h.drained().await;
+    let got = h.r.webhook.wait_for(3, WAIT).await;
+    assert_eq!(
+        events(&got, "event"),
+        ["triggered", "acknowledged", "resolved"]
+    );
+    assert_eq!(got[0].json()["alert"]["id"], t.call_sid.as_str());
+    let got = h.r.pagerduty.wait_for(4, WAIT).await;
+    assert_eq!(
+        pd_actions(&got),
+        ["trigger", "trigger", "acknowledge", "resolve"]
+    );
+    for (name, receiver) in [
+        ("slack", &h.r.slack),
+        ("alertmanager", &h.r.alertmanager),
+        ("grafana", &h.r.grafana),
+    ] {
+        let got = receiver.wait_for(3, WAIT).await;
+        assert_eq!(got.len(), 3, "{name}: {got:?}");
+    }
+    // Nothing more arrives: each stage once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.r.webhook.received().len(), 3);
+    assert_eq!(h.r.pagerduty.received().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -745,7 +804,7 @@ async fn a_policy_cannot_have_the_twilio_credentials_or_an_unlabelled_secret_sen
     h.secrets.set(Snapshot::of(
         &load_files(&files, &SchemaChecker::new()).unwrap(),
     ));
-    let store = store_on(&h.redis);
+    let store = store_on(&h.redis.url());
     let mut table = (*store.table(HOTLINE).await.unwrap().unwrap()).clone();
     let mut stolen = target("pagerduty", "PagerDuty");
     stolen.url = Some(format!("{}/v2/enqueue", h.r.pagerduty.url));

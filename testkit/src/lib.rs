@@ -1,9 +1,11 @@
 #![forbid(unsafe_code)]
 //! Test support shared by the integration tests of several crates (a dev-dependency only).
 
+pub mod cluster;
 pub mod receiver;
 pub mod twilio;
 
+pub use cluster::RedisCluster;
 pub use receiver::{Received, Receiver};
 
 use std::net::{TcpListener, TcpStream};

@@ -45,8 +45,8 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Compare-and-set attempts before giving up on a call that keeps changing under us.
 const MAX_ATTEMPTS: usize = 8;
-/// Behind Sentinels, how long a webhook waits for a master that could not be reached to be
-/// replaced before the caller gets the fallback (well inside Twilio's 15 s).
+/// Behind Sentinels or in a Cluster, how long a webhook waits for a master that could not be
+/// reached to be replaced before the caller gets the fallback (well inside Twilio's 15 s).
 const FAILOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
 /// How often it tries again meanwhile.
 const FAILOVER_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
@@ -628,15 +628,16 @@ async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpRespons
             }
             other => other,
         };
-        // Behind Sentinels a dead master is replaced within seconds: the caller waits that
-        // long (Twilio waits 15 s for an answer) rather than hear the fallback.
+        // Behind Sentinels or in a Cluster a dead master is replaced within seconds (a Cluster
+        // within its cluster-node-timeout and an election): the caller waits up to
+        // FAILOVER_WAIT (Twilio waits 15 s for an answer) rather than hear the fallback.
         let deadline = started + FAILOVER_WAIT;
         while let Err(Failure::Store(e)) = &answer
             && st.0.store.fails_over()
             && e.is_unreachable()
             && Instant::now() + FAILOVER_RETRY < deadline
         {
-            warn!(error = %e, "Redis unreachable behind Sentinels; waiting for the failover");
+            warn!(error = %e, "Redis unreachable (Sentinel or Cluster); waiting for the failover");
             tokio::time::sleep(FAILOVER_RETRY).await;
             answer = serve(&st, hook, &sid, &p).await;
         }

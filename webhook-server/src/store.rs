@@ -310,22 +310,29 @@ impl StoreError {
         matches!(self, StoreError::Redis(e) if e.is_connection_dropped())
     }
 
-    /// Whether Redis could not be reached at all (refused, timed out, cut): behind Sentinels,
-    /// a master that died and is being replaced.
+    /// Whether Redis could not be reached at all (refused, timed out, cut) or the cluster is
+    /// between masters: behind Sentinels or in a Cluster, a master that died and is being
+    /// replaced.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, StoreError::Redis(e) if e.is_connection_dropped()
             || e.is_connection_refusal()
             || e.is_io_error()
             || e.is_timeout()
             || matches!(e.kind(), redis::ErrorKind::MasterNameNotFoundBySentinel
-                | redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)))
+                | redis::ErrorKind::ClusterConnectionNotFound
+                | redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly
+                    | redis::ServerErrorKind::Moved
+                    | redis::ServerErrorKind::ClusterDown
+                    | redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::MasterDown)))
     }
 }
 
 impl RedisStore {
-    /// Whether Redis sits behind Sentinels, whose failover takes seconds worth waiting for.
+    /// Whether Redis sits behind Sentinels or is a Cluster, whose failover takes seconds worth
+    /// waiting for.
     pub fn fails_over(&self) -> bool {
-        self.conn.is_sentinel()
+        self.conn.fails_over()
     }
 
     /// A lazily connecting store; commands fail within `timeout` when Redis is away, so a
@@ -347,7 +354,8 @@ impl RedisStore {
 
 /// Adds to a commit's pipeline what follows the commit itself: what lives outside the call's
 /// slot (the due mark of its alert, when it changed, and for a new call, `with_log`, its entry
-/// in the call log), then, behind Sentinels, the wait for a replica ([`ack_by_replica`]).
+/// in the call log), and the wait for a replica behind Sentinels or in a Cluster
+/// ([`ack_by_replica`]).
 fn after_commit(
     pipe: &mut redis::Pipeline,
     commit: &Commit<'_>,
@@ -357,6 +365,14 @@ fn after_commit(
 ) {
     let sid = &commit.state.call_sid;
     let started_ms = commit.state.started_at.as_millisecond();
+    // In a Cluster the WAIT waits on the node of the write before it, the call's (so it
+    // comes first); behind Sentinels one WAIT at the end covers every write. (In a Cluster
+    // the due mark and the log entry are not waited for: a due mark lost to a failover is
+    // made again by the call's next webhook, each of which marks its alert due.)
+    let cluster = conn.is_cluster();
+    if cluster {
+        ack_by_replica(pipe, conn);
+    }
     if let Some(alert) = commit.alert {
         // Another slot than the call's keys, so beside the commit, not in it; when the commit
         // fails this only makes the dispatcher look once more.
@@ -380,7 +396,9 @@ fn after_commit(
             .arg(-(retention.log_size as i64) - 1)
             .ignore();
     }
-    ack_by_replica(pipe, conn);
+    if !cluster {
+        ack_by_replica(pipe, conn);
+    }
 }
 
 /// Adds to `pipe`: the dispatcher has something new to look at in the alert of call or text
@@ -413,15 +431,15 @@ fn due_mark(alert: &switchboard_routing::Alert) -> f64 {
     keys::due_mark(alert.started_at.as_millisecond().max(0) as u64)
 }
 
-/// How long a commit waits for a replica to acknowledge it, behind Sentinels.
-const REPLICA_ACK_MS: u64 = 250;
-
-/// Adds to a commit's pipeline, behind Sentinels: `WAIT` for one replica (up to
-/// [`REPLICA_ACK_MS`]) before Twilio hears the answer, so that a master that dies right after
-/// has the call's state on the replica the Sentinels promote, where its next webhook finds it.
+/// Adds to a commit's pipeline, behind Sentinels or in a Cluster: `WAIT` for one replica (up
+/// to 250 ms, or 5 ms while none answered: `Conn::replica_wait_ms`, which learns it from the
+/// number of replicas, the pipeline's last reply, in `query_commit`) before Twilio hears the
+/// answer, so that a master that dies right after has the call's state on the replica
+/// promoted in its place, where its next webhook finds it. (In a Cluster the `WAIT` goes to
+/// the node of the call's keys.)
 fn ack_by_replica(pipe: &mut redis::Pipeline, conn: &Conn) {
-    if conn.is_sentinel() {
-        pipe.cmd("WAIT").arg(1).arg(REPLICA_ACK_MS).ignore();
+    if let Some(ms) = conn.replica_wait_ms() {
+        pipe.cmd("WAIT").arg(1).arg(ms);
     }
 }
 
@@ -431,12 +449,19 @@ async fn query_commit(
     c: &mut Conn,
     with_revision: bool,
 ) -> Result<(Option<String>, i64), redis::RedisError> {
-    if with_revision {
-        pipe.query_async(c).await
+    let replies: Vec<redis::Value> = pipe.query_async(c).await?;
+    let mut replies = replies.into_iter();
+    let mut next = || replies.next().unwrap_or(redis::Value::Nil);
+    let revision = if with_revision {
+        redis::from_redis_value(next())?
     } else {
-        let (n,): (i64,) = pipe.query_async(c).await?;
-        Ok((None, n))
+        None
+    };
+    let n: i64 = redis::from_redis_value(next())?;
+    if let redis::Value::Int(acked) = next() {
+        c.replicas_acked(acked);
     }
+    Ok((revision, n))
 }
 
 impl RedisStore {

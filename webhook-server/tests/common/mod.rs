@@ -2,6 +2,8 @@
 //! loopback sharing a virtual clock, and a simulator wired to them.
 #![allow(dead_code)]
 
+pub mod failover;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::Duration;
