@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use switchboard_operator::folder::{self, Routes, Settings};
-use switchboard_operator::metrics::Metrics;
-use switchboard_operator::notify::{self, Dispatcher, FolderSecrets};
+use switchboard_apply::folder::{self, Routes, Settings};
+use switchboard_apply::metrics::Metrics;
+use switchboard_apply::notify::{self, Dispatcher, FolderSecrets};
 use switchboard_routing::RoutingTable;
 use switchboard_webhook::store::{RedisStore, Retention};
 use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
@@ -80,12 +80,8 @@ impl Routes for StoreRoutes {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    switchboard_process::logging("text");
+    switchboard_process::install_tls_provider();
     for p in &args.paths {
         anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
     }
@@ -129,7 +125,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
                 },
                 Arc::new(Metrics::default()),
             );
-            tokio::spawn(dispatcher.run(switchboard_operator::run::shutdown_signal()));
+            tokio::spawn(dispatcher.run(switchboard_process::shutdown_signal()));
             Some(secrets)
         }
         None => {
@@ -186,7 +182,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     ));
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(stopped(stop_rx));
     let signal = async move {
-        switchboard_operator::run::shutdown_signal().await;
+        switchboard_process::shutdown_signal().await;
         tracing::info!("stopping");
         let _ = stop_tx.send(true);
     };

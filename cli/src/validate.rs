@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use switchboard_operator::{
+use switchboard_compile::{
     AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files,
 };
 
@@ -21,7 +21,7 @@ pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Comp
 pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
     let (loaded, compiled) = check(paths, recursive)?;
     let o = &loaded.objects;
-    let secrets = switchboard_operator::notify::secrets::notification_secret_problems(&loaded);
+    let secrets = switchboard_compile::secrets::notification_secret_problems(&loaded);
     let mut problems: Vec<_> = loaded
         .problems
         .iter()

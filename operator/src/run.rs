@@ -28,8 +28,9 @@ use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedul
 use tracing::{error, info, warn};
 
 use crate::controller::{self, Context, Stores, deps, phone_number};
+use crate::kube_secrets::KubeSecrets;
 use crate::metrics::Metrics;
-use crate::notify::{self, Dispatcher, FolderSecrets, KubeSecrets};
+use crate::notify::{self, Dispatcher, FolderSecrets};
 
 /// `switchboard-operator` settings.
 #[derive(clap::Parser, Debug, Clone)]
@@ -672,43 +673,7 @@ where
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C, or at once when one has already arrived.
-///
-/// One listener for the whole process, started by the first call: a listener registered per
-/// call only hears signals sent after it was first polled, and once any listener exists the
-/// process no longer dies of SIGTERM, so a SIGTERM between two registrations (say, while the
-/// controllers are being built after the Lease was won) was lost and the process never
-/// stopped. Found by restarting the operator against a real API server.
-pub async fn shutdown_signal() {
-    static STOPPING: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
-        std::sync::OnceLock::new();
-    let mut rx = STOPPING
-        .get_or_init(|| {
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            // Registered now, before the task first runs, so nothing is missed from here on.
-            let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-            tokio::spawn(async move {
-                let term = async {
-                    match term {
-                        Ok(mut s) => {
-                            s.recv().await;
-                        }
-                        Err(_) => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    () = term => {},
-                }
-                let _ = tx.send(true);
-                // Kept alive, so that receivers never see the channel closed.
-                std::future::pending::<()>().await
-            });
-            rx
-        })
-        .clone();
-    let _ = rx.wait_for(|stopping| *stopping).await;
-}
+pub use switchboard_process::shutdown_signal;
 
 #[cfg(test)]
 mod tests {

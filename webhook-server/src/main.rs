@@ -8,7 +8,6 @@ use clap::Parser;
 use switchboard_webhook::config::Config;
 use switchboard_webhook::store::{RedisStore, Retention};
 use switchboard_webhook::{AppState, Clock, Credentials, Fallback, Store, app, listen};
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc rather than the system allocator: a webhook allocates many short-lived strings
 /// (form fields, state JSON, TwiML) on several threads, where glibc's malloc spent a third of
@@ -35,18 +34,8 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     // TLS to Redis (`rediss://`) uses rustls with ring, as the operator does.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if config.log_format == "text" {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    } else {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_env_filter(filter)
-            .init();
-    }
+    switchboard_process::install_tls_provider();
+    switchboard_process::logging(&config.log_format);
     let credentials = Credentials::from_dir(&config.credentials_dir).with_context(|| {
         format!(
             "reading Twilio credentials from {}",
@@ -85,7 +74,7 @@ async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     let draining = state.clone();
     let limits = config.limits();
     listen::serve(listener, app(state), limits, async move {
-        shutdown().await;
+        switchboard_process::shutdown_signal().await;
         if !drain.is_zero() {
             draining.drain();
             tracing::info!(
@@ -102,24 +91,4 @@ async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     .await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C; requests in flight finish.
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

@@ -38,7 +38,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::metrics::Metrics;
 use crate::twilio::client::TwilioError;
 use payload::Resolved;
-pub use secrets::{FolderSecrets, KubeSecrets, Secrets, Snapshot};
+pub use secrets::{FolderSecrets, Secrets, Snapshot};
 
 /// How the dispatcher paces itself.
 #[derive(Clone, Debug)]

@@ -1,0 +1,73 @@
+#![forbid(unsafe_code)]
+//! What every Switchboard binary (`switchboard-operator`, `switchboard-webhook`,
+//! `switchboard dev`) does the same way at start and stop:
+//!
+//! ```text
+//!   logging(format)        tracing to stdout: JSON lines (with the current span: a webhook's
+//!                          CallSid) or text; the filter from RUST_LOG, default info
+//!   install_tls_provider() rustls with ring (kube, reqwest and rediss:// share it), once
+//!   shutdown_signal()      SIGTERM or Ctrl-C, one listener for the whole process
+//! ```
+
+/// Sets up logging: `"text"` for human-readable lines, anything else for one JSON object a
+/// line. The filter comes from `RUST_LOG` (tracing's EnvFilter syntax), else `info`.
+pub fn logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if format == "text" {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init();
+    }
+}
+
+/// Installs the process-wide rustls provider (ring) that every TLS client here uses: the
+/// Kubernetes client, the Twilio and notification clients, `rediss://`. Done by each binary
+/// at start, not by library constructors; a second call is a no-op.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Resolves on SIGTERM or Ctrl-C, or at once when one has already arrived.
+///
+/// One listener for the whole process, started by the first call: a listener registered per
+/// call only hears signals sent after it was first polled, and once any listener exists the
+/// process no longer dies of SIGTERM, so a SIGTERM between two registrations (say, while the
+/// controllers are being built after the Lease was won) was lost and the process never
+/// stopped. Found by restarting the operator against a real API server. Call it once early
+/// (and drop the future) to start listening from then on.
+pub async fn shutdown_signal() {
+    static STOPPING: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+        std::sync::OnceLock::new();
+    let mut rx = STOPPING
+        .get_or_init(|| {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            // Registered now, before the task first runs, so nothing is missed from here on.
+            let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+            tokio::spawn(async move {
+                let term = async {
+                    match term {
+                        Ok(mut s) => {
+                            s.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    () = term => {},
+                }
+                let _ = tx.send(true);
+                // Kept alive, so that receivers never see the channel closed.
+                std::future::pending::<()>().await
+            });
+            rx
+        })
+        .clone();
+    let _ = rx.wait_for(|stopping| *stopping).await;
+}
