@@ -1,10 +1,11 @@
-//! The operator without Kubernetes: the same pipeline as the PhoneNumber controller, with the
-//! manifests read from a folder instead of the API server (`switchboard-operator
-//! --manifests-dir`, and `switchboard dev`).
+//! The operator without Kubernetes: the PhoneNumber controller's pipeline (the steps of
+//! `pipeline.rs`, shared with it), with the manifests read from a folder instead of the API
+//! server and a report in the log instead of status (`switchboard-operator --manifests-dir`,
+//! and `switchboard dev`).
 //!
 //! ```text
 //!   folder ─load+schema─► objects + Secrets ─► Twilio: each number exists, points at us
-//!          (reloaded when a file changes)      ─► compile (pure) ─► tables ─► Routes (Redis, or
+//!          (reloaded when a file changes)      ─► compile (pure) ─► tables ─► RouteStore (Redis, or
 //!                                                 the webhook server's in-memory store)
 //!   gone from the folder ─► unpublish, release or detach (as the finalizer does)
 //!   policy gone          ─► unpublish, detach (as the controller does)
@@ -27,45 +28,19 @@ use kube::ResourceExt;
 use switchboard_crds::PhoneNumber;
 use switchboard_crds::phone_number::TwilioEndpoint;
 use switchboard_routing::RoutingTable;
-use switchboard_routing::publish::{self, Published};
 use tracing::{info, warn};
 
 use crate::compile::{AccountSids, compile};
 use crate::manifests::{Loaded, load_files, manifest_files};
 use crate::metrics::Metrics;
 use crate::notify::Snapshot;
+use crate::pipeline::{self, PublishStep, TwilioStep};
 use crate::schema::SchemaChecker;
 use crate::twilio::client::Credentials;
-use crate::twilio::number::{
-    Ensured, Known, LetGo, ensure, purchase_marker, release_or_detach, settings_for,
-};
+use crate::twilio::number::{Known, LetGo, purchase_marker};
 use crate::twilio::{Client, TwilioError};
 
-/// Where routing tables go.
-pub trait Routes: Send {
-    /// Makes `table` the live table of its number; `true` when something was written.
-    fn publish(
-        &mut self,
-        table: &RoutingTable,
-    ) -> impl Future<Output = Result<bool, String>> + Send;
-    /// Removes the table of `number`.
-    fn unpublish(&mut self, number: &str) -> impl Future<Output = Result<(), String>> + Send;
-}
-
-impl Routes for switchboard_routing::connect::Conn {
-    async fn publish(&mut self, table: &RoutingTable) -> Result<bool, String> {
-        publish::publish(self, table)
-            .await
-            .map(|p| p == Published::Written)
-            .map_err(|e| e.to_string())
-    }
-
-    async fn unpublish(&mut self, number: &str) -> Result<(), String> {
-        publish::unpublish(self, number)
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
+pub use switchboard_routing::publish::RouteStore;
 
 /// Settings of the folder operator.
 #[derive(Clone, Debug)]
@@ -150,7 +125,7 @@ fn client(
 
 impl Folder {
     /// One pass over `loaded`: Twilio, then tables, then clean-up of what left the folder.
-    pub async fn pass<R: Routes>(
+    pub async fn pass<R: RouteStore>(
         &mut self,
         settings: &Settings,
         loaded: Loaded,
@@ -224,26 +199,25 @@ impl Folder {
                             let mut outcome = Err("not tried".to_string());
                             // At most: record the intent, then buy (or adopt).
                             for _ in 0..2 {
-                                match ensure(
+                                let step = pipeline::twilio(
                                     &client,
-                                    pn.spec.number.as_deref(),
-                                    pn.spec.purchase.as_ref(),
+                                    pn,
                                     &mem.known,
                                     &marker,
-                                    &settings_for(&settings.public_url),
+                                    &settings.public_url,
+                                    metrics,
                                 )
-                                .await
-                                {
-                                    Ok(Ensured::RecordIntent(intent)) => {
+                                .await;
+                                match step {
+                                    TwilioStep::RecordIntent(intent) => {
                                         mem.known.purchase_intent = Some(intent);
                                     }
-                                    Ok(Ensured::Ready {
+                                    TwilioStep::Ready {
                                         number,
                                         purchased,
                                         bought,
                                         changed,
-                                    }) => {
-                                        metrics.twilio("ensure", "ok");
+                                    } => {
                                         mem.known.sid = Some(number.sid.clone());
                                         mem.known.purchased = purchased;
                                         mem.number = Some(number.phone_number.clone());
@@ -264,16 +238,9 @@ impl Folder {
                                         });
                                         break;
                                     }
-                                    Err(e) => {
-                                        let label = match &e {
-                                            crate::twilio::number::NumberError::Twilio(t) => {
-                                                t.metric_label()
-                                            }
-                                            _ => "number".into(),
-                                        };
-                                        metrics.twilio("ensure", &label);
-                                        report.retry |= e.is_transient();
-                                        outcome = Err(format!("Twilio: {e}"));
+                                    TwilioStep::Failed { error, .. } => {
+                                        report.retry |= error.is_transient();
+                                        outcome = Err(format!("Twilio: {error}"));
                                         break;
                                     }
                                 }
@@ -336,10 +303,6 @@ impl Folder {
                 continue;
             }
             let twilio = twilio_notes.remove(&k);
-            let table = compiled
-                .tables
-                .iter()
-                .find(|t| t.owner.namespace == k.0 && t.owner.name == k.1);
             let mut ready = twilio.as_ref().is_none_or(Result::is_ok);
             let mut notes: Vec<String> = twilio
                 .map(|t| match t {
@@ -347,31 +310,29 @@ impl Folder {
                 })
                 .into_iter()
                 .collect();
-            match (table, problem) {
-                (Some(t), None) => match routes.publish(t).await {
-                    Ok(written) => {
-                        if written {
-                            metrics.published.inc();
-                        }
-                        mem.published = Some(t.revision.clone());
-                        mem.number = Some(t.number.clone());
-                        live.push(t.clone());
-                        notes.push(format!("routing table {} is live", t.revision));
-                    }
-                    Err(e) => {
-                        ready = false;
-                        report.retry = true;
-                        notes.push(format!("cannot publish the routing table: {e}; retrying"));
-                    }
-                },
-                (_, Some(p)) => {
+            let built = pipeline::build(&compiled, (&k.0, &k.1), problem);
+            let number_known = built.table.is_some();
+            match pipeline::publish(routes, &built, number_known, metrics).await {
+                PublishStep::Live { .. } => {
+                    let t = built.table.expect("published");
+                    mem.published = Some(t.revision.clone());
+                    mem.number = Some(t.number.clone());
+                    live.push(t.clone());
+                    notes.push(format!("routing table {} is live", t.revision));
+                }
+                PublishStep::Unavailable(e) => {
+                    ready = false;
+                    report.retry = true;
+                    notes.push(format!("cannot publish the routing table: {e}; retrying"));
+                }
+                PublishStep::Invalid(p) => {
                     ready = false;
                     notes.push(match &mem.published {
                         Some(r) => format!("{p} (the last valid table, {r}, stays live)"),
                         None => format!("{p} (nothing published)"),
                     });
                 }
-                (None, None) => {
+                PublishStep::AwaitingNumber => {
                     ready = false;
                     notes.push(if settings.twilio {
                         "no number yet: waiting for Twilio (see above)".into()
@@ -415,9 +376,8 @@ impl Folder {
                     ));
                     continue;
                 }
-                match let_go(settings, &mem, mem.release_on_delete).await {
-                    Some(Ok(_)) => metrics.twilio("release", "ok"),
-                    None => {}
+                match let_go(settings, &mem, mem.release_on_delete, metrics).await {
+                    Some(Ok(_)) | None => {}
                     Some(Err(e)) if e.is_transient() => {
                         report.retry = true;
                         report.problems.push(format!(
@@ -452,7 +412,7 @@ impl Folder {
 
     /// Writes again any live table Redis lost (a Redis restart without persistence); cheap
     /// when nothing was lost (one read per table). Returns how many were written.
-    pub async fn republish<R: Routes>(&self, routes: &mut R) -> Result<usize, String> {
+    pub async fn republish<R: RouteStore>(&self, routes: &mut R) -> Result<usize, String> {
         let mut written = 0;
         for t in &self.live {
             if routes.publish(t).await? {
@@ -469,6 +429,7 @@ async fn let_go(
     settings: &Settings,
     mem: &Remembered,
     release: bool,
+    metrics: &Metrics,
 ) -> Option<Result<LetGo, TwilioError>> {
     if !settings.twilio {
         return None;
@@ -478,12 +439,13 @@ async fn let_go(
         Err(e) => return Some(Err(e)),
     };
     Some(
-        release_or_detach(
+        pipeline::let_go(
             &client,
             mem.number.as_deref(),
             &mem.known,
             release,
-            &settings_for(&settings.public_url),
+            &settings.public_url,
+            metrics,
         )
         .await,
     )
@@ -540,7 +502,7 @@ pub fn log_report(report: &Report, last: Option<&Report>) {
 /// [`RESYNC`], and [`RETRY`] after a failure. `on_pass` sees the Secrets and PhoneNumbers each
 /// pass read and its report (`switchboard dev` takes the webhook server's auth tokens from
 /// them, the alert dispatcher its credentials).
-pub async fn watch<R: Routes>(
+pub async fn watch<R: RouteStore>(
     settings: Settings,
     mut routes: R,
     metrics: Arc<Metrics>,

@@ -17,6 +17,7 @@
 pub mod folder;
 pub mod metrics;
 pub mod notify;
+pub mod pipeline;
 pub mod twilio;
 
 pub(crate) use switchboard_compile::{Loaded, compile, manifests, problem, schema};

@@ -18,10 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use switchboard_apply::folder::{self, Routes, Settings};
+use switchboard_apply::folder::{self, Settings};
 use switchboard_apply::metrics::Metrics;
 use switchboard_apply::notify::{self, Dispatcher, FolderSecrets};
-use switchboard_routing::RoutingTable;
 use switchboard_webhook::store::{RedisStore, Retention};
 use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Store, app};
 
@@ -55,28 +54,6 @@ pub struct Args {
     /// Twilio's REST API base URL, when not Twilio's own (a proxy or a mock).
     #[arg(long)]
     pub twilio_api_url: Option<String>,
-}
-
-/// Publishes into the webhook server's store.
-struct StoreRoutes(Store);
-
-impl Routes for StoreRoutes {
-    async fn publish(&mut self, table: &RoutingTable) -> Result<bool, String> {
-        let current = self
-            .0
-            .table(&table.number)
-            .await
-            .map_err(|e| e.to_string())?;
-        if current.is_some_and(|t| t.revision == table.revision) {
-            return Ok(false);
-        }
-        self.0.put_table(table).await.map_err(|e| e.to_string())?;
-        Ok(true)
-    }
-
-    async fn unpublish(&mut self, number: &str) -> Result<(), String> {
-        self.0.remove_table(number).await.map_err(|e| e.to_string())
-    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -165,7 +142,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     };
     let operator = tokio::spawn(folder::watch(
         settings,
-        StoreRoutes(store),
+        store,
         Arc::new(Metrics::default()),
         move |snapshot, _report| {
             credentials.replace(

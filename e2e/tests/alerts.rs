@@ -14,7 +14,7 @@ use switchboard_operator::notify::payload::webhook_signature;
 use switchboard_operator::notify::{self, Dispatcher, FolderSecrets, Snapshot};
 use switchboard_operator::{SchemaChecker, load_files};
 use switchboard_routing::connect::Conn;
-use switchboard_routing::table::{Alerting, NotificationTarget, SecretKey};
+use switchboard_routing::table::{Alerting, NotificationTarget, SecretKey, TargetKind};
 use switchboard_routing::{RoutingTable, keys, signature};
 use switchboard_sim::{Behaviour, Message, Script, Simulator};
 use switchboard_testkit::twilio::{self, ACCOUNT, TOKEN, with_fake_account};
@@ -70,10 +70,10 @@ struct Harness {
     _manifests: tempfile::TempDir,
 }
 
-fn target(name: &str, kind: &str) -> NotificationTarget {
+fn target(name: &str, kind: TargetKind) -> NotificationTarget {
     NotificationTarget {
         name: name.into(),
-        kind: kind.into(),
+        kind,
         url: None,
         url_secret: None,
         secret: None,
@@ -112,17 +112,17 @@ impl Harness {
         )
         .unwrap();
         table.account_sid = Some(ACCOUNT.into());
-        let mut webhook = target("incident-bot", "Webhook");
+        let mut webhook = target("incident-bot", TargetKind::Webhook);
         webhook.url = Some(format!("{}/hooks/switchboard", r.webhook.url));
         webhook.secret = key("hmac");
-        let mut slack = target("oncall-slack", "Slack");
+        let mut slack = target("oncall-slack", TargetKind::Slack);
         slack.url_secret = key("slack-url");
-        let mut pagerduty = target("pagerduty", "PagerDuty");
+        let mut pagerduty = target("pagerduty", TargetKind::PagerDuty);
         pagerduty.url = Some(format!("{}/v2/enqueue", r.pagerduty.url));
         pagerduty.secret = key("pd-key");
-        let mut alertmanager = target("alertmanager", "Alertmanager");
+        let mut alertmanager = target("alertmanager", TargetKind::Alertmanager);
         alertmanager.url = Some(r.alertmanager.url.clone());
-        let mut grafana = target("grafana", "GrafanaOnCall");
+        let mut grafana = target("grafana", TargetKind::GrafanaOnCall);
         grafana.url_secret = key("grafana-url");
         table.policy.notifications = vec![webhook, slack, pagerduty, alertmanager, grafana];
         table.policy.alerting = Alerting {
@@ -806,13 +806,13 @@ async fn a_policy_cannot_have_the_twilio_credentials_or_an_unlabelled_secret_sen
     ));
     let store = store_on(&h.redis.url());
     let mut table = (*store.table(HOTLINE).await.unwrap().unwrap()).clone();
-    let mut stolen = target("pagerduty", "PagerDuty");
+    let mut stolen = target("pagerduty", TargetKind::PagerDuty);
     stolen.url = Some(format!("{}/v2/enqueue", h.r.pagerduty.url));
     stolen.secret = Some(SecretKey {
         name: "twilio-credentials".into(),
         key: "authToken".into(),
     });
-    let mut unlabelled = target("incident-bot", "Webhook");
+    let mut unlabelled = target("incident-bot", TargetKind::Webhook);
     unlabelled.url = Some(format!("{}/hooks/switchboard", h.r.webhook.url));
     unlabelled.secret = Some(SecretKey {
         name: "database-password".into(),

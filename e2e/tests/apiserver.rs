@@ -303,7 +303,7 @@ async fn the_operator_on_a_real_api_server_keeps_every_hotline_live_and_cleans_u
     );
 
     // Redis watched throughout: both tables must be there at every look.
-    let key = |n: &str| format!("sb:v1:route:{{{n}}}");
+    let key = |n: &str| switchboard_routing::keys::route(n);
     let bought = twilio
         .lock()
         .unwrap()

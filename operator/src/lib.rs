@@ -18,7 +18,7 @@ pub mod controller;
 pub mod kube_secrets;
 pub mod run;
 
-pub use switchboard_apply::{folder, metrics, notify, twilio};
+pub use switchboard_apply::{folder, metrics, notify, pipeline, twilio};
 
 pub use switchboard_compile::{
     AccountSids, Compiled, Loaded, ObjectId, Objects, Origin, Problem, SchemaChecker, compile,

@@ -291,7 +291,11 @@ async fn a_new_phone_number_gets_the_finalizer_first() {
     );
     // Nothing published before the finalizer is in place.
     assert_eq!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route("+14155550100")
+        )
+        .await,
         None
     );
 }
@@ -309,14 +313,20 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
     let n = hotline_in_twilio(&s.twilio);
     assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
     // Redis: the table and its revision are current.
-    let table = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
-        .await
-        .expect("table published");
+    let table = redis_get(
+        &s.redis.url,
+        &switchboard_routing::keys::route("+14155550100"),
+    )
+    .await
+    .expect("table published");
     let table: Value = serde_json::from_str(&table).unwrap();
     assert_eq!(table["accountSid"], ACCOUNT);
-    let rev = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
-        .await
-        .unwrap();
+    let rev = redis_get(
+        &s.redis.url,
+        &switchboard_routing::keys::route_revision("+14155550100"),
+    )
+    .await
+    .unwrap();
     assert_eq!(table["revision"], rev);
     // The API server saw: the Secret read, then one status patch (server-side apply).
     let seen = s.seen.lock().unwrap();
@@ -358,9 +368,12 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_chain_keeps_the_last_valid_table_live() {
     let (pn, s) = published_hotline().await;
-    let before = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
-        .await
-        .unwrap();
+    let before = redis_get(
+        &s.redis.url,
+        &switchboard_routing::keys::route_revision("+14155550100"),
+    )
+    .await
+    .unwrap();
     // The database chain is edited to ring a schedule that does not exist.
     let mut chains: Vec<_> = s
         .ctx
@@ -395,9 +408,12 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
         .unwrap();
     assert_eq!(action, Action::await_change());
     assert_eq!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
-            .await
-            .unwrap(),
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route_revision("+14155550100")
+        )
+        .await
+        .unwrap(),
         before,
         "the last valid table stays live"
     );
@@ -431,9 +447,12 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
     assert_eq!(live::check(&ctx, &mut conn).await.unwrap(), 1);
     assert_eq!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
-            .await
-            .unwrap(),
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route_revision("+14155550100")
+        )
+        .await
+        .unwrap(),
         before
     );
 }
@@ -471,9 +490,12 @@ async fn missing_credentials_name_the_secret_and_the_fix() {
 async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
     let (pn, s) = published_hotline().await;
     assert!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}")
-            .await
-            .is_some()
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route("+14155550100")
+        )
+        .await
+        .is_some()
     );
     let deleting = deleting(&pn);
     s.seen.lock().unwrap().requests.clear();
@@ -481,15 +503,22 @@ async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
         .await
         .unwrap();
     assert_eq!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route("+14155550100")
+        )
+        .await,
         None
     );
     // The revision key is left with the "unpublished" mark (webhook servers then tell an
     // unpublished number from a Redis that lost its data).
     assert_eq!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
-            .await
-            .as_deref(),
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route_revision("+14155550100")
+        )
+        .await
+        .as_deref(),
         Some(switchboard_routing::keys::UNPUBLISHED)
     );
     let n = hotline_in_twilio(&s.twilio);
@@ -590,8 +619,8 @@ async fn start_up_refuses_with_the_fix_when_the_crds_are_missing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_redis_lost_is_written_again_and_told_on_the_phone_number() {
     let (pn, s) = published_hotline().await;
-    let table_key = "sb:v1:route:{+14155550100}";
-    let rev_key = "sb:v1:route:{+14155550100}:rev";
+    let table_key = &switchboard_routing::keys::route("+14155550100");
+    let rev_key = &switchboard_routing::keys::route_revision("+14155550100");
     let table = redis_get(&s.redis.url, table_key).await.unwrap();
     let rev = redis_get(&s.redis.url, rev_key).await.unwrap();
     assert_eq!(s.ctx.live.numbers().await, ["+14155550100"]);
@@ -801,12 +830,18 @@ fn twilio_writes(t: &fake_twilio::Shared) -> Vec<String> {
 async fn a_policy_not_in_the_store_removes_nothing_and_leaves_twilio_alone() {
     // Published with its policy, as before an operator restart...
     let (pn, first) = published_hotline().await;
-    let table = redis_get(&first.redis.url, "sb:v1:route:{+14155550100}")
-        .await
-        .unwrap();
-    let rev = redis_get(&first.redis.url, "sb:v1:route:{+14155550100}:rev")
-        .await
-        .unwrap();
+    let table = redis_get(
+        &first.redis.url,
+        &switchboard_routing::keys::route("+14155550100"),
+    )
+    .await
+    .unwrap();
+    let rev = redis_get(
+        &first.redis.url,
+        &switchboard_routing::keys::route_revision("+14155550100"),
+    )
+    .await
+    .unwrap();
     let mut published = pn.clone();
     published.status = Some(switchboard_crds::PhoneNumberStatus {
         number: Some("+14155550100".into()),
@@ -839,7 +874,11 @@ async fn a_policy_not_in_the_store_removes_nothing_and_leaves_twilio_alone() {
     assert_followed(&s.seen, 3);
     // The table is still the one published, and it comes back if Redis loses it.
     assert_eq!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route("+14155550100")
+        )
+        .await,
         Some(table)
     );
     assert_eq!(s.ctx.live.numbers().await, ["+14155550100"]);
@@ -938,9 +977,12 @@ async fn a_duplicate_number_is_reported_on_the_copy_and_its_deletion_leaves_the_
         phone_number::reconcile(Arc::new(pn.clone()), ctx.clone())
             .await
             .unwrap();
-        let rev = redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev")
-            .await
-            .unwrap();
+        let rev = redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route_revision("+14155550100"),
+        )
+        .await
+        .unwrap();
         let twilio_before = twilio_writes(&s.twilio);
         assert_eq!(
             phone_number::reconcile(Arc::new(copy.clone()), ctx.clone())
@@ -958,7 +1000,11 @@ async fn a_duplicate_number_is_reported_on_the_copy_and_its_deletion_leaves_the_
         assert_followed(&s.seen, 8);
         // The original's table and Twilio configuration are untouched by the copy.
         assert_eq!(
-            redis_get(&s.redis.url, "sb:v1:route:{+14155550100}:rev").await,
+            redis_get(
+                &s.redis.url,
+                &switchboard_routing::keys::route_revision("+14155550100")
+            )
+            .await,
             Some(rev)
         );
         assert_eq!(twilio_writes(&s.twilio), twilio_before);
@@ -999,7 +1045,11 @@ async fn a_namespace_deleted_secret_first_still_detaches_its_number() {
         "detached"
     );
     assert_eq!(
-        redis_get(&s.redis.url, "sb:v1:route:{+14155550100}").await,
+        redis_get(
+            &s.redis.url,
+            &switchboard_routing::keys::route("+14155550100")
+        )
+        .await,
         None
     );
     assert_eq!(s.ctx.metrics.numbers_left_behind.get(), 0);

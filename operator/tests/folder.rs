@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use switchboard_operator::SchemaChecker;
-use switchboard_operator::folder::{Folder, Routes, Settings, load};
+use switchboard_operator::folder::{Folder, RouteStore, Settings, load};
 use switchboard_operator::metrics::Metrics;
 use switchboard_routing::RoutingTable;
 
 #[derive(Default)]
 struct Sink(BTreeMap<String, String>);
 
-impl Routes for Sink {
+impl RouteStore for Sink {
     async fn publish(&mut self, t: &RoutingTable) -> Result<bool, String> {
         let old = self.0.insert(t.number.clone(), t.revision.clone());
         Ok(old.as_deref() != Some(t.revision.as_str()))

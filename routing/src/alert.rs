@@ -31,6 +31,53 @@ pub enum AlertKind {
     Text,
 }
 
+/// How a call ended, as the call log, the metrics and the alert's snapshot say it (the
+/// snapshot's JSON spells [`Outcome::as_str`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A responder accepted.
+    Answered,
+    /// Nobody accepted; the caller left a message.
+    Voicemail,
+    /// Nobody accepted and no message was left.
+    NoAnswer,
+    /// The caller hung up before anyone accepted.
+    Abandoned,
+    /// The caller is on the blocklist.
+    Blocked,
+    /// The number has no routing table.
+    UnknownNumber,
+    /// The policy is disabled or in maintenance.
+    Unavailable,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Answered,
+        Outcome::Voicemail,
+        Outcome::NoAnswer,
+        Outcome::Abandoned,
+        Outcome::Blocked,
+        Outcome::UnknownNumber,
+        Outcome::Unavailable,
+    ];
+
+    /// The label used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Voicemail => "voicemail",
+            Outcome::NoAnswer => "no-answer",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Blocked => "blocked",
+            Outcome::UnknownNumber => "unknown-number",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// Where a call's alert goes, fixed when the call comes in (a policy edited mid-call does not
 /// move an alert that was already raised).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -163,9 +210,9 @@ pub struct Alert {
     /// When they accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<Timestamp>,
-    /// How the call ended (`answered`, `voicemail`, `no-answer`, `abandoned`).
+    /// How the call ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// When it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Timestamp>,
@@ -253,7 +300,7 @@ impl Alert {
                 ..Plan::default()
             };
         }
-        let voicemail = self.outcome.as_deref() == Some("voicemail");
+        let voicemail = self.outcome == Some(Outcome::Voicemail);
         if self.route.alerting.trigger_delay_seconds > 0 && !voicemail {
             let due = self.trigger_due();
             if self.accepted_at.is_some_and(|a| a < due) {
@@ -285,7 +332,7 @@ impl Alert {
         if voicemail && self.transcription.is_some() {
             stages.push(Stage::Transcription);
         }
-        let answered = self.outcome.as_deref() == Some("answered");
+        let answered = self.outcome == Some(Outcome::Answered);
         if self.ended_at.is_some()
             && (answered || (!voicemail && self.route.alerting.resolve_unanswered))
         {
@@ -310,7 +357,7 @@ impl Alert {
         let triggered =
             if self.kind == AlertKind::Text || self.route.alerting.trigger_delay_seconds == 0 {
                 self.started_at
-            } else if self.outcome.as_deref() == Some("voicemail") {
+            } else if self.outcome == Some(Outcome::Voicemail) {
                 self.trigger_due().min(end)
             } else {
                 self.trigger_due()
@@ -355,11 +402,13 @@ impl Alert {
             .as_deref()
             .map(|c| format!(" ({c})"))
             .unwrap_or_default();
-        let state = match (&self.accepted_by, self.outcome.as_deref()) {
+        let state = match (&self.accepted_by, self.outcome) {
             (Some(who), _) => format!(": accepted by {who}"),
-            (None, Some("voicemail")) => ": voicemail left".to_string(),
-            (None, Some("abandoned")) => ": the caller hung up before anyone answered".to_string(),
-            (None, Some("no-answer")) => ": nobody answered".to_string(),
+            (None, Some(Outcome::Voicemail)) => ": voicemail left".to_string(),
+            (None, Some(Outcome::Abandoned)) => {
+                ": the caller hung up before anyone answered".to_string()
+            }
+            (None, Some(Outcome::NoAnswer)) => ": nobody answered".to_string(),
             _ => String::new(),
         };
         format!("{what}{choice}{state}")
@@ -421,7 +470,7 @@ mod tests {
             a.plan(now).stages,
             vec![Stage::Triggered, Stage::Acknowledged]
         );
-        a.outcome = Some("answered".into());
+        a.outcome = Some(Outcome::Answered);
         a.ended_at = Some(now);
         assert_eq!(
             a.plan(now).stages,
@@ -436,7 +485,7 @@ mod tests {
             (true, vec![Stage::Triggered, Stage::Resolved]),
         ] {
             let mut a = call(0, resolve);
-            a.outcome = Some("abandoned".into());
+            a.outcome = Some(Outcome::Abandoned);
             a.ended_at = Some(at("2026-11-23T15:00:30Z"));
             assert_eq!(a.plan(at("2026-11-23T15:00:31Z")).stages, expected);
         }
@@ -445,7 +494,7 @@ mod tests {
     #[test]
     fn a_voicemail_carries_recording_and_transcription_and_stays_open() {
         let mut a = call(0, true);
-        a.outcome = Some("voicemail".into());
+        a.outcome = Some(Outcome::Voicemail);
         a.ended_at = Some(at("2026-11-23T15:02:00Z"));
         a.recording_url = Some("https://api.twilio.com/rec/RE1".into());
         let now = at("2026-11-23T15:02:01Z");
@@ -475,13 +524,13 @@ mod tests {
         assert_eq!(plan.suppressed, Some("accepted within the trigger delay"));
 
         let mut misdial = call(30, true);
-        misdial.outcome = Some("abandoned".into());
+        misdial.outcome = Some(Outcome::Abandoned);
         misdial.ended_at = Some(at("2026-11-23T15:00:05Z"));
         assert!(misdial.plan(at("2026-11-23T15:01:00Z")).stages.is_empty());
 
         // A voicemail always alerts, even when it was left within the delay.
         let mut vm = call(300, false);
-        vm.outcome = Some("voicemail".into());
+        vm.outcome = Some(Outcome::Voicemail);
         vm.ended_at = Some(at("2026-11-23T15:01:00Z"));
         vm.recording_url = Some("https://api.twilio.com/rec/RE1".into());
         assert_eq!(
@@ -507,7 +556,7 @@ mod tests {
         let mut a = call(20, false);
         a.accepted_by = Some("Hana Ito".into());
         a.accepted_at = Some(at("2026-11-23T15:01:21Z"));
-        a.outcome = Some("answered".into());
+        a.outcome = Some(Outcome::Answered);
         a.ended_at = Some(at("2026-11-23T15:02:21Z"));
         assert_eq!(
             a.timeline(),
@@ -526,7 +575,7 @@ mod tests {
         assert_eq!(now.timeline()[0], (a.started_at, Stage::Triggered));
         // A voicemail within the delay triggers at the voicemail.
         let mut vm = call(300, false);
-        vm.outcome = Some("voicemail".into());
+        vm.outcome = Some(Outcome::Voicemail);
         vm.ended_at = Some(at("2026-11-23T15:01:00Z"));
         vm.recording_url = Some("https://api.twilio.com/rec/RE1".into());
         assert_eq!(

@@ -4,12 +4,16 @@
 //!   sb:v1:route:{+14155550100}        STRING  the number's RoutingTable as JSON
 //!   sb:v1:route:{+14155550100}:rev    STRING  that table's revision (written with it in one MULTI)
 //!   sb:v1:routes                      SET     numbers that have a published table (start-up GC)
-//!   sb:v1:call:{CA0123...}            HASH    one call's state (all of a call's keys share a slot)
+//!   sb:v1:call:{CA0123...}            HASH    one call's state (all of a call's keys share a slot):
+//!                                             version, state, alert, r:<webhook> (answers)
+//!   sb:v1:call:{CA0123...}:draft:<r>  HASH    a new call's first commit, until RENAMENX moves it
 //!   sb:v1:call:{CA0123...}:events     LIST    the call's event stream
 //!   sb:v1:call-log                    ZSET    recent CallSids by start (ms), trimmed
-//!   sb:v1:text:{SM0123...}            HASH    one text: the answer given, its record, its alert
+//!   sb:v1:text:{SM0123...}            HASH    one text: response, record, alert
 //!   sb:v1:texts                       LIST    recent texts (MessageSids), newest first, trimmed
-//!   sb:v1:sent:{CA0123...}            HASH    which alert stages each target has been sent
+//!   sb:v1:sent:{CA0123...}            HASH    which alert stages each target has been sent:
+//!                                             <target>:<stage>, sms:<number>, attempts,
+//!                                             failingSince
 //!   sb:v1:sent:{CA0123...}:lock       STRING  the dispatcher sending that alert now (PX lease)
 //!   sb:v1:alerts:due                  ZSET    alerts with something to send, by when (ms)
 //! ```
@@ -91,6 +95,48 @@ pub fn alert_lock(id: &str) -> String {
     [PREFIX, ":sent:{", id, "}:lock"].concat()
 }
 
+/// Where a new call's first commit is written before `RENAMENX` moves it to [`call`]: same
+/// hash tag, a name of its own (`nonce`, random), so concurrent first webhooks never share it.
+pub fn call_draft(call_sid: &str, nonce: u64) -> String {
+    format!("{PREFIX}:call:{{{call_sid}}}:draft:{nonce:016x}")
+}
+
+/// Field names of the hashes above: part of the contract between the webhook server (writer)
+/// and the dispatcher and `switchboard calls` (readers). The Lua scripts of [`crate::scripts`]
+/// spell the same names.
+pub mod field {
+    /// Call hash: the compare-and-set version.
+    pub const VERSION: &str = "version";
+    /// Call hash: the call's state (JSON, without its events).
+    pub const STATE: &str = "state";
+    /// Call and text hashes: the alert snapshot (JSON).
+    pub const ALERT: &str = "alert";
+    /// Text hash: the TwiML answered to the text.
+    pub const RESPONSE: &str = "response";
+    /// Text hash: the text's log record (JSON).
+    pub const RECORD: &str = "record";
+    /// Sent hash: delivery attempts since the last success.
+    pub const ATTEMPTS: &str = "attempts";
+    /// Sent hash: since when (Unix ms) deliveries have been failing.
+    pub const FAILING_SINCE: &str = "failingSince";
+
+    /// Call hash: the answer stored for webhook `key` (so a retried webhook is answered the
+    /// same).
+    pub fn response(key: &str) -> String {
+        ["r:", key].concat()
+    }
+
+    /// Sent hash: stage `stage` (`Stage::as_str`) was sent to target `target`.
+    pub fn sent(target: &str, stage: &str) -> String {
+        [target, ":", stage].concat()
+    }
+
+    /// Sent hash: the text was forwarded to the responder at `number`.
+    pub fn forwarded(number: &str) -> String {
+        ["sms:", number].concat()
+    }
+}
+
 /// The sorted set of alerts with something to send, scored by when (Unix milliseconds).
 /// Members are [`alert_member`]s.
 pub fn alerts_due() -> String {
@@ -119,6 +165,16 @@ pub fn alert_member(kind: crate::AlertKind, id: &str) -> String {
     }
 }
 
+/// What an [`alerts_due`] member names: the alert's kind and id; `None` for a member this
+/// version does not know.
+pub fn parse_alert_member(member: &str) -> Option<(crate::AlertKind, &str)> {
+    match member.split_once(':')? {
+        ("call", id) => Some((crate::AlertKind::Call, id)),
+        ("text", id) => Some((crate::AlertKind::Text, id)),
+        _ => None,
+    }
+}
+
 /// The hash tag of a key: the part Redis Cluster hashes to pick the slot.
 pub fn hash_tag(key: &str) -> &str {
     match key.find('{') {
@@ -141,6 +197,20 @@ mod tests {
         assert_eq!(hash_tag(&route("+14155550100")), "+14155550100");
         assert_eq!(hash_tag(&route_revision("+14155550100")), "+14155550100");
         assert_eq!(route("+14155550100"), "sb:v1:route:{+14155550100}");
+    }
+
+    #[test]
+    fn alert_members_parse_back_and_drafts_share_the_calls_slot() {
+        use crate::AlertKind;
+        for kind in [AlertKind::Call, AlertKind::Text] {
+            let m = alert_member(kind, "CA1");
+            assert_eq!(parse_alert_member(&m), Some((kind, "CA1")));
+        }
+        assert_eq!(parse_alert_member("page:CA1"), None);
+        assert_eq!(parse_alert_member("CA1"), None);
+        let draft = call_draft("CA1", 0xab);
+        assert_eq!(draft, "sb:v1:call:{CA1}:draft:00000000000000ab");
+        assert_eq!(hash_tag(&draft), hash_tag(&call("CA1")));
     }
 
     #[test]

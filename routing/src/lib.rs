@@ -21,11 +21,12 @@ pub mod oncall;
 #[cfg(feature = "redis")]
 pub mod publish;
 pub mod schedule;
+pub mod scripts;
 pub mod signature;
 pub mod table;
 pub mod voice;
 
-pub use alert::{Alert, AlertKind, AlertRoute, Forward, Plan, SharedRoute, Stage};
+pub use alert::{Alert, AlertKind, AlertRoute, Forward, Outcome, Plan, SharedRoute, Stage};
 pub use error::{ScheduleError, TableError};
 pub use escalation::{CallProgress, Responder, StepPlan};
 pub use oncall::{Handoff, OnCall, Source};

@@ -29,6 +29,32 @@ pub enum Published {
     Unchanged,
 }
 
+/// Where routing tables are written: every writer of tables (the controllers and the folder
+/// operator through [`Conn`](crate::connect::Conn), `switchboard dev` into the webhook
+/// server's in-memory store, tests into a map) goes through this.
+pub trait RouteStore: Send {
+    /// Makes `table` the live table of its number; `true` when something was written.
+    fn publish(
+        &mut self,
+        table: &RoutingTable,
+    ) -> impl Future<Output = Result<bool, String>> + Send;
+    /// Removes the table of `number`.
+    fn unpublish(&mut self, number: &str) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl RouteStore for crate::connect::Conn {
+    async fn publish(&mut self, table: &RoutingTable) -> Result<bool, String> {
+        publish(self, table)
+            .await
+            .map(|p| p == Published::Written)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn unpublish(&mut self, number: &str) -> Result<(), String> {
+        unpublish(self, number).await.map_err(|e| e.to_string())
+    }
+}
+
 /// Makes `table` the current table of its number.
 pub async fn publish<C: ConnectionLike + Send + Sync>(
     c: &mut C,
@@ -103,12 +129,7 @@ pub async fn restore<C: ConnectionLike + Send + Sync>(
         check.exists(keys::route_revision(t.number));
     }
     let present: Vec<bool> = check.query_async(c).await?;
-    let write_if_missing = redis::Script::new(
-        r"if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
-return 1",
-    );
+    let write_if_missing = redis::Script::new(crate::scripts::RESTORE);
     let mut restored = Vec::new();
     for (t, present) in tables.iter().zip(present) {
         if present {

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+pub use switchboard_routing::Outcome;
 use switchboard_routing::{Alert, AlertKind, Contact, Responder, SharedRoute};
 
 /// Where a call is.
@@ -23,52 +24,6 @@ pub enum Phase {
     Voicemail,
     /// Over.
     Ended,
-}
-
-/// How a call ended, as the call log and metrics count it.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// A responder accepted.
-    Answered,
-    /// Nobody accepted; the caller left a message.
-    Voicemail,
-    /// Nobody accepted and no message was left.
-    NoAnswer,
-    /// The caller hung up before anyone accepted.
-    Abandoned,
-    /// The caller is on the blocklist.
-    Blocked,
-    /// The number has no routing table.
-    UnknownNumber,
-    /// The policy is disabled or in maintenance.
-    Unavailable,
-}
-
-impl Outcome {
-    /// Every outcome.
-    pub const ALL: [Outcome; 7] = [
-        Outcome::Answered,
-        Outcome::Voicemail,
-        Outcome::NoAnswer,
-        Outcome::Abandoned,
-        Outcome::Blocked,
-        Outcome::UnknownNumber,
-        Outcome::Unavailable,
-    ];
-
-    /// The label used in logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Answered => "answered",
-            Outcome::Voicemail => "voicemail",
-            Outcome::NoAnswer => "no-answer",
-            Outcome::Abandoned => "abandoned",
-            Outcome::Blocked => "blocked",
-            Outcome::UnknownNumber => "unknown-number",
-            Outcome::Unavailable => "unavailable",
-        }
-    }
 }
 
 /// Someone rung in this call.
@@ -213,7 +168,7 @@ impl CallState {
             text: None,
             accepted_by: self.accepted.as_ref().map(|(r, _)| r.display_name.clone()),
             accepted_at: self.accepted.as_ref().map(|(_, at)| *at),
-            outcome: self.outcome.map(|o| o.as_str().to_string()),
+            outcome: self.outcome,
             ended_at: self.ended_at,
             talk_seconds: self.talk_seconds,
             recording_url: self.recording_url.clone(),

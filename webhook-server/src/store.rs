@@ -38,7 +38,8 @@ use jiff::Timestamp;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManagerConfig;
 use switchboard_routing::connect::Conn;
-use switchboard_routing::{AlertKind, RoutingTable, keys};
+use switchboard_routing::keys::{self, field};
+use switchboard_routing::{AlertKind, RoutingTable, scripts};
 use tracing::{info, warn};
 
 use crate::sms::TextRecord;
@@ -269,39 +270,6 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-/// KEYS: call hash, events list. ARGV: expected version, state JSON, response field, TwiML,
-/// TTL seconds, max events, alert snapshot JSON ('' to leave the stored one), '1' to replace
-/// the events and alert rather than append to and keep them (`Commit::replace`), then the
-/// events to append.
-const COMMIT_SCRIPT: &str = r"
-local v = redis.call('HGET', KEYS[1], 'version')
-if (v or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1), 'state', ARGV[2], ARGV[3], ARGV[4])
-if ARGV[8] == '1' then
-  redis.call('DEL', KEYS[2])
-  if ARGV[7] == '' then redis.call('HDEL', KEYS[1], 'alert') end
-end
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'alert', ARGV[7]) end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-if #ARGV > 8 then
-  for i = 9, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-end
-return 1
-";
-
-/// KEYS: text hash. ARGV: TwiML answered, alert JSON ('' for none), TTL seconds. Returns the
-/// answer stored by an earlier delivery of the same text, or nil after storing this one.
-const TEXT_SCRIPT: &str = r"
-local r = redis.call('HGET', KEYS[1], 'response')
-if r then return r end
-redis.call('HSET', KEYS[1], 'response', ARGV[1], 'record', ARGV[4])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'alert', ARGV[2]) end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return false
-";
-
 impl StoreError {
     /// Whether the command failed because its connection broke (a broken pipe, a reset, an
     /// end of stream): Redis may well be fine, and the connection manager is reconnecting, so
@@ -346,8 +314,8 @@ impl RedisStore {
         Ok(RedisStore {
             conn: Conn::lazy(url, config)?,
             tables: Arc::default(),
-            commit: Arc::new(redis::Script::new(COMMIT_SCRIPT)),
-            text: Arc::new(redis::Script::new(TEXT_SCRIPT)),
+            commit: Arc::new(redis::Script::new(scripts::COMMIT)),
+            text: Arc::new(redis::Script::new(scripts::TEXT)),
         })
     }
 }
@@ -481,17 +449,17 @@ impl RedisStore {
     ) -> Result<(bool, Option<String>), StoreError> {
         let sid = &commit.state.call_sid;
         let call = keys::call(sid);
-        let draft = format!("{call}:draft:{:016x}", fastrand::u64(..));
+        let draft = keys::call_draft(sid, fastrand::u64(..));
         let mut hset = redis::cmd("HSET");
         hset.arg(&draft)
-            .arg("version")
+            .arg(field::VERSION)
             .arg(1)
-            .arg("state")
+            .arg(field::STATE)
             .arg(state)
             .arg(response_field(commit.key))
             .arg(commit.response);
         if let Some(a) = alert {
-            hset.arg("alert").arg(a);
+            hset.arg(field::ALERT).arg(a);
         }
         let mut pipe = redis::pipe();
         if let Some(n) = revision_of {
@@ -514,6 +482,23 @@ impl RedisStore {
     }
 }
 
+/// The store as a writer of tables (`switchboard dev` publishes into it; in a deployment the
+/// operator writes Redis itself): writes a table only when its revision changed.
+impl switchboard_routing::publish::RouteStore for Store {
+    async fn publish(&mut self, table: &RoutingTable) -> Result<bool, String> {
+        let current = self.table(&table.number).await.map_err(|e| e.to_string())?;
+        if current.is_some_and(|t| t.revision == table.revision) {
+            return Ok(false);
+        }
+        self.put_table(table).await.map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+
+    async fn unpublish(&mut self, number: &str) -> Result<(), String> {
+        self.remove_table(number).await.map_err(|e| e.to_string())
+    }
+}
+
 /// The state's JSON, which leaves its events out (`CallState::events`).
 fn state_json(state: &CallState) -> Result<String, serde_json::Error> {
     serde_json::to_string(state)
@@ -524,7 +509,7 @@ fn event_json(e: &(Timestamp, String)) -> String {
 }
 
 fn response_field(key: &str) -> String {
-    format!("r:{key}")
+    field::response(key)
 }
 
 fn decode_table(number: &str, json: &str) -> Result<RoutingTable, StoreError> {
@@ -643,8 +628,8 @@ impl Store {
                 let mut pipe = redis::pipe();
                 pipe.cmd("HMGET")
                     .arg(keys::call(sid))
-                    .arg("version")
-                    .arg("state")
+                    .arg(field::VERSION)
+                    .arg(field::STATE)
                     .arg(response_field(key));
                 if let Some(n) = number {
                     pipe.get(keys::route_revision(n));
@@ -872,7 +857,7 @@ impl Store {
                 }
                 let mut pipe = redis::pipe();
                 for sid in &sids {
-                    pipe.hget(keys::text(sid), "record");
+                    pipe.hget(keys::text(sid), field::RECORD);
                 }
                 pipe.query_async(&mut c).await?
             }
@@ -907,7 +892,7 @@ impl Store {
             Store::Redis(r, _) => {
                 let mut c = r.conn.clone();
                 redis::pipe()
-                    .hget(keys::call(sid), "state")
+                    .hget(keys::call(sid), field::STATE)
                     .lrange(keys::call_events(sid), 0, -1)
                     .query_async(&mut c)
                     .await?

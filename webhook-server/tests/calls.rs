@@ -354,7 +354,10 @@ async fn retried_webhooks_get_the_same_answer_and_ring_nobody_twice() {
         .get_connection()
         .unwrap();
     let drafts: Vec<String> = redis::cmd("KEYS")
-        .arg("sb:v1:call:*:draft:*")
+        .arg(format!(
+            "{}:call:*:draft:*",
+            switchboard_routing::keys::PREFIX
+        ))
         .query(&mut conn)
         .unwrap();
     assert!(drafts.is_empty(), "{drafts:?}");

@@ -31,8 +31,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use switchboard_routing::connect::Conn;
+use switchboard_routing::keys::{self, field};
 use switchboard_routing::table::NotificationTarget;
-use switchboard_routing::{Alert, AlertKind, Stage, keys};
+use switchboard_routing::{Alert, AlertKind, Stage, scripts};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::metrics::Metrics;
@@ -87,29 +88,6 @@ impl Settings {
         self.retry_base.saturating_mul(factor).min(self.retry_max)
     }
 }
-
-/// KEYS: the due set. ARGV: now (ms), lease end (ms), batch. Takes the due members and sets
-/// their score to the lease end, so no other dispatcher takes them meanwhile.
-const CLAIM: &str = r"
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], m) end
-return due
-";
-
-/// KEYS: the due set. ARGV: member, its lease end (ms), next due time (ms) or '' for done.
-/// Does nothing when the score is no longer the lease end: a newer snapshot made it due again.
-const RELEASE: &str = r"
-local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if (not s) or tonumber(s) ~= tonumber(ARGV[2]) then return 0 end
-if ARGV[3] == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) end
-return 1
-";
-
-/// KEYS: the lock. ARGV: the holder's token. Deletes the lock if this holder still has it.
-const UNLOCK: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
 
 /// How soon an alert another dispatcher is sending is looked at again.
 const LOCKED_RETRY: Duration = Duration::from_millis(500);
@@ -174,9 +152,9 @@ impl<S: Secrets> Dispatcher<S> {
             settings,
             http,
             metrics,
-            claim: Arc::new(redis::Script::new(CLAIM)),
-            release: Arc::new(redis::Script::new(RELEASE)),
-            unlock: Arc::new(redis::Script::new(UNLOCK)),
+            claim: Arc::new(redis::Script::new(scripts::CLAIM)),
+            release: Arc::new(redis::Script::new(scripts::RELEASE)),
+            unlock: Arc::new(redis::Script::new(scripts::UNLOCK)),
             token: format!("{:016x}", fastrand::u64(..)),
             clock: Arc::new(Timestamp::now),
         }
@@ -234,7 +212,8 @@ impl<S: Secrets> Dispatcher<S> {
             .await?;
         let n = members.len();
         let work = members.into_iter().map(|m| async move {
-            let span = info_span!("alert", id = %m.split_once(':').map(|(_, id)| id).unwrap_or(&m));
+            let id = keys::parse_alert_member(&m).map_or(m.as_str(), |(_, id)| id);
+            let span = info_span!("alert", id = %id);
             self.process(&m, lease_end).instrument(span).await
         });
         for r in futures::future::join_all(work).await {
@@ -244,10 +223,9 @@ impl<S: Secrets> Dispatcher<S> {
     }
 
     async fn process(&self, member: &str, lease_end: i64) -> Result<(), redis::RedisError> {
-        let (kind, id) = match member.split_once(':') {
-            Some(("call", id)) => (AlertKind::Call, id),
-            Some(("text", id)) => (AlertKind::Text, id),
-            _ => {
+        let (kind, id) = match keys::parse_alert_member(member) {
+            Some(parsed) => parsed,
+            None => {
                 warn!(member, "unknown member of the alert queue; dropping it");
                 return self.finish(member, lease_end, None).await;
             }
@@ -299,7 +277,7 @@ impl<S: Secrets> Dispatcher<S> {
         };
         let mut conn = self.conn.clone();
         let (snapshot, sent): (Option<String>, HashMap<String, String>) = redis::pipe()
-            .hget(&hash, "alert")
+            .hget(&hash, field::ALERT)
             .hgetall(keys::alert_sent(id))
             .query_async(&mut conn)
             .await?;
@@ -317,14 +295,14 @@ impl<S: Secrets> Dispatcher<S> {
         let outcome = self.deliver(&alert, &sent).await?;
         let next = if outcome.failed {
             let (attempts, since): (u32, Option<i64>) = redis::pipe()
-                .hincr(keys::alert_sent(id), "attempts", 1)
+                .hincr(keys::alert_sent(id), field::ATTEMPTS, 1)
                 .hset_nx(
                     keys::alert_sent(id),
-                    "failingSince",
+                    field::FAILING_SINCE,
                     Timestamp::now().as_millisecond(),
                 )
                 .ignore()
-                .hget(keys::alert_sent(id), "failingSince")
+                .hget(keys::alert_sent(id), field::FAILING_SINCE)
                 .expire(keys::alert_sent(id), self.retention_secs())
                 .ignore()
                 .query_async(&mut conn)
@@ -339,9 +317,12 @@ impl<S: Secrets> Dispatcher<S> {
                 Some(Timestamp::now().as_millisecond() + delay.as_millis() as i64)
             }
         } else {
-            if sent.contains_key("attempts") {
+            if sent.contains_key(field::ATTEMPTS) {
                 let _: () = redis::pipe()
-                    .hdel(keys::alert_sent(id), &["attempts", "failingSince"])
+                    .hdel(
+                        keys::alert_sent(id),
+                        &[field::ATTEMPTS, field::FAILING_SINCE],
+                    )
                     .ignore()
                     .query_async(&mut conn)
                     .await?;
@@ -392,7 +373,7 @@ impl<S: Secrets> Dispatcher<S> {
                 .stages
                 .iter()
                 .copied()
-                .filter(|s| !sent.contains_key(&field(&target.name, *s)))
+                .filter(|s| !sent.contains_key(&sent_field(&target.name, *s)))
                 .collect();
             if pending.is_empty() {
                 continue;
@@ -409,7 +390,8 @@ impl<S: Secrets> Dispatcher<S> {
             for stage in pending {
                 match self.send(&resolved, stage, alert).await {
                     Ok(()) => {
-                        self.mark(&alert.id, &field(&target.name, stage)).await?;
+                        self.mark(&alert.id, &sent_field(&target.name, stage))
+                            .await?;
                         self.count(target, "delivered");
                         info!(target = %target.name, stage = stage.as_str(), "alert delivered");
                     }
@@ -424,7 +406,7 @@ impl<S: Secrets> Dispatcher<S> {
             }
         }
         for f in &alert.forwards {
-            let key = format!("sms:{}", f.to);
+            let key = field::forwarded(&f.to);
             if sent.contains_key(&key) {
                 continue;
             }
@@ -480,7 +462,7 @@ impl<S: Secrets> Dispatcher<S> {
         let plan = alert.plan((self.clock)());
         for target in &alert.route.targets {
             for s in &plan.stages {
-                let f = field(&target.name, *s);
+                let f = sent_field(&target.name, *s);
                 if !sent.contains_key(&f) {
                     self.mark(id, &f).await?;
                     self.count(target, "expired");
@@ -488,25 +470,28 @@ impl<S: Secrets> Dispatcher<S> {
             }
         }
         for f in &alert.forwards {
-            let key = format!("sms:{}", f.to);
+            let key = field::forwarded(&f.to);
             if !sent.contains_key(&key) {
                 self.mark(id, &key).await?;
                 self.count_forward("expired");
             }
         }
         let _: () = redis::pipe()
-            .hdel(keys::alert_sent(id), &["attempts", "failingSince"])
+            .hdel(
+                keys::alert_sent(id),
+                &[field::ATTEMPTS, field::FAILING_SINCE],
+            )
             .ignore()
             .query_async(&mut conn)
             .await?;
         Ok(())
     }
 
-    async fn resolve<'t>(
+    async fn resolve(
         &self,
-        target: &'t NotificationTarget,
+        target: &NotificationTarget,
         alert: &Alert,
-    ) -> Result<Resolved<'t>, String> {
+    ) -> Result<Resolved, String> {
         let ns = &alert.route.owner.namespace;
         let url = match (&target.url, &target.url_secret) {
             (Some(u), _) => Some(u.clone()),
@@ -518,13 +503,13 @@ impl<S: Secrets> Dispatcher<S> {
             None => None,
         };
         Ok(Resolved {
-            kind: &target.kind,
+            kind: target.kind,
             url,
             secret,
         })
     }
 
-    async fn send(&self, target: &Resolved<'_>, stage: Stage, alert: &Alert) -> Result<(), Failed> {
+    async fn send(&self, target: &Resolved, stage: Stage, alert: &Alert) -> Result<(), Failed> {
         let requests = payload::requests(target, stage, alert, Timestamp::now().as_second())
             .map_err(|error| Failed {
                 error,
@@ -579,7 +564,7 @@ impl<S: Secrets> Dispatcher<S> {
 
     fn count(&self, target: &NotificationTarget, result: &str) {
         self.metrics
-            .notification(&target.kind, &target.name, result);
+            .notification(target.kind.as_str(), &target.name, result);
     }
 
     fn count_forward(&self, result: &str) {
@@ -588,6 +573,6 @@ impl<S: Secrets> Dispatcher<S> {
     }
 }
 
-fn field(target: &str, stage: Stage) -> String {
-    format!("{target}:{}", stage.as_str())
+fn sent_field(target: &str, stage: Stage) -> String {
+    field::sent(target, stage.as_str())
 }

@@ -12,7 +12,8 @@
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use switchboard_routing::{Alert, AlertKind, Stage};
+use switchboard_routing::table::TargetKind;
+use switchboard_routing::{Alert, AlertKind, Outcome, Stage};
 
 /// PagerDuty's Events API v2 endpoint, used when a PagerDuty target sets no `url`.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -30,9 +31,9 @@ pub struct Request {
 
 /// A target with its URL and credential resolved.
 #[derive(Clone, Debug)]
-pub struct Resolved<'a> {
-    /// `Webhook`, `Slack`, `PagerDuty`, `Alertmanager`, `GrafanaOnCall`.
-    pub kind: &'a str,
+pub struct Resolved {
+    /// The receiver's kind.
+    pub kind: TargetKind,
     /// The URL (from `url` or `urlSecretRef`; `None` for PagerDuty's default).
     pub url: Option<String>,
     /// The `secretRef` value: HMAC key or routing key.
@@ -42,7 +43,7 @@ pub struct Resolved<'a> {
 /// The requests that tell `target` about `stage` of `alert`, sent in order. `now` (Unix seconds)
 /// goes into the webhook signature.
 pub fn requests(
-    target: &Resolved<'_>,
+    target: &Resolved,
     stage: Stage,
     alert: &Alert,
     now: i64,
@@ -60,9 +61,9 @@ pub fn requests(
             .ok_or_else(|| format!("{} target has no secretRef value", target.kind))
     };
     Ok(match target.kind {
-        "Webhook" => vec![webhook(url()?, &secret()?, stage, alert, now)],
-        "Slack" => vec![plain(url()?, slack(stage, alert))],
-        "PagerDuty" => {
+        TargetKind::Webhook => vec![webhook(url()?, &secret()?, stage, alert, now)],
+        TargetKind::Slack => vec![plain(url()?, slack(stage, alert))],
+        TargetKind::PagerDuty => {
             let url = target
                 .url
                 .clone()
@@ -72,7 +73,7 @@ pub fn requests(
                 .map(|b| plain(url.clone(), b))
                 .collect()
         }
-        "Alertmanager" => {
+        TargetKind::Alertmanager => {
             let base = url()?;
             let url = if base.trim_end_matches('/').ends_with("/api/v2/alerts") {
                 base
@@ -81,8 +82,10 @@ pub fn requests(
             };
             vec![plain(url, alertmanager(stage, alert))]
         }
-        "GrafanaOnCall" => vec![plain(url()?, grafana_oncall(stage, alert))],
-        other => return Err(format!("unknown notification type {other}")),
+        TargetKind::GrafanaOnCall => vec![plain(url()?, grafana_oncall(stage, alert))],
+        TargetKind::Unknown => {
+            return Err("a notification type this version does not know".to_string());
+        }
     })
 }
 
@@ -178,7 +181,7 @@ fn slack(stage: Stage, a: &Alert) -> Value {
             vec![],
         ),
         Stage::Resolved => {
-            let how = match (&a.accepted_by, a.outcome.as_deref()) {
+            let how = match (&a.accepted_by, a.outcome) {
                 (Some(by), _) => format!(
                     "answered by {}{}",
                     esc(by),
@@ -186,8 +189,10 @@ fn slack(stage: Stage, a: &Alert) -> Value {
                         .map(|s| format!(", talked {}", mmss(s)))
                         .unwrap_or_default()
                 ),
-                (None, Some("abandoned")) => "the caller hung up before anyone answered".into(),
-                (None, Some(o)) => o.replace('-', " "),
+                (None, Some(Outcome::Abandoned)) => {
+                    "the caller hung up before anyone answered".into()
+                }
+                (None, Some(o)) => o.as_str().replace('-', " "),
                 (None, None) => "ended".into(),
             };
             (
@@ -285,11 +290,12 @@ fn alertmanager(stage: Stage, a: &Alert) -> Value {
     if let Some(d) = said {
         annotations.insert("description".into(), d.clone().into());
     }
+    let outcome = a.outcome.map(|o| o.as_str().to_string());
     let optional = [
         ("menu_choice", &a.menu_choice),
         ("chain", &a.chain),
         ("accepted_by", &a.accepted_by),
-        ("outcome", &a.outcome),
+        ("outcome", &outcome),
         ("recording_url", &a.recording_url),
         ("transcription", &a.transcription),
     ];
@@ -358,7 +364,7 @@ mod tests {
             text: None,
             accepted_by: None,
             accepted_at: None,
-            outcome: Some("voicemail".into()),
+            outcome: Some(Outcome::Voicemail),
             ended_at: Some("2026-11-23T15:03:00Z".parse().unwrap()),
             talk_seconds: None,
             recording_url: Some(
@@ -380,7 +386,7 @@ mod tests {
         }
     }
 
-    fn target(kind: &str) -> Resolved<'_> {
+    fn target(kind: TargetKind) -> Resolved {
         Resolved {
             kind,
             url: Some("http://receiver.test/x".into()),
@@ -401,11 +407,11 @@ mod tests {
     #[test]
     fn slack_text_is_escaped_and_links_the_recording() {
         let a = alert();
-        let r = requests(&target("Slack"), Stage::Triggered, &a, 0).unwrap();
+        let r = requests(&target(TargetKind::Slack), Stage::Triggered, &a, 0).unwrap();
         let body: Value = serde_json::from_str(&r[0].body).unwrap();
         let text = body["blocks"][0]["text"]["text"].as_str().unwrap();
         assert!(text.contains("orders &lt;fail&gt; &amp; refunds"), "{text}");
-        let r = requests(&target("Slack"), Stage::Voicemail, &a, 0).unwrap();
+        let r = requests(&target(TargetKind::Slack), Stage::Voicemail, &a, 0).unwrap();
         let body: Value = serde_json::from_str(&r[0].body).unwrap();
         assert_eq!(
             body["blocks"][0]["text"]["text"],
@@ -417,7 +423,7 @@ mod tests {
     fn pagerduty_defaults_to_the_events_api_and_needs_its_routing_key() {
         let a = alert();
         let t = Resolved {
-            kind: "PagerDuty",
+            kind: TargetKind::PagerDuty,
             url: None,
             secret: Some("rk".into()),
         };
@@ -436,7 +442,7 @@ mod tests {
             "http://am:9093/api/v2/alerts",
         ] {
             let t = Resolved {
-                kind: "Alertmanager",
+                kind: TargetKind::Alertmanager,
                 url: Some(base.into()),
                 secret: None,
             };
@@ -460,13 +466,13 @@ mod tests {
             name: "Dana Cruz".into(),
             reason: "on call".into(),
         }];
-        let r = requests(&target("GrafanaOnCall"), Stage::Triggered, &a, 0).unwrap();
+        let r = requests(&target(TargetKind::GrafanaOnCall), Stage::Triggered, &a, 0).unwrap();
         let body: Value = serde_json::from_str(&r[0].body).unwrap();
         assert_eq!(body["from"], "+15105550123");
         assert_eq!(body["message"], "db down");
         assert_eq!(body["target"], "the database team");
         assert_eq!(body["state"], "alerting");
-        let slack = requests(&target("Slack"), Stage::Triggered, &a, 0).unwrap();
+        let slack = requests(&target(TargetKind::Slack), Stage::Triggered, &a, 0).unwrap();
         assert!(
             slack[0].body.contains("*Forwarded to:* Dana Cruz"),
             "{}",
@@ -477,9 +483,9 @@ mod tests {
     #[test]
     fn an_unknown_kind_or_a_missing_url_is_an_error_not_a_panic() {
         let a = alert();
-        assert!(requests(&target("Carrier-Pigeon"), Stage::Triggered, &a, 0).is_err());
+        assert!(requests(&target(TargetKind::Unknown), Stage::Triggered, &a, 0).is_err());
         let no_url = Resolved {
-            kind: "Slack",
+            kind: TargetKind::Slack,
             url: None,
             secret: None,
         };

@@ -270,7 +270,7 @@ pub fn compile_policy(
             .iter()
             .map(|n| table::NotificationTarget {
                 name: n.name.clone(),
-                kind: notification_kind(n.target_type).into(),
+                kind: notification_kind(n.target_type),
                 url: n.url.clone(),
                 url_secret: n.url_secret_ref.as_ref().map(|s| table::SecretKey {
                     name: s.name.clone(),
@@ -311,13 +311,14 @@ fn compile_menu(menu: &api::Menu) -> table::Entry {
     })
 }
 
-fn notification_kind(t: NotificationType) -> &'static str {
+fn notification_kind(t: NotificationType) -> table::TargetKind {
+    use table::TargetKind;
     match t {
-        NotificationType::Webhook => "Webhook",
-        NotificationType::Slack => "Slack",
-        NotificationType::PagerDuty => "PagerDuty",
-        NotificationType::Alertmanager => "Alertmanager",
-        NotificationType::GrafanaOnCall => "GrafanaOnCall",
+        NotificationType::Webhook => TargetKind::Webhook,
+        NotificationType::Slack => TargetKind::Slack,
+        NotificationType::PagerDuty => TargetKind::PagerDuty,
+        NotificationType::Alertmanager => TargetKind::Alertmanager,
+        NotificationType::GrafanaOnCall => TargetKind::GrafanaOnCall,
     }
 }
 

@@ -97,6 +97,9 @@ pub enum Error {
     /// Redis failed.
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Writing a routing table failed (`RouteStore`: Redis, as the store words it).
+    #[error("Redis: {0}")]
+    Store(String),
     /// Twilio failed in a way worth retrying.
     #[error("{0}")]
     Twilio(#[from] TwilioError),
@@ -110,7 +113,7 @@ impl Error {
     pub fn metric_label(&self) -> String {
         match self {
             Error::Kube(_) => "kube".into(),
-            Error::Redis(_) => "redis".into(),
+            Error::Redis(_) | Error::Store(_) => "redis".into(),
             Error::Twilio(e) => format!("twilio-{}", e.metric_label()),
             Error::Finalizer(_) => "finalizer".into(),
         }

@@ -1,12 +1,14 @@
-//! Reconciling a PhoneNumber, as a pipeline of named steps:
+//! Reconciling a PhoneNumber, as a pipeline of named steps (the steps themselves are
+//! `switchboard_apply::pipeline`'s, shared with the folder operator; this file is the
+//! API server as their source and status and events as their sink):
 //!
 //! ```text
 //!   dereference  (I/O)  the Secret; the policy, chains and schedules from the reflector stores
-//!   validate+build (pure) compile -> the routing table, or problems naming field and fix
-//!   apply        (I/O)  Twilio: the number exists and points at the webhook server
-//!                       Redis: the table is current (the last valid one stays when invalid)
+//!   validate+build (pure) compile -> pipeline::build: the table, or the problem naming the fix
+//!   apply        (I/O)  pipeline::twilio: the number exists and points at the webhook server
+//!                       pipeline::publish: the table is current (the last valid one stays)
 //!   update_status(I/O)  conditions, number, sid, purchase records; events for what changed
-//!   cleanup      (I/O)  finalizer: unpublish the table, release or detach the number
+//!   cleanup      (I/O)  finalizer: unpublish the table, pipeline::let_go (release or detach)
 //! ```
 //!
 //! Invalid objects wait for a change (the watches re-run them when anything they use
@@ -26,18 +28,16 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use switchboard_crds::condition::{REFERENCES_RESOLVED, ROUTES_PUBLISHED, TWILIO_CONFIGURED};
 use switchboard_crds::{PhoneNumber, PhoneNumberStatus};
-use switchboard_routing::publish::{self, Published};
 use tracing::{error, info, warn};
 
 use super::status::{Check, conditions};
 use super::{Context, Error, deps};
 use crate::compile::{AccountSids, compile};
 use crate::metrics::{FailureLabels, KindLabels};
+use crate::pipeline::{self, PublishStep, TwilioStep};
 use crate::twilio::Client;
 use crate::twilio::client::Credentials;
-use crate::twilio::number::{
-    Ensured, Known, LetGo, NumberError, ensure, purchase_marker, release_or_detach, settings_for,
-};
+use crate::twilio::number::{Known, NumberError, purchase_marker, settings_for};
 
 /// The finalizer that makes deletion unpublish the table and let the number go.
 pub const FINALIZER: &str = "switchboard.dev/cleanup";
@@ -249,33 +249,25 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         )),
         Ok(c) => {
             let client = twilio_client(ctx, pn, c.clone())?;
-            let known = known(&status);
             let uid = pn.uid().unwrap_or_default();
             let marker = purchase_marker(&ns, &name, &uid);
-            match ensure(
-                &client,
-                pn.spec.number.as_deref(),
-                pn.spec.purchase.as_ref(),
-                &known,
-                &marker,
-                &settings,
-            )
-            .await
+            let known = known(&status);
+            match pipeline::twilio(&client, pn, &known, &marker, &ctx.public_url, &ctx.metrics)
+                .await
             {
-                Ok(Ensured::RecordIntent(intent)) => {
+                TwilioStep::RecordIntent(intent) => {
                     // Written before anything is bought; the status change triggers the next pass.
                     next.purchase_intent = Some(intent.clone());
                     patch_status(ctx, pn, &next).await?;
                     info!(phone_number = %name, intent, "recorded the purchase intent");
                     return Ok(Action::requeue(Duration::from_secs(1)));
                 }
-                Ok(Ensured::Ready {
+                TwilioStep::Ready {
                     number: n,
                     purchased,
                     bought,
                     changed,
-                }) => {
-                    ctx.metrics.twilio("ensure", "ok");
+                } => {
                     if bought {
                         event(
                             ctx,
@@ -313,20 +305,10 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
                         ),
                     ));
                 }
-                Err(e) => {
-                    let (reason, label) = match &e {
-                        NumberError::Twilio(t) => ("TwilioError", t.metric_label()),
-                        NumberError::NotInAccount(_) => {
-                            ("NumberNotInAccount", "not-in-account".into())
-                        }
-                        NumberError::NoneAvailable { .. } => {
-                            ("NoNumberAvailable", "none-available".into())
-                        }
-                    };
-                    ctx.metrics.twilio("ensure", &label);
-                    checks.push(Check::failed(TWILIO_CONFIGURED, reason, e.to_string()));
-                    if e.is_transient()
-                        && let NumberError::Twilio(t) = e
+                TwilioStep::Failed { reason, error } => {
+                    checks.push(Check::failed(TWILIO_CONFIGURED, reason, error.to_string()));
+                    if error.is_transient()
+                        && let NumberError::Twilio(t) = error
                     {
                         transient = Some(Error::Twilio(t));
                     }
@@ -344,33 +326,30 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         let mut conn = ctx.redis.clone();
         ctx.live.adopt(&mut conn, pn.object_ref(&()), n, r).await;
     }
-    let table = compiled
-        .tables
-        .iter()
-        .find(|t| Some(&t.number) == number.as_ref())
-        .or(compiled.tables.first());
-    match (table, &number) {
-        (Some(t), Some(_)) if problem.is_none() => {
-            let mut conn = ctx.redis.clone();
-            // Remembered first: a check for lost tables (live.rs) then never writes an older one.
-            ctx.live.remember(pn.object_ref(&()), t).await;
-            match publish::publish(&mut conn, t).await {
-                Ok(p) => {
-                    if p == Published::Written {
-                        ctx.metrics.published.inc();
-                        event(ctx, pn, EventType::Normal, "RoutesPublished", format!("routing table {} of {} is live", t.revision, t.number)).await;
-                    }
-                    next.published_revision = Some(t.revision.clone());
-                    checks.push(Check::ok(ROUTES_PUBLISHED, "Published", format!("routing table {} is live in Redis", t.revision)));
-                }
-                Err(e) => {
-                    checks.push(Check::failed(ROUTES_PUBLISHED, "RedisUnavailable", format!("cannot write to Redis: {e}; retrying")));
-                    transient.get_or_insert(Error::Redis(e));
-                }
+    let built = pipeline::build(&compiled, (&ns, &name), problem.clone());
+    if let (Some(t), Some(_), None) = (built.table, &number, &built.problem) {
+        // Remembered first: a check for lost tables (live.rs) then never writes an older one.
+        ctx.live.remember(pn.object_ref(&()), t).await;
+    }
+    let mut conn = ctx.redis.clone();
+    match pipeline::publish(&mut conn, &built, number.is_some(), &ctx.metrics).await {
+        PublishStep::Live {
+            revision,
+            number,
+            written,
+        } => {
+            if written {
+                event(ctx, pn, EventType::Normal, "RoutesPublished", format!("routing table {revision} of {number} is live")).await;
             }
+            checks.push(Check::ok(ROUTES_PUBLISHED, "Published", format!("routing table {revision} is live in Redis")));
+            next.published_revision = Some(revision);
         }
-        (_, None) => checks.push(Check::failed(ROUTES_PUBLISHED, "AwaitingNumber", "the number is not known yet (see TwilioConfigured)")),
-        _ => checks.push(Check::failed(
+        PublishStep::Unavailable(e) => {
+            checks.push(Check::failed(ROUTES_PUBLISHED, "RedisUnavailable", format!("cannot write to Redis: {e}; retrying")));
+            transient.get_or_insert(Error::Store(e));
+        }
+        PublishStep::AwaitingNumber => checks.push(Check::failed(ROUTES_PUBLISHED, "AwaitingNumber", "the number is not known yet (see TwilioConfigured)")),
+        PublishStep::Invalid(_) => checks.push(Check::failed(
             ROUTES_PUBLISHED,
             "InvalidReferences",
             match &status.published_revision {
@@ -604,26 +583,18 @@ async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
         Ok(c) => {
             let client = twilio_client(ctx, pn, c)?;
             let known = known(&status);
-            match release_or_detach(
+            match pipeline::let_go(
                 &client,
                 number.as_deref(),
                 &known,
                 pn.spec.release_on_delete,
-                &settings_for(&ctx.public_url),
+                &ctx.public_url,
+                &ctx.metrics,
             )
             .await
             {
                 Ok(done) => {
-                    ctx.metrics.twilio("release", "ok");
-                    let note = match done {
-                        LetGo::Released => "released the number back to Twilio",
-                        LetGo::Detached => {
-                            "pointed the number back at Twilio's defaults; it stays in the account"
-                        }
-                        LetGo::Untouched => {
-                            "the number no longer pointed at Switchboard; left as it is"
-                        }
-                    };
+                    let note = pipeline::let_go_note(done);
                     info!(phone_number = %pn.name_any(), namespace = ns, number = number.as_deref().unwrap_or(""), "{note}");
                     event(ctx, pn, EventType::Normal, "Cleanup", note.into()).await;
                 }
@@ -631,7 +602,6 @@ async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
                 Err(e) => {
                     // A number already gone, or credentials Twilio refuses, must not block
                     // the deletion for ever: it is said loudly instead.
-                    ctx.metrics.twilio("release", &e.metric_label());
                     left_behind(ctx, pn, number.as_deref(), format!("Twilio: {e}")).await;
                 }
             }
