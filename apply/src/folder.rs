@@ -34,10 +34,10 @@ use crate::compile::{AccountSids, compile};
 use crate::manifests::{Loaded, load_files, manifest_files};
 use crate::metrics::Metrics;
 use crate::notify::Snapshot;
-use crate::pipeline::{self, PublishStep, TwilioStep};
+use crate::pipeline::{self, PublishStep, TwilioFailed};
 use crate::schema::SchemaChecker;
 use crate::twilio::client::Credentials;
-use crate::twilio::number::{Known, LetGo, purchase_marker};
+use crate::twilio::number::{Ensured, Known, LetGo, purchase_marker};
 use crate::twilio::{Client, TwilioError};
 
 pub use switchboard_routing::publish::RouteStore;
@@ -209,15 +209,15 @@ impl Folder {
                                 )
                                 .await;
                                 match step {
-                                    TwilioStep::RecordIntent(intent) => {
+                                    Ok(Ensured::RecordIntent(intent)) => {
                                         mem.known.purchase_intent = Some(intent);
                                     }
-                                    TwilioStep::Ready {
+                                    Ok(Ensured::Ready {
                                         number,
                                         purchased,
                                         bought,
                                         changed,
-                                    } => {
+                                    }) => {
                                         mem.known.sid = Some(number.sid.clone());
                                         mem.known.purchased = purchased;
                                         mem.number = Some(number.phone_number.clone());
@@ -238,7 +238,7 @@ impl Folder {
                                         });
                                         break;
                                     }
-                                    TwilioStep::Failed { error, .. } => {
+                                    Err(TwilioFailed { error, .. }) => {
                                         report.retry |= error.is_transient();
                                         outcome = Err(format!("Twilio: {error}"));
                                         break;

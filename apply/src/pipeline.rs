@@ -5,7 +5,7 @@
 //! ```text
 //!   dereference   the credentials Secret and the objects the number uses: the mode's source
 //!   build         build(compiled, owner, problem) ─► Built { table, problem }        (pure)
-//!   twilio        twilio(...) ─► TwilioStep: RecordIntent | Ready | Failed
+//!   twilio        twilio(...) ─► Ensured (RecordIntent | Ready) or TwilioFailed
 //!   publish       publish(routes, built, number) ─► PublishStep: Live | Unavailable |
 //!                                                   Invalid | AwaitingNumber
 //!   let go        let_go(...) ─► release or detach the number when the object is deleted
@@ -21,7 +21,7 @@ use switchboard_routing::publish::RouteStore;
 use crate::compile::Compiled;
 use crate::metrics::Metrics;
 use crate::twilio::TwilioError;
-use crate::twilio::client::{Client, IncomingNumber};
+use crate::twilio::client::Client;
 use crate::twilio::number::{
     Ensured, Known, LetGo, NumberError, ensure, release_or_detach, settings_for,
 };
@@ -50,33 +50,18 @@ pub fn build<'a>(
     Built { table, problem }
 }
 
-/// What the Twilio step did.
+/// Why the Twilio step could not make the number ready.
 #[derive(Debug)]
-pub enum TwilioStep {
-    /// Record this purchase intent (before anything is bought), then run again.
-    RecordIntent(String),
-    /// The number exists and points at the webhook server.
-    Ready {
-        /// The number, as configured.
-        number: IncomingNumber,
-        /// Switchboard bought it (now or before).
-        purchased: bool,
-        /// Bought now.
-        bought: bool,
-        /// Webhook fields that were set back (empty when already right).
-        changed: Vec<&'static str>,
-    },
-    /// It could not be made ready.
-    Failed {
-        /// The condition reason: `TwilioError`, `NumberNotInAccount`, `NoNumberAvailable`.
-        reason: &'static str,
-        /// Why.
-        error: NumberError,
-    },
+pub struct TwilioFailed {
+    /// The condition reason: `TwilioError`, `NumberNotInAccount`, `NoNumberAvailable`.
+    pub reason: &'static str,
+    /// Why.
+    pub error: NumberError,
 }
 
 /// The Twilio step: makes `pn`'s number exist and point at `public_url` (see
-/// `twilio::number::ensure`), and counts the outcome.
+/// `twilio::number::ensure`: first a purchase intent to record, then the number ready), and
+/// counts the outcome.
 pub async fn twilio(
     client: &Client,
     pn: &PhoneNumber,
@@ -84,7 +69,7 @@ pub async fn twilio(
     marker: &str,
     public_url: &str,
     metrics: &Metrics,
-) -> TwilioStep {
+) -> Result<Ensured, TwilioFailed> {
     let settings = settings_for(public_url);
     let ensured = ensure(
         client,
@@ -96,20 +81,11 @@ pub async fn twilio(
     )
     .await;
     match ensured {
-        Ok(Ensured::RecordIntent(intent)) => TwilioStep::RecordIntent(intent),
-        Ok(Ensured::Ready {
-            number,
-            purchased,
-            bought,
-            changed,
-        }) => {
-            metrics.twilio("ensure", "ok");
-            TwilioStep::Ready {
-                number,
-                purchased,
-                bought,
-                changed,
+        Ok(ensured) => {
+            if matches!(ensured, Ensured::Ready { .. }) {
+                metrics.twilio("ensure", "ok");
             }
+            Ok(ensured)
         }
         Err(error) => {
             let (reason, label) = match &error {
@@ -118,7 +94,7 @@ pub async fn twilio(
                 NumberError::NoneAvailable { .. } => ("NoNumberAvailable", "none-available".into()),
             };
             metrics.twilio("ensure", &label);
-            TwilioStep::Failed { reason, error }
+            Err(TwilioFailed { reason, error })
         }
     }
 }

@@ -215,6 +215,19 @@ impl Harness {
         )
     }
 
+    /// Plays the database call the DBA manager accepts, waits until its alert is drained, and
+    /// returns its CallSid.
+    async fn answered_call(&self) -> String {
+        let t = self
+            .simulator()
+            .run(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 6 }))
+            .await
+            .unwrap();
+        assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+        self.drained().await;
+        t.call_sid
+    }
+
     /// Waits until no alert is due or leased any more.
     async fn drained(&self) {
         let mut conn = Conn::connect(
@@ -273,14 +286,7 @@ fn pd_actions(got: &[Received]) -> Vec<String> {
 async fn an_answered_call_is_triggered_acknowledged_and_resolved_at_every_target() {
     let h = Harness::start(None).await;
     let _d = h.dispatch().await;
-    let t = h
-        .simulator()
-        .run(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 6 }))
-        .await
-        .unwrap();
-    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
-    h.drained().await;
-    let sid = t.call_sid.clone();
+    let sid = h.answered_call().await;
 
     // Webhook: three signed deliveries, in lifecycle order.
     let got = h.r.webhook.wait_for(3, WAIT).await;
@@ -438,19 +444,13 @@ async fn an_answered_call_is_triggered_acknowledged_and_resolved_at_every_target
 async fn on_a_redis_cluster_an_answered_call_is_alerted_once_per_stage_at_every_target() {
     let h = Harness::start_on(None, Redis::Cluster(RedisCluster::start())).await;
     let _d = h.dispatch().await;
-    let t = h
-        .simulator()
-        .run(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 6 }))
-        .await
-        .unwrap();
-    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
-    h.drained().await;
+    let sid = h.answered_call().await;
     let got = h.r.webhook.wait_for(3, WAIT).await;
     assert_eq!(
         events(&got, "event"),
         ["triggered", "acknowledged", "resolved"]
     );
-    assert_eq!(got[0].json()["alert"]["id"], t.call_sid.as_str());
+    assert_eq!(got[0].json()["alert"]["id"], sid.as_str());
     let got = h.r.pagerduty.wait_for(4, WAIT).await;
     assert_eq!(
         pd_actions(&got),

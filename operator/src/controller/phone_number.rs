@@ -34,10 +34,10 @@ use super::status::{Check, conditions};
 use super::{Context, Error, deps};
 use crate::compile::{AccountSids, compile};
 use crate::metrics::{FailureLabels, KindLabels};
-use crate::pipeline::{self, PublishStep, TwilioStep};
+use crate::pipeline::{self, PublishStep, TwilioFailed};
 use crate::twilio::Client;
 use crate::twilio::client::Credentials;
-use crate::twilio::number::{Known, NumberError, purchase_marker, settings_for};
+use crate::twilio::number::{Ensured, Known, NumberError, purchase_marker, settings_for};
 
 /// The finalizer that makes deletion unpublish the table and let the number go.
 pub const FINALIZER: &str = "switchboard.dev/cleanup";
@@ -255,19 +255,19 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
             match pipeline::twilio(&client, pn, &known, &marker, &ctx.public_url, &ctx.metrics)
                 .await
             {
-                TwilioStep::RecordIntent(intent) => {
+                Ok(Ensured::RecordIntent(intent)) => {
                     // Written before anything is bought; the status change triggers the next pass.
                     next.purchase_intent = Some(intent.clone());
                     patch_status(ctx, pn, &next).await?;
                     info!(phone_number = %name, intent, "recorded the purchase intent");
                     return Ok(Action::requeue(Duration::from_secs(1)));
                 }
-                TwilioStep::Ready {
+                Ok(Ensured::Ready {
                     number: n,
                     purchased,
                     bought,
                     changed,
-                } => {
+                }) => {
                     if bought {
                         event(
                             ctx,
@@ -305,7 +305,7 @@ async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
                         ),
                     ));
                 }
-                TwilioStep::Failed { reason, error } => {
+                Err(TwilioFailed { reason, error }) => {
                     checks.push(Check::failed(TWILIO_CONFIGURED, reason, error.to_string()));
                     if error.is_transient()
                         && let NumberError::Twilio(t) = error
