@@ -83,35 +83,30 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         None => Store::memory(),
     };
     let credentials = Credentials::fixed([]);
-    // Alerts and text forwards are sent from Redis's queue; the in-memory store has none.
-    let secrets = match &args.redis_url {
-        Some(url) => {
+    // Alerts and text forwards are sent from the store's queue: Redis, or the memory store's.
+    let secrets = FolderSecrets::new(args.twilio_api_url.clone());
+    let settings = notify::Settings {
+        // --no-twilio: nothing reaches Twilio, so no real text reaches on-call staff.
+        forward_texts: !args.no_twilio,
+        ..notify::Settings::default()
+    };
+    let metrics = Arc::new(Metrics::default());
+    match (&args.redis_url, store.alert_queue()) {
+        (Some(url), _) => {
             let conn = switchboard_routing::connect::Conn::lazy(
                 url,
                 redis::aio::ConnectionManagerConfig::new(),
             )
             .context("the Redis URL is not valid")?;
-            let secrets = FolderSecrets::new(args.twilio_api_url.clone());
-            let dispatcher = Dispatcher::new(
-                conn,
-                secrets.clone(),
-                notify::Settings {
-                    // --no-twilio: nothing reaches Twilio, so no real text reaches on-call staff.
-                    forward_texts: !args.no_twilio,
-                    ..notify::Settings::default()
-                },
-                Arc::new(Metrics::default()),
-            );
+            let dispatcher = Dispatcher::new(conn, secrets.clone(), settings, metrics);
             tokio::spawn(dispatcher.run(switchboard_process::shutdown_signal()));
-            Some(secrets)
         }
-        None => {
-            tracing::info!(
-                "no --redis-url: alerts to notification targets and text forwards are not sent (they are queued in Redis)"
-            );
-            None
+        (None, Some(queue)) => {
+            let dispatcher = Dispatcher::on(queue, secrets.clone(), settings, metrics);
+            tokio::spawn(dispatcher.run(switchboard_process::shutdown_signal()));
         }
-    };
+        (None, None) => unreachable!("a store without Redis is the memory store"),
+    }
     let state = AppState::new(
         store.clone(),
         credentials.clone(),
@@ -151,9 +146,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
                     .into_iter()
                     .map(|(sid, token)| (sid, AuthToken::new(token))),
             );
-            if let Some(s) = &secrets {
-                s.set(snapshot);
-            }
+            secrets.set(snapshot);
         },
         stopped(stop_rx.clone()),
     ));

@@ -45,23 +45,28 @@ struct Receivers {
     grafana: Receiver,
 }
 
-/// Where the harness keeps its Redis: one server, or a cluster.
+/// Where the harness keeps its calls and alert queue: one Redis server, a cluster, or no
+/// Redis at all (the webhook server's memory store, as `switchboard dev` without
+/// `--redis-url`).
 enum Redis {
     Server(RedisServer),
     Cluster(RedisCluster),
+    None,
 }
 
 impl Redis {
-    fn url(&self) -> String {
+    fn url(&self) -> Option<String> {
         match self {
-            Redis::Server(r) => r.url.clone(),
-            Redis::Cluster(c) => c.url(),
+            Redis::Server(r) => Some(r.url.clone()),
+            Redis::Cluster(c) => Some(c.url()),
+            Redis::None => None,
         }
     }
 }
 
 struct Harness {
     redis: Redis,
+    store: Store,
     clock: Arc<AtomicI64>,
     server: String,
     r: Receivers,
@@ -149,7 +154,10 @@ impl Harness {
         let secrets = FolderSecrets::new(twilio_api_url);
         secrets.set(Snapshot::of(&loaded));
 
-        let store = store_on(&redis.url());
+        let store = match redis.url() {
+            Some(url) => store_on(&url),
+            None => Store::memory(),
+        };
         store.put_table(&table).await.unwrap();
         let clock = Clock::manual("2026-11-23T15:00:00Z".parse().unwrap());
         let Clock::Manual(ms) = &clock else {
@@ -157,7 +165,7 @@ impl Harness {
         };
         let ms = ms.clone();
         let state = AppState::new(
-            store,
+            store.clone(),
             Credentials::fixed([(ACCOUNT.to_string(), AuthToken::new(TOKEN))]),
             PUBLIC_URL,
             Fallback::default(),
@@ -168,6 +176,7 @@ impl Harness {
         tokio::spawn(async move { axum::serve(listener, app(state)).await });
         Harness {
             redis,
+            store,
             clock: ms,
             server,
             r,
@@ -185,12 +194,6 @@ impl Harness {
     /// Starts a dispatcher that forwards texts through Twilio or, like
     /// `switchboard dev --no-twilio`, does not.
     async fn dispatch_with(&self, forward_texts: bool) -> tokio::task::JoinHandle<()> {
-        let conn = Conn::connect(
-            &self.redis.url(),
-            redis::aio::ConnectionManagerConfig::new(),
-        )
-        .await
-        .unwrap();
         let settings = notify::Settings {
             poll: Duration::from_millis(50),
             retry_base: Duration::from_millis(200),
@@ -200,9 +203,22 @@ impl Harness {
             ..notify::Settings::default()
         };
         let clock = self.clock.clone();
-        let d = Dispatcher::new(conn, self.secrets.clone(), settings, self.metrics.clone())
-            .with_clock(move || Timestamp::from_millisecond(clock.load(Ordering::SeqCst)).unwrap());
-        tokio::spawn(d.run(std::future::pending()))
+        let clock = move || Timestamp::from_millisecond(clock.load(Ordering::SeqCst)).unwrap();
+        let (secrets, metrics) = (self.secrets.clone(), self.metrics.clone());
+        match (self.redis.url(), self.store.alert_queue()) {
+            (Some(url), _) => {
+                let conn = Conn::connect(&url, redis::aio::ConnectionManagerConfig::new())
+                    .await
+                    .unwrap();
+                let d = Dispatcher::new(conn, secrets, settings, metrics).with_clock(clock);
+                tokio::spawn(d.run(std::future::pending()))
+            }
+            (None, Some(queue)) => {
+                let d = Dispatcher::on(queue, secrets, settings, metrics).with_clock(clock);
+                tokio::spawn(d.run(std::future::pending()))
+            }
+            (None, None) => unreachable!("no Redis is the memory store"),
+        }
     }
 
     fn simulator(&self) -> Simulator {
@@ -230,18 +246,24 @@ impl Harness {
 
     /// Waits until no alert is due or leased any more.
     async fn drained(&self) {
-        let mut conn = Conn::connect(
-            &self.redis.url(),
-            redis::aio::ConnectionManagerConfig::new(),
-        )
-        .await
-        .unwrap();
+        let queued = match self.redis.url() {
+            Some(url) => Some(
+                Conn::connect(&url, redis::aio::ConnectionManagerConfig::new())
+                    .await
+                    .unwrap(),
+            ),
+            None => None,
+        };
         for _ in 0..400 {
-            let n: usize = redis::cmd("ZCARD")
-                .arg(keys::alerts_due())
-                .query_async(&mut conn)
-                .await
-                .unwrap();
+            let n: usize = match (&queued, self.store.alert_queue()) {
+                (Some(conn), _) => redis::cmd("ZCARD")
+                    .arg(keys::alerts_due())
+                    .query_async(&mut conn.clone())
+                    .await
+                    .unwrap(),
+                (None, Some(queue)) => queue.len(),
+                (None, None) => 0,
+            };
             if n == 0 {
                 return;
             }
@@ -438,12 +460,8 @@ async fn an_answered_call_is_triggered_acknowledged_and_resolved_at_every_target
     assert_counted(&m, "Webhook", "incident-bot", "delivered", 3);
 }
 
-/// The same on a Redis Cluster: the webhook's commits, the due set, the dispatcher's claims,
-/// locks and sent records spread over three masters, through `redis+cluster://`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_redis_cluster_an_answered_call_is_alerted_once_per_stage_at_every_target() {
-    let h = Harness::start_on(None, Redis::Cluster(RedisCluster::start())).await;
-    let _d = h.dispatch().await;
+/// Plays the answered call and asserts every target got each of its stages once, in order.
+async fn each_stage_once_at_every_target(h: &Harness) {
     let sid = h.answered_call().await;
     let got = h.r.webhook.wait_for(3, WAIT).await;
     assert_eq!(
@@ -468,6 +486,24 @@ async fn on_a_redis_cluster_an_answered_call_is_alerted_once_per_stage_at_every_
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.r.webhook.received().len(), 3);
     assert_eq!(h.r.pagerduty.received().len(), 4);
+}
+
+/// The same on a Redis Cluster: the webhook's commits, the due set, the dispatcher's claims,
+/// locks and sent records spread over three masters, through `redis+cluster://`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_an_answered_call_is_alerted_once_per_stage_at_every_target() {
+    let h = Harness::start_on(None, Redis::Cluster(RedisCluster::start())).await;
+    let _d = h.dispatch().await;
+    each_stage_once_at_every_target(&h).await;
+}
+
+/// The same without Redis: the webhook server's memory store keeps the alert queue that
+/// `switchboard dev` without `--redis-url` dispatches from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_the_memory_store_alerts_every_target_once_per_stage() {
+    let h = Harness::start_on(None, Redis::None).await;
+    let _d = h.dispatch().await;
+    each_stage_once_at_every_target(&h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -804,7 +840,7 @@ async fn a_policy_cannot_have_the_twilio_credentials_or_an_unlabelled_secret_sen
     h.secrets.set(Snapshot::of(
         &load_files(&files, &SchemaChecker::new()).unwrap(),
     ));
-    let store = store_on(&h.redis.url());
+    let store = h.store.clone();
     let mut table = (*store.table(HOTLINE).await.unwrap().unwrap()).clone();
     let mut stolen = target("pagerduty", TargetKind::PagerDuty);
     stolen.url = Some(format!("{}/v2/enqueue", h.r.pagerduty.url));

@@ -22,7 +22,7 @@ use crate::RoutingTable;
 use crate::table::{Alerting, NotificationTarget, ObjectName};
 
 /// Whether an alert is about a call or a text.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub enum AlertKind {
     /// A phone call to the hotline.

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod oncall;
 #[cfg(feature = "redis")]
 pub mod publish;
+pub mod queue;
 pub mod schedule;
 pub mod scripts;
 pub mod signature;

@@ -32,8 +32,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use switchboard_routing::connect::Conn;
 use switchboard_routing::keys::{self, field};
+use switchboard_routing::queue::{AlertQueue, QueueResult, RedisQueue};
 use switchboard_routing::table::NotificationTarget;
-use switchboard_routing::{Alert, AlertKind, Stage, scripts};
+use switchboard_routing::{Alert, AlertKind, Stage};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::metrics::Metrics;
@@ -100,23 +101,20 @@ struct Failed {
     permanent: bool,
 }
 
-/// The dispatcher.
+/// The dispatcher, on the alert queue `Q` (Redis, or memory for `switchboard dev` without it).
 #[derive(Clone)]
-pub struct Dispatcher<S> {
-    conn: Conn,
+pub struct Dispatcher<S, Q = RedisQueue> {
+    queue: Q,
     secrets: Arc<S>,
     settings: Settings,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
-    claim: Arc<redis::Script>,
-    release: Arc<redis::Script>,
-    unlock: Arc<redis::Script>,
     /// This dispatcher's name in the locks it takes.
     token: String,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
 }
 
-impl<S> std::fmt::Debug for Dispatcher<S> {
+impl<S, Q> std::fmt::Debug for Dispatcher<S, Q> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
             .field("settings", &self.settings)
@@ -131,14 +129,21 @@ struct Outcome {
     wake_at: Option<Timestamp>,
 }
 
-impl<S: Secrets> Dispatcher<S> {
+impl<S: Secrets> Dispatcher<S, RedisQueue> {
     /// A dispatcher reading Redis through `conn` and credentials from `secrets`.
     pub fn new(
         conn: impl Into<Conn>,
         secrets: S,
         settings: Settings,
         metrics: Arc<Metrics>,
-    ) -> Dispatcher<S> {
+    ) -> Dispatcher<S, RedisQueue> {
+        Dispatcher::on(RedisQueue::new(conn.into()), secrets, settings, metrics)
+    }
+}
+
+impl<S: Secrets, Q: AlertQueue> Dispatcher<S, Q> {
+    /// A dispatcher taking alerts from `queue`.
+    pub fn on(queue: Q, secrets: S, settings: Settings, metrics: Arc<Metrics>) -> Dispatcher<S, Q> {
         // The process-wide TLS provider (ring, as kube uses); a second install is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -147,14 +152,11 @@ impl<S: Secrets> Dispatcher<S> {
             .build()
             .expect("a reqwest client with rustls builds");
         Dispatcher {
-            conn: conn.into(),
+            queue,
             secrets: Arc::new(secrets),
             settings,
             http,
             metrics,
-            claim: Arc::new(redis::Script::new(scripts::CLAIM)),
-            release: Arc::new(redis::Script::new(scripts::RELEASE)),
-            unlock: Arc::new(redis::Script::new(scripts::UNLOCK)),
             token: format!("{:016x}", fastrand::u64(..)),
             clock: Arc::new(Timestamp::now),
         }
@@ -165,7 +167,7 @@ impl<S: Secrets> Dispatcher<S> {
     pub fn with_clock(
         mut self,
         clock: impl Fn() -> Timestamp + Send + Sync + 'static,
-    ) -> Dispatcher<S> {
+    ) -> Dispatcher<S, Q> {
         self.clock = Arc::new(clock);
         self
     }
@@ -178,7 +180,7 @@ impl<S: Secrets> Dispatcher<S> {
             let busy = match self.pass().await {
                 Ok(n) => n > 0,
                 Err(e) => {
-                    warn!(error = %e, "alert dispatcher: Redis failed; trying again");
+                    warn!(error = %e, "alert dispatcher: the queue failed; trying again");
                     false
                 }
             };
@@ -198,17 +200,12 @@ impl<S: Secrets> Dispatcher<S> {
     }
 
     /// Claims the alerts due now and processes them; returns how many there were.
-    pub async fn pass(&self) -> Result<usize, redis::RedisError> {
+    pub async fn pass(&self) -> QueueResult<usize> {
         let now = Timestamp::now().as_millisecond();
         let lease_end = now + self.settings.lease.as_millis() as i64;
-        let mut conn = self.conn.clone();
-        let members: Vec<String> = self
-            .claim
-            .key(keys::alerts_due())
-            .arg(now)
-            .arg(lease_end)
-            .arg(self.settings.batch)
-            .invoke_async(&mut conn)
+        let members = self
+            .queue
+            .claim(now, lease_end, self.settings.batch)
             .await?;
         let n = members.len();
         let work = members.into_iter().map(|m| async move {
@@ -222,7 +219,7 @@ impl<S: Secrets> Dispatcher<S> {
         Ok(n)
     }
 
-    async fn process(&self, member: &str, lease_end: i64) -> Result<(), redis::RedisError> {
+    async fn process(&self, member: &str, lease_end: i64) -> QueueResult<()> {
         let (kind, id) = match keys::parse_alert_member(member) {
             Some(parsed) => parsed,
             None => {
@@ -230,37 +227,18 @@ impl<S: Secrets> Dispatcher<S> {
                 return self.finish(member, lease_end, None).await;
             }
         };
-        let mut conn = self.conn.clone();
         let token = format!("{}:{lease_end}", self.token);
-        let locked: Option<String> = redis::cmd("SET")
-            .arg(keys::alert_lock(id))
-            .arg(&token)
-            .arg("NX")
-            .arg("PX")
-            .arg(self.settings.lease.as_millis().max(1) as u64)
-            .query_async(&mut conn)
-            .await?;
-        if locked.is_none() {
+        let lease_ms = self.settings.lease.as_millis().max(1) as u64;
+        if !self.queue.lock(id, &token, lease_ms).await? {
             // Another dispatcher is sending this alert (a newer snapshot made it due while it
             // was leased): look again shortly, once that one is done.
             debug!("another dispatcher is sending this alert; looking again shortly");
             let again = Timestamp::now().as_millisecond() + LOCKED_RETRY.as_millis() as i64;
-            let _: () = redis::cmd("ZADD")
-                .arg(keys::alerts_due())
-                .arg("XX")
-                .arg(again)
-                .arg(member)
-                .query_async(&mut conn)
-                .await?;
+            self.queue.due_again(member, again).await?;
             return Ok(());
         }
         let result = self.process_locked(member, kind, id, lease_end).await;
-        let _: i64 = self
-            .unlock
-            .key(keys::alert_lock(id))
-            .arg(&token)
-            .invoke_async(&mut conn)
-            .await?;
+        self.queue.unlock(id, &token).await?;
         result
     }
 
@@ -270,17 +248,8 @@ impl<S: Secrets> Dispatcher<S> {
         kind: AlertKind,
         id: &str,
         lease_end: i64,
-    ) -> Result<(), redis::RedisError> {
-        let hash = match kind {
-            AlertKind::Call => keys::call(id),
-            AlertKind::Text => keys::text(id),
-        };
-        let mut conn = self.conn.clone();
-        let (snapshot, sent): (Option<String>, HashMap<String, String>) = redis::pipe()
-            .hget(&hash, field::ALERT)
-            .hgetall(keys::alert_sent(id))
-            .query_async(&mut conn)
-            .await?;
+    ) -> QueueResult<()> {
+        let (snapshot, sent) = self.queue.load(kind, id).await?;
         let Some(snapshot) = snapshot else {
             warn!("the alert's call or text expired before it was sent; dropping it");
             return self.finish(member, lease_end, None).await;
@@ -294,18 +263,9 @@ impl<S: Secrets> Dispatcher<S> {
         };
         let outcome = self.deliver(&alert, &sent).await?;
         let next = if outcome.failed {
-            let (attempts, since): (u32, Option<i64>) = redis::pipe()
-                .hincr(keys::alert_sent(id), field::ATTEMPTS, 1)
-                .hset_nx(
-                    keys::alert_sent(id),
-                    field::FAILING_SINCE,
-                    Timestamp::now().as_millisecond(),
-                )
-                .ignore()
-                .hget(keys::alert_sent(id), field::FAILING_SINCE)
-                .expire(keys::alert_sent(id), self.retention_secs())
-                .ignore()
-                .query_async(&mut conn)
+            let (attempts, since) = self
+                .queue
+                .failed(id, Timestamp::now().as_millisecond(), self.retention_secs())
                 .await?;
             let failing_for = Timestamp::now().as_millisecond() - since.unwrap_or(i64::MAX);
             if failing_for > self.settings.give_up_after.as_millis() as i64 {
@@ -318,14 +278,7 @@ impl<S: Secrets> Dispatcher<S> {
             }
         } else {
             if sent.contains_key(field::ATTEMPTS) {
-                let _: () = redis::pipe()
-                    .hdel(
-                        keys::alert_sent(id),
-                        &[field::ATTEMPTS, field::FAILING_SINCE],
-                    )
-                    .ignore()
-                    .query_async(&mut conn)
-                    .await?;
+                self.queue.clear_failures(id).await?;
             }
             outcome.wake_at.map(|t| t.as_millisecond())
         };
@@ -336,30 +289,12 @@ impl<S: Secrets> Dispatcher<S> {
         self.settings.retention.as_secs().max(1) as i64
     }
 
-    async fn finish(
-        &self,
-        member: &str,
-        lease_end: i64,
-        next: Option<i64>,
-    ) -> Result<(), redis::RedisError> {
-        let mut conn = self.conn.clone();
-        let _: i64 = self
-            .release
-            .key(keys::alerts_due())
-            .arg(member)
-            .arg(lease_end)
-            .arg(next.map(|n| n.to_string()).unwrap_or_default())
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(())
+    async fn finish(&self, member: &str, lease_end: i64, next: Option<i64>) -> QueueResult<()> {
+        self.queue.release(member, lease_end, next).await
     }
 
     /// Sends what `alert` still needs; records each stage sent.
-    async fn deliver(
-        &self,
-        alert: &Alert,
-        sent: &HashMap<String, String>,
-    ) -> Result<Outcome, redis::RedisError> {
+    async fn deliver(&self, alert: &Alert, sent: &HashMap<String, String>) -> QueueResult<Outcome> {
         let plan = alert.plan((self.clock)());
         if let Some(why) = plan.suppressed {
             debug!(why, "no alert");
@@ -437,28 +372,18 @@ impl<S: Secrets> Dispatcher<S> {
         Ok(outcome)
     }
 
-    async fn mark(&self, id: &str, field: &str) -> Result<(), redis::RedisError> {
-        let mut conn = self.conn.clone();
-        redis::pipe()
-            .hset(keys::alert_sent(id), field, Timestamp::now().to_string())
-            .ignore()
-            .expire(keys::alert_sent(id), self.retention_secs())
-            .ignore()
-            .query_async(&mut conn)
-            .await
+    async fn mark(&self, id: &str, field: &str) -> QueueResult<()> {
+        let now = Timestamp::now().to_string();
+        self.queue.mark(id, field, now, self.retention_secs()).await
     }
 
     /// Gives up the stages still unsent after failing for [`Settings::give_up_after`].
-    async fn give_up(&self, alert: &Alert, id: &str) -> Result<(), redis::RedisError> {
+    async fn give_up(&self, alert: &Alert, id: &str) -> QueueResult<()> {
         warn!(
             failing_for = ?self.settings.give_up_after,
             "alert deliveries failed for too long; giving up the stages still unsent"
         );
-        let mut conn = self.conn.clone();
-        let sent: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(keys::alert_sent(id))
-            .query_async(&mut conn)
-            .await?;
+        let sent = self.queue.sent(id).await?;
         let plan = alert.plan((self.clock)());
         for target in &alert.route.targets {
             for s in &plan.stages {
@@ -476,15 +401,7 @@ impl<S: Secrets> Dispatcher<S> {
                 self.count_forward("expired");
             }
         }
-        let _: () = redis::pipe()
-            .hdel(
-                keys::alert_sent(id),
-                &[field::ATTEMPTS, field::FAILING_SINCE],
-            )
-            .ignore()
-            .query_async(&mut conn)
-            .await?;
-        Ok(())
+        self.queue.clear_failures(id).await
     }
 
     async fn resolve(

@@ -1,10 +1,13 @@
 //! The in-memory store (`switchboard simulate`, `switchboard dev` without Redis, unit tests):
-//! the Redis layout's contents in maps, for one process.
+//! the Redis layout's contents in maps, for one process. Alerts go into a
+//! [`MemoryQueue`] as they go into Redis's due set, for a dispatcher on the same queue
+//! (`Store::alert_queue`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use switchboard_routing::RoutingTable;
+use switchboard_routing::queue::MemoryQueue;
+use switchboard_routing::{Alert, AlertKind, RoutingTable};
 
 use super::{Commit, MAX_EVENTS, Retention};
 
@@ -16,6 +19,7 @@ pub struct Memory {
     pub(super) texts: HashMap<String, (String, String)>,
     pub(super) log: VecDeque<String>,
     pub(super) text_log: VecDeque<String>,
+    pub(super) alerts: MemoryQueue,
 }
 
 #[derive(Debug, Default)]
@@ -35,13 +39,13 @@ impl Memory {
         events: Vec<String>,
         revision_of: Option<&str>,
         retention: Retention,
-    ) -> (bool, Option<String>) {
+    ) -> Result<(bool, Option<String>), serde_json::Error> {
         let sid = &commit.state.call_sid;
         let mem = self;
         let revision = revision_of.and_then(|n| mem.tables.get(n).map(|t| t.revision.clone()));
         let call = mem.calls.entry(sid.clone()).or_default();
         if call.version != commit.expected_version {
-            return (false, revision);
+            return Ok((false, revision));
         }
         call.version += 1;
         call.state = state.to_string();
@@ -57,7 +61,14 @@ impl Memory {
         if commit.expected_version == 0 {
             mem.log_call(sid, retention.log_size);
         }
-        (true, revision)
+        // As the commit script does: a new snapshot is stored and due; a replaced first
+        // decision without one takes the stored one away.
+        match commit.alert {
+            Some(alert) => mem.put_alert(AlertKind::Call, sid, alert)?,
+            None if commit.replace => mem.alerts.remove(AlertKind::Call, sid),
+            None => {}
+        }
+        Ok((true, revision))
     }
 
     /// `Store::text` in memory.
@@ -66,11 +77,15 @@ impl Memory {
         sid: &str,
         response: &str,
         record_json: String,
+        alert: Option<&Alert>,
         log_size: usize,
-    ) -> Option<String> {
+    ) -> Result<Option<String>, serde_json::Error> {
         let mem = self;
         if let Some((r, _)) = mem.texts.get(sid) {
-            return Some(r.clone());
+            return Ok(Some(r.clone()));
+        }
+        if let Some(alert) = alert {
+            mem.put_alert(AlertKind::Text, sid, alert)?;
         }
         mem.texts
             .insert(sid.to_string(), (response.to_string(), record_json));
@@ -80,7 +95,20 @@ impl Memory {
                 mem.texts.remove(&old);
             }
         }
-        None
+        Ok(None)
+    }
+
+    /// Stores `alert` as the alert of `kind` `sid` and marks it due.
+    fn put_alert(
+        &mut self,
+        kind: AlertKind,
+        sid: &str,
+        alert: &Alert,
+    ) -> Result<(), serde_json::Error> {
+        let started = alert.started_at.as_millisecond().max(0) as u64;
+        self.alerts
+            .put(kind, sid, serde_json::to_string(alert)?, started);
+        Ok(())
     }
 
     fn log_call(&mut self, sid: &str, size: usize) {

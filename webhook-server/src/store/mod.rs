@@ -95,7 +95,8 @@ pub struct Commit<'a> {
     /// The TwiML answered.
     pub response: &'a str,
     /// The call's alert snapshot to store and mark due, when this change changed it (`None`
-    /// leaves the stored one as it is). Only Redis has a dispatcher to read it.
+    /// leaves the stored one as it is), for the dispatcher (on Redis, or on the memory store's
+    /// queue: `Store::alert_queue`).
     pub alert: Option<&'a switchboard_routing::Alert>,
     /// This change replaces the call's first decision, made on a routing table that turned out
     /// to be stale (`Store::commit_first`): the stored events are replaced rather than appended
@@ -171,6 +172,15 @@ impl Store {
     /// An empty in-memory store.
     pub fn memory() -> Store {
         Store::Memory(Arc::default(), Retention::default())
+    }
+
+    /// The queue the memory store puts its alerts in, for a dispatcher of the same process
+    /// (`switchboard dev` without Redis); `None` on Redis, whose queue is Redis itself.
+    pub fn alert_queue(&self) -> Option<switchboard_routing::queue::MemoryQueue> {
+        match self {
+            Store::Memory(m, _) => Some(Self::mem(m).alerts.clone()),
+            Store::Redis(..) => None,
+        }
     }
 
     /// A Redis store.
@@ -354,7 +364,7 @@ impl Store {
         let retention = self.retention();
         match self {
             Store::Memory(m, _) => {
-                Ok(Self::mem(m).apply(commit, &state, events, revision_of, retention))
+                Ok(Self::mem(m).apply(commit, &state, events, revision_of, retention)?)
             }
             Store::Redis(r, _) => {
                 r.apply(commit, &state, &events, revision_of, retention)
@@ -378,7 +388,7 @@ impl Store {
         let record_json = serde_json::to_string(record)?;
         match self {
             Store::Memory(m, retention) => {
-                Ok(Self::mem(m).text(sid, response, record_json, retention.log_size))
+                Ok(Self::mem(m).text(sid, response, record_json, alert, retention.log_size)?)
             }
             Store::Redis(r, retention) => {
                 r.text(
