@@ -45,6 +45,10 @@ impl RedisCluster {
                     .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                     .args(["--save", "", "--appendonly", "no"])
                     .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+                    // The bus port of its own: by default it is the port + 10,000, which a
+                    // port above 55535 (a third of the ephemeral range) cannot have, and
+                    // Redis then refuses to start.
+                    .args(["--cluster-port", &free_port().to_string()])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .spawn()
