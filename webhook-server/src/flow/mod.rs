@@ -1,0 +1,329 @@
+//! The call flow as pure functions: (routing table, call state, webhook) -> (new state, TwiML).
+//!
+//! ```text
+//!   incoming ─► blocked? Reject ─► disabled? say, hang up ─► greeting
+//!      ─► menu (Gather digit, retries, default) ─► describe (Gather speech) ─► escalate
+//!   escalate ─► plan next step (who is on call now) ─► Dial(Number url=whisper) ─► dial callback
+//!   whisper ─► Gather "press 1" ─► accept: state.accepted, empty TwiML bridges the call
+//!   dial callback ─► accepted? done : redial rest of step / next target / next step / repeat
+//!                 ─► voicemail (Record) or "no answer", hang up
+//! ```
+//!
+//! NB: acceptance is read from the call state, not from `DialCallStatus`, because what Twilio
+//! reports for a whispered leg that hangs up without accepting is not the signal to rely on;
+//! the only proof of a human is the key press recorded by `accept`.
+//!
+//! NB: with several `<Number>`s in one `<Dial>`, Twilio connects the first leg that answers and
+//! hangs up the others, and the whisper (`<Number url>`) runs only on that leg
+//! (<https://www.twilio.com/docs/voice/twiml/number#url>, "Dialing multiple numbers" in
+//! <https://www.twilio.com/docs/voice/twiml/dial>). So when the first pickup of an all-at-once
+//! step does not accept (a personal voicemail, a pocket answer), the others of the step are rung
+//! again for what is left of the step's time (`redial_rest`).
+
+use jiff::Timestamp;
+use switchboard_routing::table::{Entry, Greeting, Mode, RoutingTable};
+
+mod caller;
+mod ending;
+mod ring;
+
+pub use ending::{DialResult, dial_result, recording, status, transcription, voicemail};
+pub use ring::{accept, whisper};
+
+use caller::*;
+use ring::*;
+
+use crate::state::{CallState, Outcome, Phase};
+use crate::twiml::{Gather, Input, RejectReason, Response, Say, Verb};
+
+/// The call-log result of a responder still being rung when the caller hung up, whichever of
+/// the `<Dial action>` and the status callback told first.
+const CALLER_HUNG_UP: &str = "caller-hung-up";
+
+/// The fewest seconds worth ringing the rest of a step again.
+const MIN_REDIAL_SECONDS: i64 = 5;
+
+/// Builds the absolute URLs Twilio calls back, from the configured public base URL.
+#[derive(Clone, Debug)]
+pub struct Urls {
+    base: String,
+}
+
+impl Urls {
+    /// `base` is the public URL Twilio reaches the server at, such as `https://sb.example.com`.
+    pub fn new(base: &str) -> Urls {
+        Urls {
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// `<base>/twilio/voice/<path>?<query>`. Query values are SIDs and numbers (no escaping needed).
+    pub fn voice(&self, path: &str, query: &[(&str, String)]) -> String {
+        let mut url = format!("{}/twilio/voice/{path}", self.base);
+        for (i, (k, v)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(k);
+            url.push('=');
+            url.push_str(v);
+        }
+        url
+    }
+}
+
+/// The first webhook of a call.
+#[derive(Clone, Debug)]
+pub struct Incoming<'a> {
+    /// CallSid.
+    pub call_sid: &'a str,
+    /// Caller.
+    pub from: &'a str,
+    /// Hotline number.
+    pub to: &'a str,
+}
+
+/// Said to an unknown number's caller.
+pub const NOT_IN_SERVICE: &str = "The number you have called is not in service. Goodbye.";
+
+fn say(t: &RoutingTable, text: &str) -> Verb {
+    Verb::Say(Say {
+        text: text.to_string(),
+        voice: t.policy.speech.voice.clone(),
+        language: Some(t.policy.speech.language.clone()),
+    })
+}
+
+/// Answers the first webhook of a call with the new call state and its TwiML. A call that ends
+/// at once (unknown number, blocked, disabled) comes back already ended, with its outcome.
+pub fn incoming(
+    table: Option<&RoutingTable>,
+    req: &Incoming<'_>,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let mut state = CallState {
+        call_sid: req.call_sid.to_string(),
+        to: req.to.to_string(),
+        from: req.from.to_string(),
+        started_at: now,
+        policy: String::new(),
+        revision: String::new(),
+        phase: Phase::Ringing,
+        menu_choice: None,
+        chain: None,
+        description: None,
+        pass: 0,
+        next_step: 0,
+        pending: vec![],
+        ringing: vec![],
+        step_deadline: None,
+        seq: 0,
+        picked_up: None,
+        picked_up_at: None,
+        accepted: None,
+        rung: vec![],
+        talk_seconds: None,
+        recording_url: None,
+        conversation_recording_url: None,
+        transcription: None,
+        outcome: None,
+        ended_at: None,
+        alert_route: None,
+        events: vec![],
+    };
+    let Some(t) = table else {
+        state.event(now, format!("no routing table for {}", req.to));
+        state.end(Outcome::UnknownNumber, now);
+        return (
+            state,
+            Response::new().say(NOT_IN_SERVICE, None, None).hangup(),
+        );
+    };
+    state.policy = format!("{}/{}", t.owner.namespace, t.policy.name);
+    state.revision = t.revision.clone();
+    // Blocked callers are refused before the call is answered (no greeting, no charge).
+    if t.policy.blocklist.blocks(req.from) {
+        state.event(now, format!("caller {} is on the blocklist", req.from));
+        state.end(Outcome::Blocked, now);
+        return (
+            state,
+            Response::new().push(Verb::Reject(RejectReason::Rejected)),
+        );
+    }
+    if let Mode::Disabled { message } | Mode::Maintenance { message } = &t.policy.mode {
+        state.event(now, "the policy is not active");
+        state.end(Outcome::Unavailable, now);
+        return (state, Response::new().push(say(t, message)).hangup());
+    }
+    if !t.policy.notifications.is_empty() {
+        state.alert_route = Some(t.alert_route());
+    }
+    let mut r = Response::new();
+    match &t.policy.greeting {
+        Some(Greeting::Say(text)) => r = r.push(say(t, text)),
+        Some(Greeting::Play(url)) => r = r.push(Verb::Play(url.clone())),
+        None => {}
+    }
+    match &t.policy.entry {
+        Entry::Menu(_) => {
+            state.phase = Phase::Menu { attempt: 0 };
+            let (state, more) = menu_prompt(t, state, urls);
+            (state, append(r, more))
+        }
+        Entry::Chain(chain) => {
+            state.chain = Some(chain.clone());
+            let (state, more) = after_choice(t, state, now, urls);
+            (state, append(r, more))
+        }
+    }
+}
+
+fn append(mut r: Response, more: Response) -> Response {
+    for v in more.verbs() {
+        r = r.push(v.clone());
+    }
+    r
+}
+
+fn menu_prompt(t: &RoutingTable, state: CallState, urls: &Urls) -> (CallState, Response) {
+    let Entry::Menu(menu) = &t.policy.entry else {
+        unreachable!("menu_prompt is only called for a menu")
+    };
+    let Phase::Menu { attempt } = state.phase else {
+        unreachable!("menu_prompt is only called in the menu")
+    };
+    let mut prompts = Vec::new();
+    if let Some(p) = &menu.prompt {
+        prompts.push(say(t, p));
+    }
+    for o in &menu.options {
+        prompts.push(say(t, &format!("For {}, press {}.", o.name, o.digit)));
+    }
+    let gather = Verb::Gather(Gather {
+        action: urls.voice("menu", &[("attempt", attempt.to_string())]),
+        input: Input::Dtmf,
+        num_digits: Some(1),
+        timeout: menu.timeout_seconds,
+        language: None,
+        action_on_empty_result: true,
+        prompts,
+    });
+    (state, Response::new().push(gather))
+}
+
+/// The caller pressed `digits` (or nothing) at menu reading `attempt`.
+pub fn menu(
+    t: &RoutingTable,
+    mut state: CallState,
+    attempt: u32,
+    digits: &str,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let Entry::Menu(menu) = &t.policy.entry else {
+        return (
+            state,
+            Response::new()
+                .push(say(t, &t.policy.messages.goodbye))
+                .hangup(),
+        );
+    };
+    if state.phase != (Phase::Menu { attempt }) {
+        // A late or repeated menu callback: the call has moved on.
+        return (state, Response::new());
+    }
+    let chosen = menu.options.iter().find(|o| o.digit == digits);
+    let default = menu
+        .default_digit
+        .as_ref()
+        .and_then(|d| menu.options.iter().find(|o| &o.digit == d));
+    let option = match (chosen, digits.is_empty()) {
+        (Some(o), _) => Some(o),
+        // An unknown key goes to the default option when there is one.
+        (None, false) if default.is_some() => default,
+        _ if attempt < menu.retries => {
+            state.event(
+                now,
+                if digits.is_empty() {
+                    "menu: no key pressed, asking again".to_string()
+                } else {
+                    format!("menu: {digits} is not an option, asking again")
+                },
+            );
+            state.phase = Phase::Menu {
+                attempt: attempt + 1,
+            };
+            let (state, r) = menu_prompt(t, state, urls);
+            let again = if digits.is_empty() {
+                "Sorry, I did not get that."
+            } else {
+                "Sorry, that is not an option."
+            };
+            return (state, append(Response::new().push(say(t, again)), r));
+        }
+        _ => default,
+    };
+    let Some(option) = option else {
+        state.event(now, "menu: no valid choice after every retry");
+        state.end(Outcome::NoAnswer, now);
+        return (
+            state,
+            Response::new()
+                .push(say(t, &t.policy.messages.goodbye))
+                .hangup(),
+        );
+    };
+    state.menu_choice = Some(format!("{} {}", option.digit, option.name));
+    state.chain = Some(option.chain.clone());
+    state.event(
+        now,
+        format!("menu: chose {} ({})", option.digit, option.name),
+    );
+    after_choice(t, state, now, urls)
+}
+
+fn after_choice(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    if let Some(d) = &t.policy.describe_problem {
+        state.phase = Phase::Describe;
+        let gather = Verb::Gather(Gather {
+            action: urls.voice("describe", &[]),
+            input: Input::Speech,
+            num_digits: None,
+            timeout: d.timeout_seconds,
+            language: Some(t.policy.speech.language.clone()),
+            action_on_empty_result: true,
+            prompts: vec![say(t, &d.prompt)],
+        });
+        return (state, Response::new().push(gather));
+    }
+    start_escalation(t, state, now, urls)
+}
+
+/// The caller's spoken description (`SpeechResult`, empty when they said nothing).
+pub fn describe(
+    t: &RoutingTable,
+    mut state: CallState,
+    speech: &str,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    if state.phase != Phase::Describe {
+        return (state, Response::new());
+    }
+    // What the caller said is spoken in the whisper and sent in alerts: control characters
+    // (which XML cannot carry, and which a terminal would act on) become spaces.
+    let speech = speech
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !speech.is_empty() {
+        state.event(now, format!("caller described the problem: {speech:?}"));
+        state.description = Some(speech);
+    }
+    start_escalation(t, state, now, urls)
+}

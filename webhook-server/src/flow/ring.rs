@@ -1,0 +1,379 @@
+//! Ringing: the escalation's next step, the `<Dial>` of it, the whisper that asks "press 1",
+//! and the key press that accepts.
+
+use jiff::{SignedDuration, Timestamp};
+use switchboard_routing::table::{RingStrategy, RoutingTable};
+use switchboard_routing::{CallProgress, Contact, voice};
+
+use super::*;
+use crate::state::{CallState, Outcome, Phase, Ring};
+use crate::twiml::{Dial, Gather, Input, Noun, Record, Response, Say, Verb};
+
+pub(super) fn start_escalation(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    state.phase = Phase::Ringing;
+    let mut r = Response::new();
+    if let Some(a) = &t.policy.recording_announcement {
+        r = r.push(say(t, a));
+    }
+    let (state, more) = next_dial(t, state, now, urls);
+    (state, append(r, more))
+}
+
+/// Rings the next target: the rest of the current step, or the next step, pass or the end.
+pub(super) fn next_dial(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let Some(chain) = state.chain.as_deref().and_then(|c| t.chain(c)) else {
+        state.event(now, "the chain is missing from the routing table");
+        return finish_unanswered(t, state, now, urls);
+    };
+    // At most every step of every pass is planned once per call to this function.
+    let limit = chain.steps.len() * (chain.repeat as usize + 1) + 1;
+    for _ in 0..limit {
+        if !state.pending.is_empty() {
+            let strategy = chain
+                .steps
+                .get(state.pending[0].step)
+                .map(|s| s.strategy)
+                .unwrap_or(RingStrategy::Sequential);
+            let timeout = chain
+                .steps
+                .get(state.pending[0].step)
+                .map(|s| s.ring_timeout_seconds)
+                .unwrap_or(20);
+            let rings: Vec<Ring> = match (strategy, state.step_deadline) {
+                (RingStrategy::Simultaneous, Some(deadline)) => {
+                    let left = deadline.duration_since(now).as_secs();
+                    if left < MIN_REDIAL_SECONDS {
+                        state.event(now, "step time is up; no ringing the rest of it again");
+                        state.pending.clear();
+                        continue;
+                    }
+                    std::mem::take(&mut state.pending)
+                }
+                _ => vec![state.pending.remove(0)],
+            };
+            let timeout = match (strategy, state.step_deadline) {
+                (RingStrategy::Simultaneous, Some(deadline)) => deadline
+                    .duration_since(now)
+                    .as_secs()
+                    .clamp(MIN_REDIAL_SECONDS, i64::from(timeout))
+                    as u32,
+                _ => timeout,
+            };
+            return dial(t, state, rings, timeout, now, urls);
+        }
+        if state.next_step >= chain.steps.len() {
+            if state.pass >= chain.repeat {
+                return finish_unanswered(t, state, now, urls);
+            }
+            state.pass += 1;
+            state.next_step = 0;
+            state.event(
+                now,
+                format!(
+                    "chain {}: starting pass {} of {}",
+                    chain.name,
+                    state.pass + 1,
+                    chain.repeat + 1
+                ),
+            );
+        }
+        let step_index = state.next_step;
+        state.next_step += 1;
+        let step = &chain.steps[step_index];
+        // `skipAlreadyRung` leaves out who was rung earlier in this pass: a repeated chain
+        // rings its team step again on every pass.
+        let pass = state.pass;
+        let already: Vec<String> = state
+            .rung
+            .iter()
+            .filter(|r| r.pass == pass)
+            .map(|r| r.contact.address().to_string())
+            .collect();
+        let plan = match t.plan_step(
+            chain,
+            step_index,
+            now,
+            CallProgress {
+                call_sid: &state.call_sid,
+                pass: state.pass,
+                already_rung: &already,
+                rung_in_call: state.rung.len(),
+            },
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                state.event(now, format!("step {}: {e}", step.name));
+                continue;
+            }
+        };
+        for note in &plan.notes {
+            state.event(now, format!("step {}: {note}", step.name));
+        }
+        if plan.responders.is_empty() {
+            state.event(now, format!("step {}: nobody to ring, skipped", step.name));
+            continue;
+        }
+        let rings: Vec<Ring> = plan
+            .responders
+            .iter()
+            .map(|r| Ring::of(r, step_index, state.pass, now))
+            .collect();
+        match step.strategy {
+            RingStrategy::Simultaneous => {
+                state.step_deadline = Some(
+                    now.saturating_add(SignedDuration::from_secs(i64::from(
+                        step.ring_timeout_seconds,
+                    )))
+                    .unwrap_or(now),
+                );
+                return dial(t, state, rings, step.ring_timeout_seconds, now, urls);
+            }
+            RingStrategy::Sequential | RingStrategy::Random => {
+                state.step_deadline = None;
+                state.pending = rings;
+                continue;
+            }
+        }
+    }
+    finish_unanswered(t, state, now, urls)
+}
+
+pub(super) fn dial(
+    t: &RoutingTable,
+    mut state: CallState,
+    rings: Vec<Ring>,
+    timeout: u32,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    state.seq += 1;
+    state.picked_up = None;
+    state.picked_up_at = None;
+    let seq = state.seq.to_string();
+    let nouns = rings
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let url = Some(urls.voice(
+                "whisper",
+                &[
+                    ("call", state.call_sid.clone()),
+                    ("seq", seq.clone()),
+                    ("ring", i.to_string()),
+                ],
+            ));
+            match &r.contact {
+                Contact::Phone(n) => Noun::Number {
+                    number: n.clone(),
+                    url,
+                },
+                Contact::Sip(u) => Noun::Sip {
+                    uri: u.clone(),
+                    url,
+                },
+            }
+        })
+        .collect();
+    let chain = state.chain.as_deref().and_then(|c| t.chain(c));
+    for r in &rings {
+        let step = chain
+            .and_then(|c| c.steps.get(r.step))
+            .map(|s| format!("step {} ({}), pass {}", r.step + 1, s.name, r.pass + 1))
+            .unwrap_or_default();
+        state.event(
+            now,
+            format!(
+                "ringing {} ({}) for {timeout}s, {step}: {}",
+                r.display_name,
+                r.contact.address(),
+                r.reason
+            ),
+        );
+    }
+    state.ringing = rings.clone();
+    state.rung.extend(rings);
+    let d = Dial {
+        action: Some(urls.voice("dial", &[("seq", seq)])),
+        timeout,
+        caller_id: Some(caller_id(t.policy.caller_id, &state.from, &state.to)),
+        answer_on_bridge: true,
+        time_limit: Some(t.policy.max_call_duration_seconds),
+        recording_status_callback: t
+            .policy
+            .recording_announcement
+            .as_ref()
+            .map(|_| urls.voice("recording", &[])),
+        nouns,
+    };
+    (state, Response::new().push(Verb::Dial(d)))
+}
+
+pub(super) fn finish_unanswered(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    state.ringing.clear();
+    state.pending.clear();
+    let message = if state.rung.is_empty() {
+        &t.policy.messages.no_one_on_call
+    } else {
+        &t.policy.messages.no_answer
+    };
+    let r = Response::new().push(say(t, message));
+    match &t.policy.voicemail {
+        Some(vm) => {
+            state.phase = Phase::Voicemail;
+            state.event(now, "nobody accepted: voicemail");
+            let r = r
+                .push(say(t, &t.policy.messages.voicemail_greeting))
+                .push(Verb::Record(Record {
+                    action: urls.voice("voicemail", &[]),
+                    max_length: vm.max_length_seconds,
+                    transcribe_callback: vm.transcribe.then(|| urls.voice("transcription", &[])),
+                    recording_status_callback: None,
+                }));
+            // NB: when the caller records nothing, Twilio skips the action and runs the next verb.
+            let r = r.push(say(t, &t.policy.messages.goodbye)).hangup();
+            (state, r)
+        }
+        None => {
+            state.end(Outcome::NoAnswer, now);
+            (state, r.push(say(t, &t.policy.messages.goodbye)).hangup())
+        }
+    }
+}
+
+/// A rung responder picked up (`<Number url>`): they hear who is calling and are asked to accept.
+pub fn whisper(
+    t: &RoutingTable,
+    mut state: CallState,
+    seq: u32,
+    ring: usize,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let Some(r) = state
+        .ringing
+        .get(ring)
+        .cloned()
+        .filter(|_| seq == state.seq && state.phase == Phase::Ringing)
+    else {
+        return (state, Response::new().hangup());
+    };
+    state.picked_up = Some(ring);
+    state.picked_up_at = Some(now);
+    state.event(now, format!("{} picked up", r.display_name));
+    let language = r
+        .language
+        .clone()
+        .unwrap_or_else(|| t.policy.speech.language.clone());
+    // The policy's voice only where it can speak the responder's language (Twilio may fail a
+    // `<Say>` with a voice and language that do not go together; `switchboard_routing::voice`).
+    let voice = voice::voice_for(
+        t.policy.speech.voice.as_deref(),
+        &t.policy.speech.language,
+        &language,
+    );
+    let speak = |text: String| {
+        Verb::Say(Say {
+            text,
+            voice: voice.clone(),
+            language: Some(language.clone()),
+        })
+    };
+    let mut intro = format!(
+        "Incoming call to the {} hotline from {}.",
+        t.policy.name,
+        caller_spoken(&state.from)
+    );
+    if let Some(choice) = &state.menu_choice {
+        intro.push_str(&format!(
+            " The caller chose {}.",
+            choice.split_once(' ').map(|(_, n)| n).unwrap_or(choice)
+        ));
+    }
+    if let Some(d) = &state.description {
+        intro.push_str(&format!(" They said: {d}."));
+    }
+    let Some(acceptance) = &t.policy.acceptance else {
+        // No acceptance check: the pickup is the acceptance; an empty response bridges the call.
+        state.accepted = Some((r, now));
+        state.phase = Phase::Connected;
+        return (state, Response::new().push(speak(intro)));
+    };
+    let gather = Verb::Gather(Gather {
+        action: urls.voice(
+            "accept",
+            &[
+                ("call", state.call_sid.clone()),
+                ("seq", seq.to_string()),
+                ("ring", ring.to_string()),
+            ],
+        ),
+        input: Input::Dtmf,
+        num_digits: Some(1),
+        timeout: acceptance.timeout_seconds,
+        language: None,
+        action_on_empty_result: false,
+        prompts: vec![speak(intro), speak(acceptance.prompt.clone())],
+    });
+    // Falling out of the Gather (no key) hangs up this leg; the caller is not connected.
+    (
+        state,
+        Response::new()
+            .push(gather)
+            .push(speak("The call was not accepted. Goodbye.".into()))
+            .hangup(),
+    )
+}
+
+/// The responder pressed `digits` in the whisper.
+pub fn accept(
+    t: &RoutingTable,
+    mut state: CallState,
+    seq: u32,
+    ring: usize,
+    digits: &str,
+    now: Timestamp,
+) -> (CallState, Response) {
+    let digit = t
+        .policy
+        .acceptance
+        .as_ref()
+        .map(|a| a.digit.as_str())
+        .unwrap_or("1");
+    let current = seq == state.seq && state.phase == Phase::Ringing && state.accepted.is_none();
+    match state.ringing.get(ring).cloned() {
+        Some(r) if current && digits == digit => {
+            state.event(now, format!("{} accepted the call", r.display_name));
+            state.accepted = Some((r, now));
+            state.phase = Phase::Connected;
+            // An empty response ends the whisper, and Twilio bridges the two parties.
+            (state, Response::new())
+        }
+        Some(_) if state.phase == Phase::Ended => (
+            state,
+            Response::new()
+                .say("The caller has hung up. Goodbye.", None, None)
+                .hangup(),
+        ),
+        _ => (
+            state,
+            Response::new()
+                .say("The call was not accepted. Goodbye.", None, None)
+                .hangup(),
+        ),
+    }
+}
