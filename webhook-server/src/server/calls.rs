@@ -1,0 +1,465 @@
+//! The voice webhooks: each call's webhook loaded, decided by the flow (pure), committed with
+//! compare-and-set, answered (or answered again when retried), the fallback on failure.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Extension;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::Response as HttpResponse;
+use axum::routing::{MethodRouter, post};
+use serde::Deserialize;
+use switchboard_routing::RoutingTable;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::flow::{self, DialResult, Incoming};
+use crate::metrics::{Metrics, OutcomeLabels};
+use crate::state::CallState;
+use crate::store::Commit;
+use crate::twiml::Response;
+
+use super::*;
+
+/// Which webhook, with what its URL carries.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Hook {
+    Incoming,
+    Menu { attempt: u32 },
+    Describe,
+    Dial { seq: u32 },
+    Whisper { seq: u32, ring: usize },
+    Accept { seq: u32, ring: usize },
+    Voicemail,
+    Transcription,
+    Recording,
+    Status,
+}
+
+impl Hook {
+    fn name(self) -> &'static str {
+        match self {
+            Hook::Incoming => "incoming",
+            Hook::Menu { .. } => "menu",
+            Hook::Describe => "describe",
+            Hook::Dial { .. } => "dial",
+            Hook::Whisper { .. } => "whisper",
+            Hook::Accept { .. } => "accept",
+            Hook::Voicemail => "voicemail",
+            Hook::Transcription => "transcription",
+            Hook::Recording => "recording",
+            Hook::Status => "status",
+        }
+    }
+
+    /// The idempotency key: two deliveries of one webhook share it, two different webhooks
+    /// of one call never do.
+    fn key(self, p: &Params) -> String {
+        match self {
+            Hook::Menu { attempt } => format!("menu:{attempt}"),
+            Hook::Dial { seq } => format!("dial:{seq}"),
+            Hook::Whisper { seq, ring } => format!("whisper:{seq}:{ring}"),
+            Hook::Accept { seq, ring } => format!("accept:{seq}:{ring}"),
+            Hook::Recording => format!("recording:{}", p.get("RecordingSid")),
+            Hook::Status => format!("status:{}", p.get("CallStatus")),
+            other => other.name().to_string(),
+        }
+    }
+
+    /// Whether the answer is TwiML for a responder's leg (a whisper) rather than the caller's.
+    fn responder_leg(self) -> bool {
+        matches!(self, Hook::Whisper { .. } | Hook::Accept { .. })
+    }
+
+    /// Whether Twilio ignores the answer (status-like callbacks).
+    fn notification(self) -> bool {
+        matches!(self, Hook::Transcription | Hook::Recording | Hook::Status)
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AttemptQuery {
+    #[serde(default)]
+    attempt: u32,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SeqQuery {
+    seq: u32,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LegQuery {
+    call: String,
+    seq: u32,
+    ring: usize,
+}
+
+/// A webhook about the caller's leg, identified by its `CallSid`.
+pub(super) fn caller(hook: Hook) -> MethodRouter<AppState> {
+    post(
+        move |State(st): State<AppState>, Extension(p): Extension<Params>| async move {
+            let sid = p.get("CallSid").to_string();
+            handle(st, hook, sid, p).await
+        },
+    )
+}
+
+/// A webhook about a responder's leg (whisper, accept). The leg's own CallSid is the
+/// responder's; the caller's call, the dial and the ring are named in the signed URL.
+pub(super) fn responder(
+    hook: fn(u32, usize) -> Hook,
+    name: &'static str,
+) -> MethodRouter<AppState> {
+    post(
+        move |State(st): State<AppState>,
+              q: Result<Query<LegQuery>, QueryRejection>,
+              Extension(p): Extension<Params>| async move {
+            match q {
+                Ok(Query(q)) => handle(st, hook(q.seq, q.ring), q.call, p).await,
+                Err(_) => malformed(&st, name, p.get("CallSid")),
+            }
+        },
+    )
+}
+
+pub(super) async fn menu(
+    State(st): State<AppState>,
+    q: Result<Query<AttemptQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    let attempt = q.map(|q| q.attempt).unwrap_or(0);
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Menu { attempt }, sid, p).await
+}
+
+pub(super) async fn dial(
+    State(st): State<AppState>,
+    q: Result<Query<SeqQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    match q {
+        Ok(Query(q)) => handle(st, Hook::Dial { seq: q.seq }, sid, p).await,
+        Err(_) => malformed(&st, "dial", &sid),
+    }
+}
+
+/// Twilio's fallback URL: answers without touching the store.
+pub(super) async fn fallback(
+    State(st): State<AppState>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    warn!(
+        call_sid = p.get("CallSid"),
+        error_code = p.get("ErrorCode"),
+        error_url = p.get("ErrorUrl"),
+        "Twilio used the fallback URL"
+    );
+    crate::metrics::Metrics::inc(&st.0.metrics.fallbacks, "fallback-url");
+    twiml_response(&st.0.fallback.twiml())
+}
+
+pub(super) fn malformed(st: &AppState, endpoint: &str, call_sid: &str) -> HttpResponse {
+    warn!(
+        endpoint,
+        call_sid, "malformed webhook (missing URL parameters); answering with the fallback"
+    );
+    crate::metrics::Metrics::inc(&st.0.metrics.fallbacks, endpoint);
+    twiml_response(&st.0.fallback.twiml())
+}
+
+/// Serves one webhook of call `sid`, within a span that puts the CallSid on every log line.
+pub(super) async fn handle(st: AppState, hook: Hook, sid: String, p: Params) -> HttpResponse {
+    let span = info_span!("webhook", call_sid = %sid, endpoint = hook.name());
+    let started = Instant::now();
+    let response = async {
+        if sid.is_empty() {
+            return Err(Failure::Malformed("no CallSid"));
+        }
+        let mut answer = match serve(&st, hook, &sid, &p).await {
+            // A connection that broke under the command (Redis cut its clients, a proxy or a
+            // failover): the manager reconnects, and the webhook is served again once. Safe:
+            // a commit that did land is found by the retry as this webhook's stored answer.
+            Err(Failure::Store(e)) if e.is_connection_dropped() => {
+                warn!(error = %e, "the Redis connection broke; serving the webhook again");
+                serve(&st, hook, &sid, &p).await
+            }
+            other => other,
+        };
+        // Behind Sentinels or in a Cluster a dead master is replaced within seconds (a Cluster
+        // within its cluster-node-timeout and an election): the caller waits up to
+        // FAILOVER_WAIT (Twilio waits 15 s for an answer) rather than hear the fallback.
+        let deadline = started + FAILOVER_WAIT;
+        while let Err(Failure::Store(e)) = &answer
+            && st.0.store.fails_over()
+            && e.is_unreachable()
+            && Instant::now() + FAILOVER_RETRY < deadline
+        {
+            warn!(error = %e, "Redis unreachable (Sentinel or Cluster); waiting for the failover");
+            tokio::time::sleep(FAILOVER_RETRY).await;
+            answer = serve(&st, hook, &sid, &p).await;
+        }
+        answer
+    }
+    .instrument(span.clone())
+    .await;
+    let response = span.in_scope(|| match response {
+        Ok(body) => xml(body),
+        Err(failure) => {
+            match &failure {
+                Failure::Store(e) => {
+                    error!(error = %e, "store failed; answering with the fallback")
+                }
+                other => {
+                    warn!(reason = %other, "cannot serve this webhook; answering with the fallback")
+                }
+            }
+            Metrics::inc(&st.0.metrics.fallbacks, hook.name());
+            if hook.notification() {
+                twiml_response(&Response::new())
+            } else if hook.responder_leg() {
+                // Not the caller's leg: end this responder's leg; the caller's <Dial> then
+                // ends and the caller's next webhook gets the fallback (message, number).
+                twiml_response(&Response::new().hangup())
+            } else {
+                twiml_response(&st.0.fallback.twiml())
+            }
+        }
+    });
+    st.0.metrics.observe_latency(hook.name(), started);
+    response
+}
+
+/// Load, decide (pure), commit; again when another replica changed the call meanwhile.
+pub(super) async fn serve(
+    st: &AppState,
+    hook: Hook,
+    sid: &str,
+    p: &Params,
+) -> Result<String, Failure> {
+    let key = hook.key(p);
+    if let Hook::Incoming = hook
+        && let Some(answer) = first_webhook(st, sid, &key, p).await?
+    {
+        return Ok(answer);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        // The caller's leg names the hotline in `To`: its table comes in the same round trip.
+        let hotline = (!hook.responder_leg())
+            .then(|| p.get("To"))
+            .filter(|n| !n.is_empty());
+        let loaded = st.0.store.load(sid, &key, hotline).await?;
+        if let Some(answer) = loaded.response {
+            info!("retried webhook: answering again with the stored response");
+            Metrics::inc(&st.0.metrics.replays, hook.name());
+            return Ok(answer);
+        }
+        let now = st.0.clock.now();
+        let urls = &st.0.urls;
+        let before = loaded.state.clone();
+        let (state, twiml): (CallState, Response) = match (hook, loaded.state) {
+            (Hook::Incoming, None) => {
+                let to = p.get("To");
+                let table = owned(loaded.table.clone(), p);
+                let req = Incoming {
+                    call_sid: sid,
+                    from: p.get("From"),
+                    to,
+                };
+                flow::incoming(table.as_deref(), &req, now, urls)
+            }
+            // A second, different first webhook for a known call: answer what the call needs.
+            (Hook::Incoming, Some(_)) => return Err(Failure::Malformed("second incoming webhook")),
+            (_, None) => return Err(Failure::UnknownCall),
+            (Hook::Transcription, Some(s)) => (
+                flow::transcription(
+                    s,
+                    p.get("TranscriptionStatus"),
+                    p.get("TranscriptionText"),
+                    now,
+                ),
+                Response::new(),
+            ),
+            (Hook::Recording, Some(s)) => (
+                flow::recording(s, p.get("RecordingUrl"), now),
+                Response::new(),
+            ),
+            (Hook::Status, Some(s)) => (
+                flow::status(s, p.get("CallStatus"), number(p, "CallDuration"), now),
+                Response::new(),
+            ),
+            (hook, Some(s)) => {
+                let table = match &loaded.table {
+                    Some(t) if t.number == s.to => Some(t.clone()),
+                    _ => st.0.store.table(&s.to).await?,
+                };
+                let Some(t) = table else {
+                    return Err(Failure::NoTable(s.to.clone()));
+                };
+                let t = &t;
+                match hook {
+                    Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
+                    Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
+                    Hook::Dial { seq } => {
+                        let res = DialResult {
+                            seq,
+                            dial_status: p.get("DialCallStatus"),
+                            duration: number(p, "DialCallDuration"),
+                            call_status: p.get("CallStatus"),
+                        };
+                        flow::dial_result(t, s, &res, now, urls)
+                    }
+                    Hook::Whisper { seq, ring } => flow::whisper(t, s, seq, ring, now, urls),
+                    Hook::Accept { seq, ring } => {
+                        flow::accept(t, s, seq, ring, p.get("Digits"), now)
+                    }
+                    Hook::Voicemail => flow::voicemail(
+                        t,
+                        s,
+                        p.get("RecordingUrl"),
+                        number(p, "RecordingDuration"),
+                        now,
+                    ),
+                    Hook::Incoming | Hook::Transcription | Hook::Recording | Hook::Status => {
+                        unreachable!("handled above")
+                    }
+                }
+            }
+        };
+        let body = twiml.to_xml();
+        // Most webhooks (a dial moving to the next step, a status callback) leave the alert as
+        // it was: then neither its snapshot is written again nor the dispatcher woken for it.
+        let alert = state
+            .alert()
+            .filter(|a| before.as_ref().and_then(CallState::alert).as_ref() != Some(a));
+        let applied =
+            st.0.store
+                .commit(Commit {
+                    state: &state,
+                    expected_version: loaded.version,
+                    key: &key,
+                    response: &body,
+                    alert: alert.as_ref(),
+                    replace: false,
+                })
+                .await?;
+        if applied {
+            observe(st, before.as_ref(), &state);
+            return Ok(body);
+        }
+        info!("the call changed meanwhile (another replica); trying again");
+    }
+    Err(Failure::Contended)
+}
+
+/// A call's first webhook in one Redis round trip: decided on the routing table this replica
+/// read last, and committed together with a read of that table's current revision. When the
+/// table changed meanwhile (the first call after a change, on this replica), the call is
+/// decided again on the current table and that decision replaces the first, before Twilio has
+/// heard either. `None` when the call exists already (a retried or concurrent first webhook),
+/// or no table of the number is cached: then `serve`'s load-decide-commit answers.
+pub(super) async fn first_webhook(
+    st: &AppState,
+    sid: &str,
+    key: &str,
+    p: &Params,
+) -> Result<Option<String>, Failure> {
+    let to = p.get("To");
+    let Some(cached) = st.0.store.cached_table(to) else {
+        return Ok(None);
+    };
+    let now = st.0.clock.now();
+    let decide = |table: Option<Arc<RoutingTable>>| {
+        let req = Incoming {
+            call_sid: sid,
+            from: p.get("From"),
+            to,
+        };
+        let (state, twiml) = flow::incoming(owned(table, p).as_deref(), &req, now, &st.0.urls);
+        let body = twiml.to_xml();
+        (state, body)
+    };
+    let revision = cached.revision.clone();
+    let (state, body) = decide(Some(cached));
+    let alert = state.alert();
+    let committed =
+        st.0.store
+            .commit_first(
+                Commit {
+                    state: &state,
+                    expected_version: 0,
+                    key,
+                    response: &body,
+                    alert: alert.as_ref(),
+                    replace: false,
+                },
+                to,
+            )
+            .await?;
+    let Some(current) = committed else {
+        return Ok(None);
+    };
+    if current.as_deref() == Some(revision.as_str()) {
+        observe(st, None, &state);
+        return Ok(Some(body));
+    }
+    info!(
+        revision = current.as_deref().unwrap_or("none"),
+        "the routing table changed since this replica last read it; deciding the call again"
+    );
+    let table = st.0.store.table_at(to, current).await?;
+    let (fresh, fresh_body) = decide(table);
+    let alert = fresh.alert();
+    let replaced =
+        st.0.store
+            .commit(Commit {
+                state: &fresh,
+                expected_version: 1,
+                key,
+                response: &fresh_body,
+                alert: alert.as_ref(),
+                replace: true,
+            })
+            .await?;
+    if replaced {
+        observe(st, None, &fresh);
+        Ok(Some(fresh_body))
+    } else {
+        // Another webhook of the call (the caller hung up already) moved it on from the first
+        // decision, which then stands: it is what the stored state and answer say.
+        observe(st, None, &state);
+        Ok(Some(body))
+    }
+}
+
+/// Logs a committed change's events and counts what it finished: a call's outcome, its time
+/// to answer.
+pub(super) fn observe(st: &AppState, before: Option<&CallState>, after: &CallState) {
+    for (_, e) in &after.events {
+        info!(event = %e, "call event");
+    }
+    let m = &st.0.metrics;
+    if before.and_then(|b| b.accepted.as_ref()).is_none()
+        && let Some((_, at)) = &after.accepted
+    {
+        let secs = at.duration_since(after.started_at).as_secs_f64();
+        m.time_to_answer.observe(secs);
+    }
+    if before.and_then(|b| b.outcome).is_none()
+        && let Some(outcome) = after.outcome
+    {
+        m.calls
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str().to_string(),
+            })
+            .inc();
+        info!(
+            outcome = outcome.as_str(),
+            to = %after.to,
+            policy = %after.policy,
+            answered_by = after.accepted.as_ref().map(|(r, _)| r.display_name.as_str()).unwrap_or(""),
+            "call ended"
+        );
+    }
+}
