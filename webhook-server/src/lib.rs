@@ -3,13 +3,13 @@
 //! tables in Redis (`switchboard-routing`), never the Kubernetes API.
 //!
 //! ```text
-//!   Twilio ─► server.rs (axum: signature, idempotency, fallback) ─► flow.rs (pure)
-//!                 │ load / compare-and-set                              │         │
-//!              store.rs (Redis | memory)                  routing::escalation   twiml.rs
+//!   Twilio ─► server/ (axum: signature_check, calls, sms) ─► flow/ (pure: menu, ring, ending)
+//!                 │ load / compare-and-set                          │            │
+//!              store/ (redis_store | memory)            routing::escalation   twiml.rs
 //! ```
 //!
-//! `flow.rs` decides, `server.rs` does the I/O around it, `store.rs` keeps the call state so
-//! that any replica can serve any webhook of any call.
+//! `flow/` decides, `server/` does the I/O around it, `store/` keeps the call state so that
+//! any replica can serve any webhook of any call.
 
 pub mod clock;
 pub mod config;

@@ -1,4 +1,4 @@
-//! Texts to a hotline: who gets them, and what the sender is told. Pure, like `flow.rs`.
+//! Texts to a hotline: who gets them, and what the sender is told. Pure, like `flow/`.
 //!
 //! ```text
 //!   opt-out/help keyword ─► no reply (Twilio answers those itself)

@@ -3,7 +3,7 @@
 //! ```text
 //!   POST /twilio/voice/*  ─► signature_check.rs (403 when wrong) ─► calls.rs handle():
 //!        load call + stored answer ─► retry? answer again
-//!                                  └► flow.rs (pure) ─► commit (CAS on version) ─► TwiML
+//!                                  └► flow/ (pure) ─► commit (CAS on version) ─► TwiML
 //!        store down / call unknown / panic ─► fallback TwiML (message, fallback number)
 //!   POST /twilio/voice/fallback ─► fallback TwiML, no Redis (Twilio's fallback URL)
 //!   POST /twilio/sms ─► sms.rs: crate::sms (pure), recorded once per MessageSid, <Message>
