@@ -1,0 +1,300 @@
+//! The leader's controllers: the reflector stores every reconcile reads, start-up garbage
+//! collection, and the four controllers with the watches that map a change to the objects it
+//! affects.
+//!
+//! ```text
+//!   stores (policies, chains, schedules) listed ─► GC ─► context ─► live-table guard
+//!   PhoneNumber ◄── policy, chain, schedule, peer number, Secret (metadata) changes
+//!   IncomingCallPolicy ◄── chain, schedule, PhoneNumber     EscalationChain ◄── schedule
+//!   Schedule
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+use tracing::{info, warn};
+
+use super::{Config, collect_garbage, scoped, shutdown_signal, wait_until_listed};
+use crate::controller::{self, Context, Stores, deps, phone_number};
+use crate::metrics::Metrics;
+
+/// Starts what the leader runs; `None` when the process was told to stop while the stores
+/// listed. The future ends when every controller stopped (SIGTERM).
+pub(super) async fn start(
+    config: &Config,
+    client: &Client,
+    redis: switchboard_routing::connect::Conn,
+    metrics: Arc<Metrics>,
+    resync: std::time::Duration,
+) -> anyhow::Result<Option<impl Future<Output = ()> + use<>>> {
+    let ns = config.watch_namespace.as_deref();
+    let numbers: Api<PhoneNumber> = scoped(client, ns);
+    let existing = numbers.list(&ListParams::default()).await?.items;
+    match collect_garbage(&existing, &mut redis.clone()).await {
+        Ok(removed) if !removed.is_empty() => {
+            info!(?removed, "removed routing tables no PhoneNumber owns")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            warn!(error = %e, "start-up garbage collection failed; it runs again at the next start")
+        }
+    }
+    let wc = watcher::Config::default();
+    let (policy_store, chain_store, schedule_store) = reflect(client, ns, &wc);
+    // Not one reconcile before every store a reconcile reads has listed: an object missing
+    // from a store that has not listed yet is unknown, not deleted, and a PhoneNumber
+    // reconciled then would be compiled without its policy (kube-runtime's controllers wait
+    // for their own store, not for these).
+    tokio::select! {
+        r = wait_until_listed(&policy_store, &chain_store, &schedule_store) => r?,
+        () = shutdown_signal() => return Ok(None),
+    }
+    let controller = Controller::new(numbers, wc.clone());
+    let stores = Stores {
+        numbers: controller.store(),
+        policies: policy_store,
+        chains: chain_store,
+        schedules: schedule_store,
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        redis,
+        public_url: config.public_url.clone(),
+        twilio_api_url: config.twilio_api_url.clone(),
+        recorder: Recorder::new(client.clone(), controller::reporter()),
+        stores: stores.clone(),
+        metrics,
+        live: Default::default(),
+        resync,
+        kept: Default::default(),
+    });
+    // While leading: tables Redis lost are written again within seconds.
+    let guard = tokio::spawn(controller::live::guard(ctx.clone()));
+    let numbers_ctl = phone_numbers(controller, config, client, &stores, &wc, ctx.clone());
+    let policies_ctl = policies(client, ns, &stores, &wc, ctx.clone());
+    let chains_ctl = chains(client, ns, &stores, &wc, ctx.clone());
+    let schedules_ctl = Controller::new(scoped::<Schedule>(client, ns), wc)
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            controller::schedule::reconcile,
+            controller::schedule::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {});
+    Ok(Some(async move {
+        tokio::join!(numbers_ctl, schedules_ctl, policies_ctl, chains_ctl);
+        guard.abort();
+    }))
+}
+
+/// The reflector stores of the kinds a PhoneNumber's reconcile reads (its own store is its
+/// controller's).
+fn reflect(
+    client: &Client,
+    ns: Option<&str>,
+    wc: &watcher::Config,
+) -> (
+    reflector::Store<IncomingCallPolicy>,
+    reflector::Store<EscalationChain>,
+    reflector::Store<Schedule>,
+) {
+    let (policy_store, policy_writer) = reflector::store();
+    let (chain_store, chain_writer) = reflector::store();
+    let (schedule_store, schedule_writer) = reflector::store();
+    let policies: Api<IncomingCallPolicy> = scoped(client, ns);
+    let chains: Api<EscalationChain> = scoped(client, ns);
+    let schedules: Api<Schedule> = scoped(client, ns);
+    tokio::spawn(
+        reflector::reflector(policy_writer, watcher(policies, wc.clone()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| async {}),
+    );
+    tokio::spawn(
+        reflector::reflector(chain_writer, watcher(chains, wc.clone()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| async {}),
+    );
+    tokio::spawn(
+        reflector::reflector(schedule_writer, watcher(schedules, wc.clone()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| async {}),
+    );
+    (policy_store, chain_store, schedule_store)
+}
+
+/// The PhoneNumber controller, with the watches of everything a number's table is made of.
+fn phone_numbers(
+    controller: Controller<PhoneNumber>,
+    config: &Config,
+    client: &Client,
+    stores: &Stores,
+    wc: &watcher::Config,
+    ctx: Arc<Context>,
+) -> impl Future<Output = ()> + use<> {
+    let ns = config.watch_namespace.as_deref();
+    let (s1, s2, s3) = (stores.clone(), stores.clone(), stores.clone());
+    let mut numbers_ctl = controller
+        .watches(
+            scoped::<IncomingCallPolicy>(client, ns),
+            wc.clone(),
+            move |p| {
+                deps::policy_users(
+                    &p.namespace().unwrap_or_default(),
+                    &p.name_any(),
+                    &s1.numbers.state(),
+                )
+            },
+        )
+        .watches(
+            scoped::<EscalationChain>(client, ns),
+            wc.clone(),
+            move |c| {
+                deps::chain_users(
+                    &c.namespace().unwrap_or_default(),
+                    &c.name_any(),
+                    &s2.numbers.state(),
+                    &s2.policies.state(),
+                )
+            },
+        )
+        .watches(scoped::<Schedule>(client, ns), wc.clone(), move |s| {
+            deps::schedule_users(
+                &s.namespace().unwrap_or_default(),
+                &s.name_any(),
+                &s3.numbers.state(),
+                &s3.policies.state(),
+                &s3.chains.state(),
+            )
+        })
+        // The other claimants of a number: a duplicate takes over when its owner goes.
+        .watches(scoped::<PhoneNumber>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |pn: PhoneNumber| deps::number_peers(&pn, &s.numbers.state())
+        });
+    // Secrets by metadata only: a rotated token changes the Secret's resourceVersion, which is
+    // all the mapping needs, and no Secret's data is streamed into the operator. One watch per
+    // namespace the operator may read Secrets in, when it is limited to some.
+    let secret_apis: Vec<Api<PartialObjectMeta<Secret>>> = if config.secret_namespaces.is_empty() {
+        vec![scoped(client, ns)]
+    } else {
+        config
+            .secret_namespaces
+            .iter()
+            .map(|n| Api::namespaced(client.clone(), n.trim()))
+            .collect()
+    };
+    for secrets in secret_apis {
+        numbers_ctl = numbers_ctl.watches(secrets, watcher::Config::default(), {
+            let s = stores.clone();
+            move |secret: PartialObjectMeta<Secret>| -> Vec<ObjectRef<PhoneNumber>> {
+                deps::secret_users(
+                    &secret.namespace().unwrap_or_default(),
+                    &secret.name_any(),
+                    &s.numbers.state(),
+                )
+            }
+        });
+    }
+    numbers_ctl
+        .graceful_shutdown_on(shutdown_signal())
+        .run(phone_number::reconcile, phone_number::error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                warn!(error = %e, "PhoneNumber controller");
+            }
+        })
+}
+
+/// The IncomingCallPolicy controller (conditions only), re-run when what a policy uses changes.
+fn policies(
+    client: &Client,
+    ns: Option<&str>,
+    stores: &Stores,
+    wc: &watcher::Config,
+    ctx: Arc<Context>,
+) -> impl Future<Output = ()> + use<> {
+    let (s4, s5) = (stores.clone(), stores.clone());
+    Controller::new(scoped::<IncomingCallPolicy>(client, ns), wc.clone())
+        .watches(
+            scoped::<EscalationChain>(client, ns),
+            wc.clone(),
+            move |c: EscalationChain| {
+                deps::policies_of_chain(
+                    &c.namespace().unwrap_or_default(),
+                    &c.name_any(),
+                    &s4.policies.state(),
+                )
+            },
+        )
+        .watches(
+            scoped::<Schedule>(client, ns),
+            wc.clone(),
+            move |sc: Schedule| {
+                let ns = sc.namespace().unwrap_or_default();
+                deps::chains_of_schedule(&ns, &sc.name_any(), &s5.chains.state())
+                    .into_iter()
+                    .flat_map(|c| deps::policies_of_chain(&ns, &c.name, &s5.policies.state()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            scoped::<PhoneNumber>(client, ns),
+            wc.clone(),
+            |pn: PhoneNumber| {
+                Some(
+                    ObjectRef::new(&pn.spec.policy_ref.name)
+                        .within(&pn.namespace().unwrap_or_default()),
+                )
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            controller::validity::reconcile_policy,
+            controller::validity::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {})
+}
+
+/// The EscalationChain controller (conditions only), re-run when a schedule it uses changes.
+fn chains(
+    client: &Client,
+    ns: Option<&str>,
+    stores: &Stores,
+    wc: &watcher::Config,
+    ctx: Arc<Context>,
+) -> impl Future<Output = ()> + use<> {
+    let s6 = stores.clone();
+    Controller::new(scoped::<EscalationChain>(client, ns), wc.clone())
+        .watches(
+            scoped::<Schedule>(client, ns),
+            wc.clone(),
+            move |sc: Schedule| {
+                deps::chains_of_schedule(
+                    &sc.namespace().unwrap_or_default(),
+                    &sc.name_any(),
+                    &s6.chains.state(),
+                )
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            controller::validity::reconcile_chain,
+            controller::validity::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {})
+}
