@@ -11,7 +11,7 @@ use switchboard_webhook::{AppState, Clock, Credentials, Fallback, Store, app, li
 
 /// mimalloc rather than the system allocator: a webhook allocates many short-lived strings
 /// (form fields, state JSON, TwiML) on several threads, where glibc's malloc spent a third of
-/// the server's time and contended on its arena locks (`scripts/bench`, README "Performance").
+/// the server's time and contended on its arena locks (`scripts/bench`, docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
