@@ -12,75 +12,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use serde::Deserialize;
 
-/// How the client authenticates.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The account whose numbers are managed (`AC...`).
-    pub account_sid: String,
-    /// Basic auth user: the account SID, or an API key SID (`SK...`).
-    pub username: String,
-    /// Basic auth password: the auth token, or the API key secret.
-    pub password: String,
-}
+mod credentials;
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("account_sid", &self.account_sid)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-/// The value of `key` in a Secret (`data`, else `stringData`), trimmed; `None` when absent or
-/// empty.
-pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .and_then(|v| String::from_utf8(v.0.clone()).ok())
-        .map(|s| s.trim().to_string())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key).map(|s| s.trim().to_string()))
-        })
-        .filter(|s| !s.is_empty())
-}
-
-impl Credentials {
-    /// The credentials a Secret holds (`accountSid` with `authToken`, or with `apiKeySid` and
-    /// `apiKeySecret`), or what is missing, as a message naming the fix.
-    pub fn from_secret(secret: Option<&Secret>, name: &str) -> Result<Credentials, String> {
-        let Some(secret) = secret else {
-            return Err(format!(
-                "spec.credentialsSecretRef: Secret {name} does not exist: create it with keys accountSid and authToken"
-            ));
-        };
-        let get = |key: &str| secret_value(secret, key);
-        let missing = |key: &str| {
-            format!(
-                "spec.credentialsSecretRef: Secret {name} has no {key}: add it (kubectl create secret generic {name} --from-literal=accountSid=AC... --from-literal=authToken=...)"
-            )
-        };
-        let account_sid = get("accountSid").ok_or_else(|| missing("accountSid"))?;
-        let (username, password) = match (get("apiKeySid"), get("apiKeySecret")) {
-            (Some(k), Some(s)) => (k, s),
-            _ => (
-                account_sid.clone(),
-                get("authToken").ok_or_else(|| missing("authToken"))?,
-            ),
-        };
-        Ok(Credentials {
-            account_sid,
-            username,
-            password,
-        })
-    }
-}
+pub use credentials::{Credentials, secret_value};
 
 /// A Twilio API failure.
 #[derive(Debug, thiserror::Error)]
