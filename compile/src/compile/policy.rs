@@ -36,6 +36,28 @@ pub fn compile_policy(
 ) -> Result<table::Policy, Vec<Problem>> {
     let spec = &p.spec;
     let mut problems = Vec::new();
+    let entry = check_entry(spec, id, chains, invalid, &mut problems);
+    let Some(mode) = check_mode(spec, id, &mut problems) else {
+        return Err(problems);
+    };
+    let greeting = check_greeting(spec, id, &mut problems);
+    check_voice(spec, id, &mut problems);
+    check_notifications(spec, id, &mut problems);
+    let Some(entry) = entry.filter(|_| problems.is_empty()) else {
+        return Err(problems);
+    };
+    Ok(build(spec, id, mode, greeting, entry))
+}
+
+/// The policy's entry: one chain, or a menu whose options each name a chain and a digit of
+/// their own; `None` with the problems when neither or both are set.
+fn check_entry(
+    spec: &switchboard_crds::policy::IncomingCallPolicySpec,
+    id: &ObjectId,
+    chains: &BTreeSet<String>,
+    invalid: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<table::Entry> {
     let chain_ref = |problems: &mut Vec<Problem>, name: &str, field: String| {
         if invalid.contains(name) {
             problems.push(Problem::field(
@@ -54,16 +76,16 @@ pub fn compile_policy(
             ));
         }
     };
-    let entry = match (&spec.chain_ref, &spec.menu) {
+    match (&spec.chain_ref, &spec.menu) {
         (Some(c), None) => {
-            chain_ref(&mut problems, &c.name, "spec.chainRef.name".into());
+            chain_ref(problems, &c.name, "spec.chainRef.name".into());
             Some(table::Entry::Chain(c.name.clone()))
         }
         (None, Some(menu)) => {
             let mut seen = BTreeSet::new();
             for (i, o) in menu.options.iter().enumerate() {
                 chain_ref(
-                    &mut problems,
+                    problems,
                     &o.chain_ref.name,
                     format!("spec.menu.options[{i}].chainRef.name"),
                 );
@@ -96,8 +118,16 @@ pub fn compile_policy(
             problems.push(Problem::field(id, "spec", "set exactly one of spec.chainRef (ring one escalation chain) or spec.menu (let the caller choose)"));
             None
         }
-    };
-    let mode = match spec.mode {
+    }
+}
+
+/// The policy's mode; `None` when a Disabled or Maintenance policy has no message.
+fn check_mode(
+    spec: &switchboard_crds::policy::IncomingCallPolicySpec,
+    id: &ObjectId,
+    problems: &mut Vec<Problem>,
+) -> Option<table::Mode> {
+    Some(match spec.mode {
         Mode::Active => table::Mode::Active,
         Mode::Disabled | Mode::Maintenance => {
             let Some(message) = spec.mode_message.clone() else {
@@ -106,7 +136,7 @@ pub fn compile_policy(
                     "spec.modeMessage",
                     "required when spec.mode is Disabled or Maintenance: it is what callers hear",
                 ));
-                return Err(problems);
+                return None;
             };
             if spec.mode == Mode::Disabled {
                 table::Mode::Disabled { message }
@@ -114,8 +144,16 @@ pub fn compile_policy(
                 table::Mode::Maintenance { message }
             }
         }
-    };
-    let greeting = match &spec.greeting {
+    })
+}
+
+/// The greeting: spoken text or an audio URL, not both.
+fn check_greeting(
+    spec: &switchboard_crds::policy::IncomingCallPolicySpec,
+    id: &ObjectId,
+    problems: &mut Vec<Problem>,
+) -> Option<table::Greeting> {
+    match &spec.greeting {
         None => None,
         Some(api::Greeting {
             text: Some(t),
@@ -133,7 +171,15 @@ pub fn compile_policy(
             ));
             None
         }
-    };
+    }
+}
+
+/// The voice can speak the policy's language.
+fn check_voice(
+    spec: &switchboard_crds::policy::IncomingCallPolicySpec,
+    id: &ObjectId,
+    problems: &mut Vec<Problem>,
+) {
     // NB (Twilio, `<Say>`): a voice that cannot speak the language may fail every `<Say>` of
     // the call; see `switchboard_routing::voice`.
     if let Some(v) = &spec.voice
@@ -164,6 +210,15 @@ pub fn compile_policy(
             ),
         ));
     }
+}
+
+/// The voicemail can be transcribed; each notification target has a unique name, its key and
+/// where it goes.
+fn check_notifications(
+    spec: &switchboard_crds::policy::IncomingCallPolicySpec,
+    id: &ObjectId,
+    problems: &mut Vec<Problem>,
+) {
     if spec.voicemail.transcribe && spec.voicemail.max_length_seconds > 120 {
         problems.push(Problem::field(id, "spec.voicemail.maxLengthSeconds", "voicemail.transcribe needs voicemail.maxLengthSeconds of 120 or less: Twilio only transcribes recordings up to 2 minutes"));
     }
@@ -172,7 +227,7 @@ pub fn compile_policy(
         spec.notifications.iter().map(|n| n.name.as_str()),
         |i| format!("spec.notifications[{i}].name"),
         |name| format!("{name:?} is used by two notification targets: names must be unique"),
-        &mut problems,
+        problems,
     );
     for (i, n) in spec.notifications.iter().enumerate() {
         let needs_key = matches!(
@@ -197,11 +252,18 @@ pub fn compile_policy(
             ));
         }
     }
-    let Some(entry) = entry.filter(|_| problems.is_empty()) else {
-        return Err(problems);
-    };
+}
+
+/// The compiled policy, once every check passed.
+fn build(
+    spec: &switchboard_crds::policy::IncomingCallPolicySpec,
+    id: &ObjectId,
+    mode: table::Mode,
+    greeting: Option<table::Greeting>,
+    entry: table::Entry,
+) -> table::Policy {
     let m = &spec.messages;
-    Ok(table::Policy {
+    table::Policy {
         name: id.name.clone(),
         mode,
         speech: table::Speech {
@@ -286,7 +348,7 @@ pub fn compile_policy(
             trigger_delay_seconds: spec.alerting.trigger_delay_seconds,
             resolve_unanswered: spec.alerting.resolve_unanswered,
         },
-    })
+    }
 }
 
 fn compile_menu(menu: &api::Menu) -> table::Entry {
