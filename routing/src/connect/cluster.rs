@@ -137,7 +137,7 @@ impl ClusterConn {
 
     async fn after<T>(&self, result: &redis::RedisResult<T>, generation: u64) {
         if let Err(e) = result
-            && cluster_lost(e)
+            && super::failing_over(e)
             && let Err(e) = self.replace(generation).await
         {
             tracing::warn!(error = %e, "Redis Cluster: no seed node answered");
@@ -215,27 +215,6 @@ fn hash_tag(key: &[u8]) -> &[u8] {
         return &key[open + 1..open + 1 + len];
     }
     key
-}
-
-/// Whether `e` says a cluster node is gone or the cluster is between masters, after redis-rs's
-/// own retries: the slot map is worth reading again.
-fn cluster_lost(e: &redis::RedisError) -> bool {
-    e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_io_error()
-        || e.is_timeout()
-        || matches!(
-            e.kind(),
-            redis::ErrorKind::ClusterConnectionNotFound
-                | redis::ErrorKind::Server(
-                    redis::ServerErrorKind::Moved
-                        | redis::ServerErrorKind::Ask
-                        | redis::ServerErrorKind::ClusterDown
-                        | redis::ServerErrorKind::TryAgain
-                        | redis::ServerErrorKind::MasterDown
-                        | redis::ServerErrorKind::ReadOnly
-                )
-        )
 }
 
 #[cfg(test)]

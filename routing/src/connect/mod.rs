@@ -274,6 +274,30 @@ impl From<redis::aio::ConnectionManager> for Conn {
     }
 }
 
+/// Whether `e` says the server written to is gone or being replaced (refused, cut, timed out;
+/// a Cluster between masters or pointing at a dead node; no master named by the Sentinels; a
+/// demoted master): a failover, worth a new connection and, for a webhook, a short wait. Also
+/// after redis-rs's own cluster retries.
+pub fn failing_over(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_io_error()
+        || e.is_timeout()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::MasterNameNotFoundBySentinel
+                | redis::ErrorKind::ClusterConnectionNotFound
+                | redis::ErrorKind::Server(
+                    redis::ServerErrorKind::Moved
+                        | redis::ServerErrorKind::Ask
+                        | redis::ServerErrorKind::ClusterDown
+                        | redis::ServerErrorKind::TryAgain
+                        | redis::ServerErrorKind::MasterDown
+                        | redis::ServerErrorKind::ReadOnly
+                )
+        )
+}
+
 impl redis::aio::ConnectionLike for Conn {
     fn req_packed_command<'a>(
         &'a mut self,

@@ -431,16 +431,6 @@ impl StoreError {
     /// between masters: behind Sentinels or in a Cluster, a master that died and is being
     /// replaced.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, StoreError::Redis(e) if e.is_connection_dropped()
-            || e.is_connection_refusal()
-            || e.is_io_error()
-            || e.is_timeout()
-            || matches!(e.kind(), redis::ErrorKind::MasterNameNotFoundBySentinel
-                | redis::ErrorKind::ClusterConnectionNotFound
-                | redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly
-                    | redis::ServerErrorKind::Moved
-                    | redis::ServerErrorKind::ClusterDown
-                    | redis::ServerErrorKind::TryAgain
-                    | redis::ServerErrorKind::MasterDown)))
+        matches!(self, StoreError::Redis(e) if switchboard_routing::connect::failing_over(e))
     }
 }
