@@ -87,62 +87,7 @@ impl RoutingTable {
         };
         let mut candidates = Vec::new();
         for target in &s.targets {
-            match target {
-                Target::OnCall { schedule } => {
-                    let Some(sched) = self.schedules.get(schedule) else {
-                        plan.notes.push(format!(
-                            "schedule {schedule} is missing from the routing table"
-                        ));
-                        continue;
-                    };
-                    let oc = sched.on_call_at(at)?;
-                    match oc.person.as_deref().and_then(|n| sched.person(n)) {
-                        Some(p) => candidates.push(Responder::person(
-                            p,
-                            format!("on call in schedule {schedule} via {}", oc.source.label()),
-                        )),
-                        None => plan
-                            .notes
-                            .push(format!("nobody is on call in schedule {schedule}")),
-                    }
-                }
-                Target::Team { schedule } => match self.schedules.get(schedule) {
-                    Some(sched) => candidates.extend(
-                        sched
-                            .people
-                            .iter()
-                            .map(|p| Responder::person(p, format!("member of team {schedule}"))),
-                    ),
-                    None => plan.notes.push(format!(
-                        "schedule {schedule} is missing from the routing table"
-                    )),
-                },
-                Target::Person { schedule, person } => {
-                    match self.schedules.get(schedule).and_then(|s| s.person(person)) {
-                        Some(p) => candidates.push(Responder::person(
-                            p,
-                            format!("named in the chain ({schedule}/{person})"),
-                        )),
-                        None => plan.notes.push(format!(
-                            "person {schedule}/{person} is missing from the routing table"
-                        )),
-                    }
-                }
-                Target::Number(n) => candidates.push(Responder {
-                    person: None,
-                    display_name: n.clone(),
-                    contact: Contact::Phone(n.clone()),
-                    language: None,
-                    reason: "number named in the chain".into(),
-                }),
-                Target::Sip(u) => candidates.push(Responder {
-                    person: None,
-                    display_name: u.clone(),
-                    contact: Contact::Sip(u.clone()),
-                    language: None,
-                    reason: "SIP address named in the chain".into(),
-                }),
-            }
+            self.candidates(target, at, &mut candidates, &mut plan.notes)?;
         }
         let mut seen: Vec<&str> = Vec::new();
         let budget = (chain.max_rung as usize).saturating_sub(call.rung_in_call);
@@ -175,6 +120,71 @@ impl RoutingTable {
             );
         }
         Ok(plan)
+    }
+
+    /// Who one target names at instant `at`, added to `out`; a note for what it cannot name.
+    fn candidates(
+        &self,
+        target: &Target,
+        at: Timestamp,
+        out: &mut Vec<Responder>,
+        notes: &mut Vec<String>,
+    ) -> Result<(), ScheduleError> {
+        match target {
+            Target::OnCall { schedule } => {
+                let Some(sched) = self.schedules.get(schedule) else {
+                    notes.push(format!(
+                        "schedule {schedule} is missing from the routing table"
+                    ));
+                    return Ok(());
+                };
+                let oc = sched.on_call_at(at)?;
+                match oc.person.as_deref().and_then(|n| sched.person(n)) {
+                    Some(p) => out.push(Responder::person(
+                        p,
+                        format!("on call in schedule {schedule} via {}", oc.source.label()),
+                    )),
+                    None => notes.push(format!("nobody is on call in schedule {schedule}")),
+                }
+            }
+            Target::Team { schedule } => match self.schedules.get(schedule) {
+                Some(sched) => out.extend(
+                    sched
+                        .people
+                        .iter()
+                        .map(|p| Responder::person(p, format!("member of team {schedule}"))),
+                ),
+                None => notes.push(format!(
+                    "schedule {schedule} is missing from the routing table"
+                )),
+            },
+            Target::Person { schedule, person } => {
+                match self.schedules.get(schedule).and_then(|s| s.person(person)) {
+                    Some(p) => out.push(Responder::person(
+                        p,
+                        format!("named in the chain ({schedule}/{person})"),
+                    )),
+                    None => notes.push(format!(
+                        "person {schedule}/{person} is missing from the routing table"
+                    )),
+                }
+            }
+            Target::Number(n) => out.push(Responder {
+                person: None,
+                display_name: n.clone(),
+                contact: Contact::Phone(n.clone()),
+                language: None,
+                reason: "number named in the chain".into(),
+            }),
+            Target::Sip(u) => out.push(Responder {
+                person: None,
+                display_name: u.clone(),
+                contact: Contact::Sip(u.clone()),
+                language: None,
+                reason: "SIP address named in the chain".into(),
+            }),
+        }
+        Ok(())
     }
 }
 

@@ -309,35 +309,10 @@ impl Simulator {
                         return Ok(next);
                     }
                 }
-                // NB (Twilio, TwiML `<Number>`): "You can specify up to ten `<Number>`s within
-                // a `<Dial>` verb to dial simultaneously"; Twilio fails such a `<Dial>` and the
-                // caller hears the application error. The page names no error code, so the
-                // simulator names the rule. <https://www.twilio.com/docs/voice/twiml/number>
-                "Dial" if verb.children.len() > 10 => {
-                    let n = verb.children.len();
-                    call.t.application_errors.push(format!(
-                        "<Dial> with {n} nouns: Twilio dials at most ten at once"
-                    ));
-                    self.say(call, format!("caller hears: \"An application error has occurred.\" (<Dial> with {n} numbers; Twilio's limit is ten)"));
-                    return Ok(Next::End("completed"));
-                }
-                // NB (Twilio error 13214, "Dial: Invalid callerId value"): the caller ID of a
-                // `<Dial>` must be an E.164 number (the account's, a verified one, or the
-                // forwarded caller's); `anonymous`, `client:...` or `sip:...` fail the dial.
-                // <https://www.twilio.com/docs/api/errors/13214>
-                "Dial"
-                    if verb
-                        .attr("callerId")
-                        .is_some_and(|c| !switchboard_routing::is_e164(c)) =>
-                {
-                    let id = verb.attr("callerId").unwrap_or_default().to_string();
-                    call.t
-                        .application_errors
-                        .push(format!("13214: invalid callerId {id:?}"));
-                    self.say(call, format!("caller hears: \"An application error has occurred.\" (13214: callerId {id:?} is not a phone number)"));
-                    return Ok(Next::End("completed"));
-                }
                 "Dial" => {
+                    if let Some(next) = self.refused_dial(call, &verb) {
+                        return Ok(next);
+                    }
                     if let Some(next) = self.dial(call, &verb).await? {
                         return Ok(next);
                     }
@@ -381,6 +356,35 @@ impl Simulator {
         }
         // No more verbs: Twilio ends the call.
         Ok(Next::End("completed"))
+    }
+
+    /// A `<Dial>` Twilio fails before ringing anyone: the caller hears the application error.
+    fn refused_dial(&self, call: &mut Call, verb: &Node) -> Option<Next> {
+        // NB (Twilio, TwiML `<Number>`): "You can specify up to ten `<Number>`s within a
+        // `<Dial>` verb to dial simultaneously"; Twilio fails such a `<Dial>` and the caller
+        // hears the application error. The page names no error code, so the simulator names
+        // the rule. <https://www.twilio.com/docs/voice/twiml/number>
+        if verb.children.len() > 10 {
+            let n = verb.children.len();
+            call.t.application_errors.push(format!(
+                "<Dial> with {n} nouns: Twilio dials at most ten at once"
+            ));
+            self.say(call, format!("caller hears: \"An application error has occurred.\" (<Dial> with {n} numbers; Twilio's limit is ten)"));
+            return Some(Next::End("completed"));
+        }
+        // NB (Twilio error 13214, "Dial: Invalid callerId value"): the caller ID of a `<Dial>`
+        // must be an E.164 number (the account's, a verified one, or the forwarded caller's);
+        // `anonymous`, `client:...` or `sip:...` fail the dial.
+        // <https://www.twilio.com/docs/api/errors/13214>
+        let id = verb.attr("callerId")?;
+        if switchboard_routing::is_e164(id) {
+            return None;
+        }
+        call.t
+            .application_errors
+            .push(format!("13214: invalid callerId {id:?}"));
+        self.say(call, format!("caller hears: \"An application error has occurred.\" (13214: callerId {id:?} is not a phone number)"));
+        Some(Next::End("completed"))
     }
 
     /// Twilio fails the call on TwiML it refuses (`why`): the caller hears the application

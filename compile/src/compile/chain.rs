@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use switchboard_crds::chain::RingStrategy;
+use switchboard_crds::chain::{RingStrategy, Target};
 use switchboard_routing::{self as routing, table};
 
 use crate::problem::{ObjectId, Problem};
@@ -22,89 +22,17 @@ pub fn compile_chain(
     let mut problems = Vec::new();
     let mut steps = Vec::new();
     for (i, step) in c.spec.steps.iter().enumerate() {
-        let mut targets = Vec::new();
-        for (j, t) in step.targets.iter().enumerate() {
-            let field = format!("spec.steps[{i}].targets[{j}]");
-            let mut schedule_ref = |name: &str, sub: &str| -> bool {
-                match schedules.get(name) {
-                    Some(Some(_)) => true,
-                    Some(None) => {
-                        problems.push(Problem::field(
-                            id,
-                            format!("{field}.{sub}"),
-                            format!("Schedule {name:?} has problems of its own: fix them first"),
-                        ));
-                        false
-                    }
-                    None => {
-                        problems.push(Problem::field(id, format!("{field}.{sub}"), format!("no Schedule named {name:?} in namespace {}: create it or fix the name", id.namespace)));
-                        false
-                    }
-                }
-            };
-            let target = match (&t.on_call, &t.team, &t.person, &t.number, &t.sip) {
-                (Some(s), None, None, None, None) => {
-                    schedule_ref(s, "onCall").then(|| table::Target::OnCall {
-                        schedule: s.clone(),
-                    })
-                }
-                (None, Some(s), None, None, None) => {
-                    schedule_ref(s, "team").then(|| table::Target::Team {
-                        schedule: s.clone(),
-                    })
-                }
-                (None, None, Some(p), None, None) => {
-                    if schedule_ref(&p.schedule, "person.schedule") {
-                        let known = schedules
-                            .get(&p.schedule)
-                            .copied()
-                            .flatten()
-                            .is_some_and(|s| s.person(&p.name).is_some());
-                        if known {
-                            Some(table::Target::Person {
-                                schedule: p.schedule.clone(),
-                                person: p.name.clone(),
-                            })
-                        } else {
-                            problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {:?} has no person {:?}: add them to its spec.people or fix the name", p.schedule, p.name)));
-                            None
-                        }
-                    } else {
-                        None
-                    }
-                }
-                (None, None, None, Some(n), None) => Some(table::Target::Number(n.clone())),
-                (None, None, None, None, Some(s)) => Some(table::Target::Sip(s.clone())),
-                _ => {
-                    problems.push(Problem::field(
-                        id,
-                        field.clone(),
-                        "a target sets exactly one of onCall, team, person, number or sip",
-                    ));
-                    None
-                }
-            };
-            targets.extend(target);
-        }
+        let targets: Vec<table::Target> = step
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(j, t)| {
+                let field = format!("spec.steps[{i}].targets[{j}]");
+                target(t, &field, id, schedules, &mut problems)
+            })
+            .collect();
         if step.strategy == RingStrategy::Simultaneous {
-            let at_once: usize = targets
-                .iter()
-                .map(|t| match t {
-                    table::Target::Team { schedule } => schedules
-                        .get(schedule)
-                        .copied()
-                        .flatten()
-                        .map_or(1, |s| s.people.len()),
-                    _ => 1,
-                })
-                .sum();
-            if at_once > MAX_NUMBERS_PER_DIAL {
-                problems.push(Problem::field(
-                    id,
-                    format!("spec.steps[{i}].targets"),
-                    format!("this Simultaneous step can ring {at_once} numbers at once, but Twilio dials at most {MAX_NUMBERS_PER_DIAL} in one call (more fail the whole step): split it into steps of {MAX_NUMBERS_PER_DIAL} or fewer, or make it Sequential"),
-                ));
-            }
+            check_at_once(&targets, schedules, id, i, &mut problems);
         }
         steps.push(table::Step {
             name: step
@@ -130,6 +58,107 @@ pub fn compile_chain(
         repeat: c.spec.repeat,
         max_rung: c.spec.max_rung,
     })
+}
+
+/// One target at `field`, or None with the problems that make it unusable.
+fn target(
+    t: &Target,
+    field: &str,
+    id: &ObjectId,
+    schedules: &BTreeMap<String, Option<&routing::Schedule>>,
+    problems: &mut Vec<Problem>,
+) -> Option<table::Target> {
+    let mut schedule_ref = |name: &str, sub: &str| -> bool {
+        match schedules.get(name) {
+            Some(Some(_)) => true,
+            Some(None) => {
+                problems.push(Problem::field(
+                    id,
+                    format!("{field}.{sub}"),
+                    format!("Schedule {name:?} has problems of its own: fix them first"),
+                ));
+                false
+            }
+            None => {
+                problems.push(Problem::field(
+                    id,
+                    format!("{field}.{sub}"),
+                    format!(
+                        "no Schedule named {name:?} in namespace {}: create it or fix the name",
+                        id.namespace
+                    ),
+                ));
+                false
+            }
+        }
+    };
+    match (&t.on_call, &t.team, &t.person, &t.number, &t.sip) {
+        (Some(s), None, None, None, None) => {
+            schedule_ref(s, "onCall").then(|| table::Target::OnCall {
+                schedule: s.clone(),
+            })
+        }
+        (None, Some(s), None, None, None) => schedule_ref(s, "team").then(|| table::Target::Team {
+            schedule: s.clone(),
+        }),
+        (None, None, Some(p), None, None) => {
+            if !schedule_ref(&p.schedule, "person.schedule") {
+                return None;
+            }
+            let known = schedules
+                .get(&p.schedule)
+                .copied()
+                .flatten()
+                .is_some_and(|s| s.person(&p.name).is_some());
+            if known {
+                Some(table::Target::Person {
+                    schedule: p.schedule.clone(),
+                    person: p.name.clone(),
+                })
+            } else {
+                problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {:?} has no person {:?}: add them to its spec.people or fix the name", p.schedule, p.name)));
+                None
+            }
+        }
+        (None, None, None, Some(n), None) => Some(table::Target::Number(n.clone())),
+        (None, None, None, None, Some(s)) => Some(table::Target::Sip(s.clone())),
+        _ => {
+            problems.push(Problem::field(
+                id,
+                field,
+                "a target sets exactly one of onCall, team, person, number or sip",
+            ));
+            None
+        }
+    }
+}
+
+/// A Simultaneous step rings every target (each person of a team) in one `<Dial>`.
+fn check_at_once(
+    targets: &[table::Target],
+    schedules: &BTreeMap<String, Option<&routing::Schedule>>,
+    id: &ObjectId,
+    step: usize,
+    problems: &mut Vec<Problem>,
+) {
+    let at_once: usize = targets
+        .iter()
+        .map(|t| match t {
+            table::Target::Team { schedule } => schedules
+                .get(schedule)
+                .copied()
+                .flatten()
+                .map_or(1, |s| s.people.len()),
+            _ => 1,
+        })
+        .sum();
+    if at_once > MAX_NUMBERS_PER_DIAL {
+        problems.push(Problem::field(
+            id,
+            format!("spec.steps[{step}].targets"),
+            format!("this Simultaneous step can ring {at_once} numbers at once, but Twilio dials at most {MAX_NUMBERS_PER_DIAL} in one call (more fail the whole step): split it into steps of {MAX_NUMBERS_PER_DIAL} or fewer, or make it Sequential"),
+        ));
+    }
 }
 
 /// The schedules a compiled chain names.

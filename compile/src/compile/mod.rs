@@ -109,12 +109,54 @@ fn unique<'a, K: kube::Resource<DynamicType = ()>>(
 /// Compiles a whole set of objects.
 pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
     let mut out = Compiled::default();
-    let problems = &mut out.problems;
+    let schedules = compile_schedules(objects, &mut out);
+    let chains = compile_chains(objects, &schedules, &mut out.problems);
+    let policies = compile_policies(objects, &chains, &mut out.problems);
+    let mut numbers: BTreeMap<String, ObjectId> = BTreeMap::new();
+    for (id, n) in unique(&objects.phone_numbers, &mut out.problems) {
+        let origin = n.origin.as_ref();
+        let policy = policy_of(&id, &n.object, &policies, &mut out.problems, origin);
+        let number = n
+            .object
+            .spec
+            .number
+            .clone()
+            .or_else(|| n.object.status.as_ref().and_then(|s| s.number.clone()));
+        if let Some(num) = &number {
+            if let Some(first) = numbers.get(num) {
+                out.problems.push(Problem::field(&id, "spec.number", format!("{num} is already answered by PhoneNumber {}/{}: one number can have only one PhoneNumber", first.namespace, first.name)).at(origin));
+                continue;
+            }
+            numbers.insert(num.clone(), id.clone());
+        }
+        let (Some(policy), Some(number)) = (policy, number) else {
+            if policy.is_some() {
+                out.awaiting_number.push(id);
+            }
+            continue;
+        };
+        let account_sid = account_sids
+            .get(&(
+                id.namespace.clone(),
+                n.object.spec.credentials_secret_ref.name.clone(),
+            ))
+            .cloned();
+        let table = table_for(&id, number, account_sid, policy, &chains, &schedules);
+        out.tables.push(table);
+    }
+    out.problems.sort();
+    out
+}
 
+/// Every Schedule, compiled or None (its problems reported); valid ones also in `out.schedules`.
+fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routing::Schedule> {
     let mut schedules: ByNamespace<routing::Schedule> = BTreeMap::new();
-    for (id, s) in unique(&objects.schedules, problems) {
+    for (id, s) in unique(&objects.schedules, &mut out.problems) {
         let compiled = schedule::compile_schedule(&s.object, &id)
-            .map_err(|ps| problems.extend(ps.into_iter().map(|p| p.at(s.origin.as_ref()))))
+            .map_err(|ps| {
+                out.problems
+                    .extend(ps.into_iter().map(|p| p.at(s.origin.as_ref())))
+            })
             .ok();
         if let Some(c) = &compiled {
             out.schedules
@@ -125,7 +167,15 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
             .or_default()
             .insert(id.name.clone(), compiled);
     }
+    schedules
+}
 
+/// Every EscalationChain, compiled against the Schedules of its namespace, or None.
+fn compile_chains(
+    objects: &Objects,
+    schedules: &ByNamespace<routing::Schedule>,
+    problems: &mut Vec<Problem>,
+) -> ByNamespace<table::Chain> {
     let mut chains: ByNamespace<table::Chain> = BTreeMap::new();
     for (id, c) in unique(&objects.chains, problems) {
         let in_ns: BTreeMap<String, Option<&routing::Schedule>> = schedules
@@ -140,23 +190,25 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
             .or_default()
             .insert(id.name.clone(), compiled);
     }
+    chains
+}
 
+/// Every IncomingCallPolicy, compiled against the chains of its namespace, or None.
+fn compile_policies(
+    objects: &Objects,
+    chains: &ByNamespace<table::Chain>,
+    problems: &mut Vec<Problem>,
+) -> ByNamespace<table::Policy> {
     let mut policies: ByNamespace<table::Policy> = BTreeMap::new();
     for (id, p) in unique(&objects.policies, problems) {
         let (valid, invalid): (BTreeSet<String>, BTreeSet<String>) = chains
             .get(&id.namespace)
             .map(|m| {
-                let valid = m
-                    .iter()
-                    .filter(|(_, c)| c.is_some())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                let invalid = m
-                    .iter()
-                    .filter(|(_, c)| c.is_none())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                (valid, invalid)
+                let (valid, invalid): (Vec<_>, Vec<_>) = m.iter().partition(|(_, c)| c.is_some());
+                (
+                    valid.into_iter().map(|(k, _)| k.clone()).collect(),
+                    invalid.into_iter().map(|(k, _)| k.clone()).collect(),
+                )
             })
             .unwrap_or_default();
         let compiled = policy::compile_policy(&p.object, &id, &valid, &invalid)
@@ -167,79 +219,77 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
             .or_default()
             .insert(id.name.clone(), compiled);
     }
+    policies
+}
 
-    let mut numbers: BTreeMap<String, ObjectId> = BTreeMap::new();
-    for (id, n) in unique(&objects.phone_numbers, problems) {
-        let origin = n.origin.as_ref();
-        let spec = &n.object.spec;
-        let policy_name = &spec.policy_ref.name;
-        let policy = match policies.get(&id.namespace).and_then(|m| m.get(policy_name)) {
-            Some(Some(p)) => Some(p),
-            Some(None) => {
-                problems.push(Problem::field(&id, "spec.policyRef.name", format!("IncomingCallPolicy {policy_name:?} has problems of its own: fix them first")).at(origin));
-                None
-            }
-            None => {
-                problems.push(Problem::field(&id, "spec.policyRef.name", format!("no IncomingCallPolicy named {policy_name:?} in namespace {}: create it or fix the name", id.namespace)).at(origin));
-                None
-            }
-        };
-        let number = spec
-            .number
-            .clone()
-            .or_else(|| n.object.status.as_ref().and_then(|s| s.number.clone()));
-        if let Some(num) = &number {
-            if let Some(first) = numbers.get(num) {
-                problems.push(Problem::field(&id, "spec.number", format!("{num} is already answered by PhoneNumber {}/{}: one number can have only one PhoneNumber", first.namespace, first.name)).at(origin));
-                continue;
-            }
-            numbers.insert(num.clone(), id.clone());
+/// The valid policy a PhoneNumber names, or None with a problem saying why not.
+fn policy_of<'a>(
+    id: &ObjectId,
+    number: &switchboard_crds::PhoneNumber,
+    policies: &'a ByNamespace<table::Policy>,
+    problems: &mut Vec<Problem>,
+    origin: Option<&crate::problem::Origin>,
+) -> Option<&'a table::Policy> {
+    let policy_name = &number.spec.policy_ref.name;
+    match policies.get(&id.namespace).and_then(|m| m.get(policy_name)) {
+        Some(Some(p)) => Some(p),
+        Some(None) => {
+            problems.push(
+                Problem::field(
+                    id,
+                    "spec.policyRef.name",
+                    format!(
+                        "IncomingCallPolicy {policy_name:?} has problems of its own: fix them first"
+                    ),
+                )
+                .at(origin),
+            );
+            None
         }
-        let (Some(policy), Some(number)) = (policy, number) else {
-            if policy.is_some() {
-                out.awaiting_number.push(id);
-            }
-            continue;
-        };
-        let ns_chains = &chains[&id.namespace];
-        let mut table_chains = BTreeMap::new();
-        let mut table_schedules = BTreeMap::new();
-        for chain_name in policy::chains_of(policy) {
-            let chain = ns_chains[chain_name]
-                .as_ref()
-                .expect("a valid policy names valid chains");
-            for schedule_name in chain::schedules_of(chain) {
-                let schedule = schedules[&id.namespace][schedule_name]
-                    .as_ref()
-                    .expect("a valid chain names valid schedules");
-                table_schedules.insert(schedule_name.to_string(), schedule.clone());
-            }
-            table_chains.insert(chain_name.to_string(), chain.clone());
+        None => {
+            problems.push(Problem::field(id, "spec.policyRef.name", format!("no IncomingCallPolicy named {policy_name:?} in namespace {}: create it or fix the name", id.namespace)).at(origin));
+            None
         }
-        let account_sid = account_sids
-            .get(&(
-                id.namespace.clone(),
-                spec.credentials_secret_ref.name.clone(),
-            ))
-            .cloned();
-        out.tables.push(
-            RoutingTable {
-                schema_version: table::SCHEMA_VERSION,
-                revision: String::new(),
-                number,
-                owner: table::ObjectName {
-                    namespace: id.namespace.clone(),
-                    name: id.name.clone(),
-                },
-                account_sid,
-                policy: policy.clone(),
-                chains: table_chains,
-                schedules: table_schedules,
-                route_memo: table::RouteMemo::default(),
-            }
-            .seal(),
-        );
     }
-    out.problems.sort();
-    out
+}
+
+/// The sealed table of one PhoneNumber: its valid policy with every chain and schedule it uses.
+fn table_for(
+    id: &ObjectId,
+    number: String,
+    account_sid: Option<String>,
+    policy: &table::Policy,
+    chains: &ByNamespace<table::Chain>,
+    schedules: &ByNamespace<routing::Schedule>,
+) -> RoutingTable {
+    let ns_chains = &chains[&id.namespace];
+    let mut table_chains = BTreeMap::new();
+    let mut table_schedules = BTreeMap::new();
+    for chain_name in policy::chains_of(policy) {
+        let chain = ns_chains[chain_name]
+            .as_ref()
+            .expect("a valid policy names valid chains");
+        for schedule_name in chain::schedules_of(chain) {
+            let schedule = schedules[&id.namespace][schedule_name]
+                .as_ref()
+                .expect("a valid chain names valid schedules");
+            table_schedules.insert(schedule_name.to_string(), schedule.clone());
+        }
+        table_chains.insert(chain_name.to_string(), chain.clone());
+    }
+    RoutingTable {
+        schema_version: table::SCHEMA_VERSION,
+        revision: String::new(),
+        number,
+        owner: table::ObjectName {
+            namespace: id.namespace.clone(),
+            name: id.name.clone(),
+        },
+        account_sid,
+        policy: policy.clone(),
+        chains: table_chains,
+        schedules: table_schedules,
+        route_memo: table::RouteMemo::default(),
+    }
+    .seal()
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use jiff::{Timestamp, civil, tz::TimeZone};
-use switchboard_crds::schedule::{Day, Rotation};
+use switchboard_crds::schedule::{Day, Layer, Override, Person, Rotation};
 use switchboard_routing as routing;
 
 use crate::problem::{ObjectId, Problem};
@@ -15,21 +15,7 @@ pub fn compile_schedule(
 ) -> Result<routing::Schedule, Vec<Problem>> {
     let spec = &s.spec;
     let mut problems = Vec::new();
-    let tz = match TimeZone::get(&spec.time_zone) {
-        Ok(tz) => Some(tz),
-        Err(_) => {
-            problems.push(Problem::field(
-                id,
-                "spec.timeZone",
-                format!(
-                    "unknown time zone {:?}: use an IANA name such as America/New_York or Europe/Berlin",
-                    spec.time_zone
-                ),
-            ));
-            None
-        }
-    };
-
+    let tz = time_zone(&spec.time_zone, id, &mut problems);
     super::report_repeated_names(
         id,
         spec.people.iter().map(|p| p.name.as_str()),
@@ -44,18 +30,83 @@ pub fn compile_schedule(
         |name| format!("layer {name:?} is defined twice: layer names must be unique"),
         &mut problems,
     );
-    let names: BTreeSet<&str> = spec.people.iter().map(|p| p.name.as_str()).collect();
-    let not_a_person = |field: String, name: &str| {
-        Problem::field(
-            id,
-            field,
-            format!(
-                "{name:?} is not one of spec.people: add the person to spec.people or fix the name"
-            ),
-        )
+    let names = Names {
+        known: spec.people.iter().map(|p| p.name.as_str()).collect(),
+        id,
     };
+    let people = people(&spec.people, id, &mut problems);
+    let layers = spec
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| layer(i, l, &names, &mut problems))
+        .collect();
+    let overrides = match &tz {
+        Some(tz) => overrides(&spec.overrides, tz, &names, &mut problems),
+        None => {
+            // Without a zone no local time can be read; the names are still checked.
+            for (i, o) in spec.overrides.iter().enumerate() {
+                names.check(
+                    format!("spec.overrides[{i}].person"),
+                    &o.person,
+                    &mut problems,
+                );
+            }
+            Vec::new()
+        }
+    };
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(routing::Schedule {
+        name: id.name.clone(),
+        time_zone: spec.time_zone.clone(),
+        people,
+        layers,
+        overrides,
+    })
+}
+
+/// The names of `spec.people`, to check every reference to a person against.
+struct Names<'a> {
+    known: BTreeSet<&'a str>,
+    id: &'a ObjectId,
+}
+
+impl Names<'_> {
+    fn check(&self, field: String, name: &str, problems: &mut Vec<Problem>) {
+        if !self.known.contains(name) {
+            problems.push(Problem::field(
+                self.id,
+                field,
+                format!(
+                    "{name:?} is not one of spec.people: add the person to spec.people or fix the name"
+                ),
+            ));
+        }
+    }
+}
+
+fn time_zone(name: &str, id: &ObjectId, problems: &mut Vec<Problem>) -> Option<TimeZone> {
+    match TimeZone::get(name) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            problems.push(Problem::field(
+                id,
+                "spec.timeZone",
+                format!(
+                    "unknown time zone {name:?}: use an IANA name such as America/New_York or Europe/Berlin"
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn people(spec: &[Person], id: &ObjectId, problems: &mut Vec<Problem>) -> Vec<routing::Person> {
     let mut people = Vec::new();
-    for (i, p) in spec.people.iter().enumerate() {
+    for (i, p) in spec.iter().enumerate() {
         let contact = match (&p.phone, &p.sip) {
             (Some(phone), None) => routing::Contact::Phone(phone.clone()),
             (None, Some(sip)) => routing::Contact::Sip(sip.clone()),
@@ -75,129 +126,120 @@ pub fn compile_schedule(
             language: p.language.clone(),
         });
     }
+    people
+}
 
-    let mut layers = Vec::new();
-    for (i, l) in spec.layers.iter().enumerate() {
-        let at = |field: &str| format!("spec.layers[{i}].{field}");
-        let shift = match (l.rotation, &l.shift_length) {
-            (Rotation::Daily, None) => Some(routing::ShiftLength::Days(1)),
-            (Rotation::Weekly, None) => Some(routing::ShiftLength::Days(7)),
-            (Rotation::Custom, Some(len)) => {
-                let parsed = parse_shift_length(len);
-                if parsed.is_none() {
-                    problems.push(Problem::field(id, at("shiftLength"), format!("{len:?} is not a shift length: write a whole number followed by h, d or w, such as 12h, 3d or 2w")));
-                }
-                parsed
-            }
-            (Rotation::Custom, None) => {
-                problems.push(Problem::field(
-                    id,
-                    at("shiftLength"),
-                    "required when rotation is Custom: set a length such as 12h, 3d or 2w",
-                ));
-                None
-            }
-            (_, Some(_)) => {
-                problems.push(Problem::field(
-                    id,
-                    at("shiftLength"),
-                    "only used with rotation Custom: remove it, or set rotation: Custom",
-                ));
-                None
-            }
-        };
-        let date = match l.start_date.parse::<civil::Date>() {
-            Ok(d) => Some(d),
-            Err(_) => {
-                problems.push(Problem::field(
-                    id,
-                    at("startDate"),
-                    format!(
-                        "{:?} is not a calendar date: write YYYY-MM-DD, such as 2026-01-05",
-                        l.start_date
-                    ),
-                ));
-                None
-            }
-        };
-        let handoff = parse_time(&l.handoff_time, id, &at("handoffTime"), &mut problems);
-        for (j, m) in l.members.iter().enumerate() {
-            if !names.contains(m.as_str()) {
-                problems.push(not_a_person(at(&format!("members[{j}]")), m));
-            }
-        }
-        let mut restrictions = Vec::new();
-        for (j, r) in l.restrictions.iter().enumerate() {
-            let start = parse_time(
-                &r.start,
+/// `spec.layers[i]`, or None when any part of it is wrong (each wrong part is a problem).
+fn layer(
+    i: usize,
+    l: &Layer,
+    names: &Names,
+    problems: &mut Vec<Problem>,
+) -> Option<routing::Layer> {
+    let id = names.id;
+    let at = |field: &str| format!("spec.layers[{i}].{field}");
+    let shift = shift_length(l, id, &at("shiftLength"), problems);
+    let date = match l.start_date.parse::<civil::Date>() {
+        Ok(d) => Some(d),
+        Err(_) => {
+            problems.push(Problem::field(
                 id,
-                &at(&format!("restrictions[{j}].start")),
-                &mut problems,
-            );
-            let end = parse_time(
-                &r.end,
-                id,
-                &at(&format!("restrictions[{j}].end")),
-                &mut problems,
-            );
-            if let (Some(start), Some(end)) = (start, end) {
-                restrictions.push(routing::Window {
-                    days: routing::Days::of(r.days.iter().map(|d| weekday(*d))),
-                    start,
-                    end,
-                });
-            }
+                at("startDate"),
+                format!(
+                    "{:?} is not a calendar date: write YYYY-MM-DD, such as 2026-01-05",
+                    l.start_date
+                ),
+            ));
+            None
         }
-        if let (Some(shift), Some(date), Some(handoff)) = (shift, date, handoff) {
-            layers.push(routing::Layer {
-                name: l.name.clone(),
-                shift,
-                start: date.to_datetime(handoff),
-                members: l.members.clone(),
-                restrictions,
+    };
+    let handoff = parse_time(&l.handoff_time, id, &at("handoffTime"), problems);
+    for (j, m) in l.members.iter().enumerate() {
+        names.check(at(&format!("members[{j}]")), m, problems);
+    }
+    let mut restrictions = Vec::new();
+    for (j, r) in l.restrictions.iter().enumerate() {
+        let field = |end: &str| at(&format!("restrictions[{j}].{end}"));
+        let start = parse_time(&r.start, id, &field("start"), problems);
+        let end = parse_time(&r.end, id, &field("end"), problems);
+        if let (Some(start), Some(end)) = (start, end) {
+            restrictions.push(routing::Window {
+                days: routing::Days::of(r.days.iter().map(|d| weekday(*d))),
+                start,
+                end,
             });
         }
     }
-
-    let mut overrides = Vec::new();
-    for (i, o) in spec.overrides.iter().enumerate() {
-        let at = |field: &str| format!("spec.overrides[{i}].{field}");
-        if !names.contains(o.person.as_str()) {
-            problems.push(not_a_person(at("person"), &o.person));
-        }
-        let Some(tz) = &tz else { continue };
-        let start = parse_instant(&o.start, tz, id, &at("start"), &mut problems);
-        let end = parse_instant(&o.end, tz, id, &at("end"), &mut problems);
-        if let (Some(start), Some(end)) = (start, end) {
-            if end <= start {
-                problems.push(Problem::field(
-                    id,
-                    at("end"),
-                    format!(
-                        "the override ends ({}) before it starts ({}): end must be after start",
-                        o.end, o.start
-                    ),
-                ));
-            } else {
-                overrides.push(routing::Override {
-                    person: o.person.clone(),
-                    start,
-                    end,
-                });
-            }
-        }
-    }
-
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(routing::Schedule {
-        name: id.name.clone(),
-        time_zone: spec.time_zone.clone(),
-        people,
-        layers,
-        overrides,
+    let (shift, date, handoff) = (shift?, date?, handoff?);
+    Some(routing::Layer {
+        name: l.name.clone(),
+        shift,
+        start: date.to_datetime(handoff),
+        members: l.members.clone(),
+        restrictions,
     })
+}
+
+fn shift_length(
+    l: &Layer,
+    id: &ObjectId,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<routing::ShiftLength> {
+    let problem = match (l.rotation, &l.shift_length) {
+        (Rotation::Daily, None) => return Some(routing::ShiftLength::Days(1)),
+        (Rotation::Weekly, None) => return Some(routing::ShiftLength::Days(7)),
+        (Rotation::Custom, Some(len)) => match parse_shift_length(len) {
+            Some(parsed) => return Some(parsed),
+            None => format!(
+                "{len:?} is not a shift length: write a whole number followed by h, d or w, such as 12h, 3d or 2w"
+            ),
+        },
+        (Rotation::Custom, None) => {
+            "required when rotation is Custom: set a length such as 12h, 3d or 2w".to_string()
+        }
+        (_, Some(_)) => {
+            "only used with rotation Custom: remove it, or set rotation: Custom".to_string()
+        }
+    };
+    problems.push(Problem::field(id, field, problem));
+    None
+}
+
+fn overrides(
+    spec: &[Override],
+    tz: &TimeZone,
+    names: &Names,
+    problems: &mut Vec<Problem>,
+) -> Vec<routing::Override> {
+    let id = names.id;
+    let mut overrides = Vec::new();
+    for (i, o) in spec.iter().enumerate() {
+        let at = |field: &str| format!("spec.overrides[{i}].{field}");
+        names.check(at("person"), &o.person, problems);
+        let start = parse_instant(&o.start, tz, id, &at("start"), problems);
+        let end = parse_instant(&o.end, tz, id, &at("end"), problems);
+        let (Some(start), Some(end)) = (start, end) else {
+            continue;
+        };
+        if end <= start {
+            problems.push(Problem::field(
+                id,
+                at("end"),
+                format!(
+                    "the override ends ({}) before it starts ({}): end must be after start",
+                    o.end, o.start
+                ),
+            ));
+        } else {
+            overrides.push(routing::Override {
+                person: o.person.clone(),
+                start,
+                end,
+            });
+        }
+    }
+    overrides
 }
 
 fn parse_shift_length(s: &str) -> Option<routing::ShiftLength> {

@@ -54,32 +54,8 @@ pub fn dial_result(
         return (state, Response::new());
     }
     let caller_gone = res.call_status == "completed" || res.call_status == "canceled";
-    if let Some((who, at)) = state.accepted.clone() {
-        // A responder who accepted and whose leg then dropped before any conversation (no talk
-        // time) leaves a caller who is still on the line: the escalation goes on.
-        if !caller_gone && res.duration.unwrap_or(0) == 0 {
-            mark(&mut state, &who, "dropped");
-            settle_ringing(&mut state, "canceled");
-            state.accepted = None;
-            state.phase = Phase::Ringing;
-            state.event(
-                now,
-                format!(
-                    "{} accepted but the line dropped before the caller was connected: \
-                     the escalation goes on",
-                    who.display_name
-                ),
-            );
-            return next_dial(t, state, now, urls);
-        }
-        let note = format!(
-            "{} talked with the caller for {}s (answered after {}s)",
-            who.display_name,
-            res.duration.unwrap_or(0),
-            at.duration_since(state.started_at).as_secs()
-        );
-        end_answered(&mut state, &who, res.duration, note, now);
-        return (state, Response::new().hangup());
+    if let Some(accepted) = state.accepted.clone() {
+        return accepted_leg_ended(t, state, accepted, res, now, urls);
     }
     if caller_gone {
         settle_ringing(&mut state, CALLER_HUNG_UP);
@@ -87,11 +63,57 @@ pub fn dial_result(
         state.end(Outcome::Abandoned, now);
         return (state, Response::new().hangup());
     }
+    settle_unaccepted(&mut state, res.dial_status, now);
+    next_dial(t, state, now, urls)
+}
+
+/// The `<Dial>` of a responder who accepted has ended: the call is answered, unless the
+/// responder's leg dropped before any conversation while the caller is still on the line.
+fn accepted_leg_ended(
+    t: &RoutingTable,
+    mut state: CallState,
+    (who, at): (Ring, Timestamp),
+    res: &DialResult<'_>,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let caller_gone = res.call_status == "completed" || res.call_status == "canceled";
+    // A responder who accepted and whose leg then dropped before any conversation (no talk
+    // time) leaves a caller who is still on the line: the escalation goes on.
+    if !caller_gone && res.duration.unwrap_or(0) == 0 {
+        mark(&mut state, &who, "dropped");
+        settle_ringing(&mut state, "canceled");
+        state.accepted = None;
+        state.phase = Phase::Ringing;
+        state.event(
+            now,
+            format!(
+                "{} accepted but the line dropped before the caller was connected: \
+                 the escalation goes on",
+                who.display_name
+            ),
+        );
+        return next_dial(t, state, now, urls);
+    }
+    let note = format!(
+        "{} talked with the caller for {}s (answered after {}s)",
+        who.display_name,
+        res.duration.unwrap_or(0),
+        at.duration_since(state.started_at).as_secs()
+    );
+    end_answered(&mut state, &who, res.duration, note, now);
+    (state, Response::new().hangup())
+}
+
+/// Nobody accepted: each ringing leg gets its result (`dial_status`, or `not-accepted` for a
+/// pickup that did not press the key and `canceled` for the phones Twilio stopped then), and
+/// the rest of an all-at-once step is queued to ring again.
+fn settle_unaccepted(state: &mut CallState, dial_status: &str, now: Timestamp) {
     let picked = state.picked_up.and_then(|i| state.ringing.get(i).cloned());
     let result = if picked.is_some() {
         "not-accepted".to_string()
     } else {
-        res.dial_status.to_string()
+        dial_status.to_string()
     };
     for r in state.ringing.clone() {
         let this = if picked.as_ref() == Some(&r) {
@@ -101,7 +123,7 @@ pub fn dial_result(
         } else {
             result.clone()
         };
-        mark(&mut state, &r, &this);
+        mark(state, &r, &this);
     }
     // An all-at-once step whose first pickup did not accept: ring the others again, for the
     // time the step still had when that pickup stopped their phones (the whisper itself may
@@ -131,7 +153,6 @@ pub fn dial_result(
         );
     }
     state.ringing.clear();
-    next_dial(t, state, now, urls)
 }
 
 /// Ends an accepted call answered, whichever callback told of its end: `who` accepted, the

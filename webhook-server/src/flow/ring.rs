@@ -2,7 +2,7 @@
 //! and the key press that accepts.
 
 use jiff::{SignedDuration, Timestamp};
-use switchboard_routing::table::{RingStrategy, RoutingTable};
+use switchboard_routing::table::{Chain, RingStrategy, RoutingTable};
 use switchboard_routing::{CallProgress, Contact, voice};
 
 use super::*;
@@ -39,37 +39,10 @@ pub(super) fn next_dial(
     let limit = chain.steps.len() * (chain.repeat as usize + 1) + 1;
     for _ in 0..limit {
         if !state.pending.is_empty() {
-            let strategy = chain
-                .steps
-                .get(state.pending[0].step)
-                .map(|s| s.strategy)
-                .unwrap_or(RingStrategy::Sequential);
-            let timeout = chain
-                .steps
-                .get(state.pending[0].step)
-                .map(|s| s.ring_timeout_seconds)
-                .unwrap_or(20);
-            let rings: Vec<Ring> = match (strategy, state.step_deadline) {
-                (RingStrategy::Simultaneous, Some(deadline)) => {
-                    let left = deadline.duration_since(now).as_secs();
-                    if left < MIN_REDIAL_SECONDS {
-                        state.event(now, "step time is up; no ringing the rest of it again");
-                        state.pending.clear();
-                        continue;
-                    }
-                    std::mem::take(&mut state.pending)
-                }
-                _ => vec![state.pending.remove(0)],
-            };
-            let timeout = match (strategy, state.step_deadline) {
-                (RingStrategy::Simultaneous, Some(deadline)) => deadline
-                    .duration_since(now)
-                    .as_secs()
-                    .clamp(MIN_REDIAL_SECONDS, i64::from(timeout))
-                    as u32,
-                _ => timeout,
-            };
-            return dial(t, state, rings, timeout, now, urls);
+            match pending_rings(chain, &mut state, now) {
+                Some((rings, timeout)) => return dial(t, state, rings, timeout, now, urls),
+                None => continue,
+            }
         }
         if state.next_step >= chain.steps.len() {
             if state.pass >= chain.repeat {
@@ -87,65 +60,91 @@ pub(super) fn next_dial(
                 ),
             );
         }
-        let step_index = state.next_step;
-        state.next_step += 1;
-        let step = &chain.steps[step_index];
-        // `skipAlreadyRung` leaves out who was rung earlier in this pass: a repeated chain
-        // rings its team step again on every pass.
-        let pass = state.pass;
-        let already: Vec<String> = state
-            .rung
-            .iter()
-            .filter(|r| r.pass == pass)
-            .map(|r| r.contact.address().to_string())
-            .collect();
-        let plan = match t.plan_step(
-            chain,
-            step_index,
-            now,
-            CallProgress {
-                call_sid: &state.call_sid,
-                pass: state.pass,
-                already_rung: &already,
-                rung_in_call: state.rung.len(),
-            },
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                state.event(now, format!("step {}: {e}", step.name));
-                continue;
-            }
-        };
-        for note in &plan.notes {
-            state.event(now, format!("step {}: {note}", step.name));
-        }
-        if plan.responders.is_empty() {
-            state.event(now, format!("step {}: nobody to ring, skipped", step.name));
-            continue;
-        }
-        let rings: Vec<Ring> = plan
-            .responders
-            .iter()
-            .map(|r| Ring::of(r, step_index, state.pass, now))
-            .collect();
-        match step.strategy {
-            RingStrategy::Simultaneous => {
-                state.step_deadline = Some(
-                    now.saturating_add(SignedDuration::from_secs(i64::from(
-                        step.ring_timeout_seconds,
-                    )))
-                    .unwrap_or(now),
-                );
-                return dial(t, state, rings, step.ring_timeout_seconds, now, urls);
-            }
-            RingStrategy::Sequential | RingStrategy::Random => {
-                state.step_deadline = None;
-                state.pending = rings;
-                continue;
-            }
+        if let Some((rings, timeout)) = plan_next_step(t, chain, &mut state, now) {
+            return dial(t, state, rings, timeout, now, urls);
         }
     }
     finish_unanswered(t, state, now, urls)
+}
+
+/// The next of the current step's pending targets (all of them, for a Simultaneous step whose
+/// time is not up) with the ring timeout; None when the step's time is up.
+fn pending_rings(chain: &Chain, state: &mut CallState, now: Timestamp) -> Option<(Vec<Ring>, u32)> {
+    let step = chain.steps.get(state.pending[0].step);
+    let strategy = step.map(|s| s.strategy).unwrap_or(RingStrategy::Sequential);
+    let timeout = step.map(|s| s.ring_timeout_seconds).unwrap_or(20);
+    match (strategy, state.step_deadline) {
+        (RingStrategy::Simultaneous, Some(deadline)) => {
+            let left = deadline.duration_since(now).as_secs();
+            if left < MIN_REDIAL_SECONDS {
+                state.event(now, "step time is up; no ringing the rest of it again");
+                state.pending.clear();
+                return None;
+            }
+            let timeout = left.clamp(MIN_REDIAL_SECONDS, i64::from(timeout)) as u32;
+            Some((std::mem::take(&mut state.pending), timeout))
+        }
+        _ => Some((vec![state.pending.remove(0)], timeout)),
+    }
+}
+
+/// Plans the chain's next step: Some(rings, timeout) to ring a Simultaneous step now; None when
+/// the step was skipped or its targets were queued in `state.pending` to ring one by one.
+fn plan_next_step(
+    t: &RoutingTable,
+    chain: &Chain,
+    state: &mut CallState,
+    now: Timestamp,
+) -> Option<(Vec<Ring>, u32)> {
+    let step_index = state.next_step;
+    state.next_step += 1;
+    let step = &chain.steps[step_index];
+    // `skipAlreadyRung` leaves out who was rung earlier in this pass: a repeated chain rings
+    // its team step again on every pass.
+    let pass = state.pass;
+    let already: Vec<String> = state
+        .rung
+        .iter()
+        .filter(|r| r.pass == pass)
+        .map(|r| r.contact.address().to_string())
+        .collect();
+    let progress = CallProgress {
+        call_sid: &state.call_sid,
+        pass: state.pass,
+        already_rung: &already,
+        rung_in_call: state.rung.len(),
+    };
+    let plan = match t.plan_step(chain, step_index, now, progress) {
+        Ok(p) => p,
+        Err(e) => {
+            state.event(now, format!("step {}: {e}", step.name));
+            return None;
+        }
+    };
+    for note in &plan.notes {
+        state.event(now, format!("step {}: {note}", step.name));
+    }
+    if plan.responders.is_empty() {
+        state.event(now, format!("step {}: nobody to ring, skipped", step.name));
+        return None;
+    }
+    let rings: Vec<Ring> = plan
+        .responders
+        .iter()
+        .map(|r| Ring::of(r, step_index, state.pass, now))
+        .collect();
+    match step.strategy {
+        RingStrategy::Simultaneous => {
+            let timeout = SignedDuration::from_secs(i64::from(step.ring_timeout_seconds));
+            state.step_deadline = Some(now.saturating_add(timeout).unwrap_or(now));
+            Some((rings, step.ring_timeout_seconds))
+        }
+        RingStrategy::Sequential | RingStrategy::Random => {
+            state.step_deadline = None;
+            state.pending = rings;
+            None
+        }
+    }
 }
 
 pub(super) fn dial(

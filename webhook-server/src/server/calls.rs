@@ -250,83 +250,14 @@ pub(super) async fn serve(
             .then(|| p.get("To"))
             .filter(|n| !n.is_empty());
         let loaded = st.0.store.load(sid, &key, hotline).await?;
+        let version = loaded.version;
         if let Some(answer) = loaded.response {
             info!("retried webhook: answering again with the stored response");
             Metrics::inc(&st.0.metrics.replays, hook.name());
             return Ok(answer);
         }
-        let now = st.0.clock.now();
-        let urls = &st.0.urls;
         let before = loaded.state.clone();
-        let (state, twiml): (CallState, Response) = match (hook, loaded.state) {
-            (Hook::Incoming, None) => {
-                let to = p.get("To");
-                let table = owned(loaded.table.clone(), p);
-                let req = Incoming {
-                    call_sid: sid,
-                    from: p.get("From"),
-                    to,
-                };
-                flow::incoming(table.as_deref(), &req, now, urls)
-            }
-            // A second, different first webhook for a known call: answer what the call needs.
-            (Hook::Incoming, Some(_)) => return Err(Failure::Malformed("second incoming webhook")),
-            (_, None) => return Err(Failure::UnknownCall),
-            (Hook::Transcription, Some(s)) => (
-                flow::transcription(
-                    s,
-                    p.get("TranscriptionStatus"),
-                    p.get("TranscriptionText"),
-                    now,
-                ),
-                Response::new(),
-            ),
-            (Hook::Recording, Some(s)) => (
-                flow::recording(s, p.get("RecordingUrl"), now),
-                Response::new(),
-            ),
-            (Hook::Status, Some(s)) => (
-                flow::status(s, p.get("CallStatus"), number(p, "CallDuration"), now),
-                Response::new(),
-            ),
-            (hook, Some(s)) => {
-                let table = match &loaded.table {
-                    Some(t) if t.number == s.to => Some(t.clone()),
-                    _ => st.0.store.table(&s.to).await?,
-                };
-                let Some(t) = table else {
-                    return Err(Failure::NoTable(s.to.clone()));
-                };
-                let t = &t;
-                match hook {
-                    Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
-                    Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
-                    Hook::Dial { seq } => {
-                        let res = DialResult {
-                            seq,
-                            dial_status: p.get("DialCallStatus"),
-                            duration: number(p, "DialCallDuration"),
-                            call_status: p.get("CallStatus"),
-                        };
-                        flow::dial_result(t, s, &res, now, urls)
-                    }
-                    Hook::Whisper { seq, ring } => flow::whisper(t, s, seq, ring, now, urls),
-                    Hook::Accept { seq, ring } => {
-                        flow::accept(t, s, seq, ring, p.get("Digits"), now)
-                    }
-                    Hook::Voicemail => flow::voicemail(
-                        t,
-                        s,
-                        p.get("RecordingUrl"),
-                        number(p, "RecordingDuration"),
-                        now,
-                    ),
-                    Hook::Incoming | Hook::Transcription | Hook::Recording | Hook::Status => {
-                        unreachable!("handled above")
-                    }
-                }
-            }
-        };
+        let (state, twiml) = decide(st, hook, sid, p, loaded.state, loaded.table).await?;
         let body = twiml.to_xml();
         // Most webhooks (a dial moving to the next step, a status callback) leave the alert as
         // it was: then neither its snapshot is written again nor the dispatcher woken for it.
@@ -337,7 +268,7 @@ pub(super) async fn serve(
             st.0.store
                 .commit(Commit {
                     state: &state,
-                    expected_version: loaded.version,
+                    expected_version: version,
                     key: &key,
                     response: &body,
                     alert: alert.as_ref(),
@@ -351,6 +282,79 @@ pub(super) async fn serve(
         info!("the call changed meanwhile (another replica); trying again");
     }
     Err(Failure::Contended)
+}
+
+/// What the flow (pure) makes of one webhook on the call's state as loaded: the new state and
+/// the TwiML to answer. `table` is the hotline's table when the load brought it.
+async fn decide(
+    st: &AppState,
+    hook: Hook,
+    sid: &str,
+    p: &Params,
+    state: Option<CallState>,
+    table: Option<Arc<RoutingTable>>,
+) -> Result<(CallState, Response), Failure> {
+    let now = st.0.clock.now();
+    let urls = &st.0.urls;
+    let s = match (hook, state) {
+        (Hook::Incoming, None) => {
+            let table = owned(table, p);
+            let req = Incoming {
+                call_sid: sid,
+                from: p.get("From"),
+                to: p.get("To"),
+            };
+            return Ok(flow::incoming(table.as_deref(), &req, now, urls));
+        }
+        // A second, different first webhook for a known call: answer what the call needs.
+        (Hook::Incoming, Some(_)) => return Err(Failure::Malformed("second incoming webhook")),
+        (_, None) => return Err(Failure::UnknownCall),
+        (Hook::Transcription, Some(s)) => {
+            let status = p.get("TranscriptionStatus");
+            let text = p.get("TranscriptionText");
+            return Ok((flow::transcription(s, status, text, now), Response::new()));
+        }
+        (Hook::Recording, Some(s)) => {
+            let state = flow::recording(s, p.get("RecordingUrl"), now);
+            return Ok((state, Response::new()));
+        }
+        (Hook::Status, Some(s)) => {
+            let duration = number(p, "CallDuration");
+            let state = flow::status(s, p.get("CallStatus"), duration, now);
+            return Ok((state, Response::new()));
+        }
+        (_, Some(s)) => s,
+    };
+    let table = match table {
+        Some(t) if t.number == s.to => Some(t),
+        _ => st.0.store.table(&s.to).await?,
+    };
+    let Some(t) = table else {
+        return Err(Failure::NoTable(s.to.clone()));
+    };
+    let t = &t;
+    Ok(match hook {
+        Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
+        Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
+        Hook::Dial { seq } => {
+            let res = DialResult {
+                seq,
+                dial_status: p.get("DialCallStatus"),
+                duration: number(p, "DialCallDuration"),
+                call_status: p.get("CallStatus"),
+            };
+            flow::dial_result(t, s, &res, now, urls)
+        }
+        Hook::Whisper { seq, ring } => flow::whisper(t, s, seq, ring, now, urls),
+        Hook::Accept { seq, ring } => flow::accept(t, s, seq, ring, p.get("Digits"), now),
+        Hook::Voicemail => {
+            let duration = number(p, "RecordingDuration");
+            flow::voicemail(t, s, p.get("RecordingUrl"), duration, now)
+        }
+        Hook::Incoming | Hook::Transcription | Hook::Recording | Hook::Status => {
+            unreachable!("handled above")
+        }
+    })
 }
 
 /// A call's first webhook in one Redis round trip: decided on the routing table this replica
