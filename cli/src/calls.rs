@@ -228,7 +228,7 @@ pub fn summary(c: &CallState) -> String {
                 r.step + 1,
                 r.display_name,
                 r.contact.address(),
-                r.result.as_deref().unwrap_or("?"),
+                r.result.map_or("?", |r| r.as_str()),
                 r.reason
             ));
         }

@@ -48,9 +48,131 @@ pub struct Ring {
     pub pass: u32,
     /// When the ring started.
     pub at: Timestamp,
-    /// How it ended: `accepted`, `no-answer`, `busy`, `failed`, `not-accepted`, `canceled`.
+    /// How it ended; None while it rings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<String>,
+    pub result: Option<RingResult>,
+}
+
+/// How one ring ended, as kept in the call's state and log (the names are the JSON ones).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RingResult {
+    /// Pressed the accept key.
+    Accepted,
+    /// Picked up (a person or a voicemail) without pressing the accept key.
+    NotAccepted,
+    /// Accepted, then the line dropped before the caller was connected.
+    Dropped,
+    /// Hung up by Twilio: another leg was connected or picked up first.
+    Canceled,
+    /// The caller hung up while this phone rang.
+    CallerHungUp,
+    /// Rang out.
+    NoAnswer,
+    /// Busy.
+    Busy,
+    /// The call to this phone failed.
+    Failed,
+    /// Twilio's `completed` or `answered` for a leg the flow did not see accept.
+    Completed,
+    /// A `DialCallStatus` Twilio does not document, or a name a later version wrote.
+    #[serde(other)]
+    Unknown,
+}
+
+impl RingResult {
+    /// The result a `<Dial>` that nobody accepted gives its ringing legs.
+    pub fn of_dial(status: CallStatus) -> RingResult {
+        match status {
+            CallStatus::Completed | CallStatus::Answered => RingResult::Completed,
+            CallStatus::Busy => RingResult::Busy,
+            CallStatus::NoAnswer => RingResult::NoAnswer,
+            CallStatus::Failed => RingResult::Failed,
+            CallStatus::Canceled => RingResult::Canceled,
+            _ => RingResult::Unknown,
+        }
+    }
+
+    /// The name in the call log (`accepted`, `no-answer`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RingResult::Accepted => "accepted",
+            RingResult::NotAccepted => "not-accepted",
+            RingResult::Dropped => "dropped",
+            RingResult::Canceled => "canceled",
+            RingResult::CallerHungUp => "caller-hung-up",
+            RingResult::NoAnswer => "no-answer",
+            RingResult::Busy => "busy",
+            RingResult::Failed => "failed",
+            RingResult::Completed => "completed",
+            RingResult::Unknown => "unknown",
+        }
+    }
+}
+
+/// Twilio's `CallStatus` (a call's status callback) and `DialCallStatus` (a `<Dial action>`),
+/// parsed at the edge. NB (Twilio, "Call resource" status values and `<Dial>` `action`):
+/// CallStatus is one of queued, ringing, in-progress, completed, busy, failed, no-answer,
+/// canceled; DialCallStatus one of completed, answered, busy, no-answer, failed, canceled.
+/// <https://www.twilio.com/docs/voice/api/call-resource#call-status-values>
+/// <https://www.twilio.com/docs/voice/twiml/dial#dialcallstatus>
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallStatus {
+    /// `queued`
+    Queued,
+    /// `ringing`
+    Ringing,
+    /// `in-progress`
+    InProgress,
+    /// `completed`
+    Completed,
+    /// `answered` (DialCallStatus only)
+    Answered,
+    /// `busy`
+    Busy,
+    /// `failed`
+    Failed,
+    /// `no-answer`
+    NoAnswer,
+    /// `canceled`
+    Canceled,
+    /// Missing, or a value Twilio does not document.
+    Unknown,
+}
+
+impl CallStatus {
+    /// The status Twilio sent (`Unknown` for anything else, an empty parameter included).
+    pub fn parse(s: &str) -> CallStatus {
+        match s {
+            "queued" => CallStatus::Queued,
+            "ringing" => CallStatus::Ringing,
+            "in-progress" => CallStatus::InProgress,
+            "completed" => CallStatus::Completed,
+            "answered" => CallStatus::Answered,
+            "busy" => CallStatus::Busy,
+            "failed" => CallStatus::Failed,
+            "no-answer" => CallStatus::NoAnswer,
+            "canceled" => CallStatus::Canceled,
+            _ => CallStatus::Unknown,
+        }
+    }
+
+    /// The call is over: one of Twilio's final statuses.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Completed
+                | CallStatus::Canceled
+                | CallStatus::Busy
+                | CallStatus::Failed
+                | CallStatus::NoAnswer
+        )
+    }
+
+    /// The caller's leg is gone (it hung up, or Twilio ended it).
+    pub fn caller_gone(self) -> bool {
+        matches!(self, CallStatus::Completed | CallStatus::Canceled)
+    }
 }
 
 impl Ring {
@@ -192,5 +314,53 @@ impl CallState {
             self.event(at, format!("outcome: {}", outcome.as_str()));
         }
         self.phase = Phase::Ended;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_results_keep_the_names_calls_already_in_redis_carry() {
+        let all = [
+            RingResult::Accepted,
+            RingResult::NotAccepted,
+            RingResult::Dropped,
+            RingResult::Canceled,
+            RingResult::CallerHungUp,
+            RingResult::NoAnswer,
+            RingResult::Busy,
+            RingResult::Failed,
+            RingResult::Completed,
+            RingResult::Unknown,
+        ];
+        for r in all {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+            assert_eq!(serde_json::from_str::<RingResult>(&json).unwrap(), r);
+        }
+        // A name this version does not know is read, not refused (the call goes on).
+        assert_eq!(
+            serde_json::from_str::<RingResult>("\"declined\"").unwrap(),
+            RingResult::Unknown
+        );
+    }
+
+    #[test]
+    fn every_documented_status_parses_and_only_the_final_ones_end_a_call() {
+        let finals = ["completed", "busy", "failed", "no-answer", "canceled"];
+        for s in ["queued", "ringing", "in-progress", "answered"] {
+            assert!(!CallStatus::parse(s).is_final(), "{s}");
+            assert_ne!(CallStatus::parse(s), CallStatus::Unknown, "{s}");
+        }
+        for s in finals {
+            assert!(CallStatus::parse(s).is_final(), "{s}");
+        }
+        assert_eq!(CallStatus::parse(""), CallStatus::Unknown);
+        assert_eq!(
+            RingResult::of_dial(CallStatus::parse("no-answer")),
+            RingResult::NoAnswer
+        );
     }
 }

@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use switchboard_routing::RoutingTable;
 use switchboard_webhook::flow::{self, DialResult, Incoming, Urls};
-use switchboard_webhook::state::{CallState, Outcome, Phase};
+use switchboard_webhook::state::{CallState, CallStatus, Outcome, Phase};
 use switchboard_webhook::twiml::{Response, Verb};
 
 fn table() -> RoutingTable {
@@ -60,12 +60,12 @@ fn call_to_team(digit: &str, now: Timestamp) -> (CallState, Response) {
     flow::describe(&t, s, "the primary database is down", now, &urls())
 }
 
-fn no_answer(seq: u32) -> DialResult<'static> {
+fn no_answer(seq: u32) -> DialResult {
     DialResult {
         seq,
-        dial_status: "no-answer",
+        dial_status: CallStatus::parse("no-answer"),
         duration: None,
-        call_status: "in-progress",
+        call_status: CallStatus::parse("in-progress"),
     }
 }
 
@@ -91,9 +91,9 @@ fn answered_at_the_first_step_after_the_responder_presses_1() {
         s,
         &DialResult {
             seq: 1,
-            dial_status: "completed",
+            dial_status: CallStatus::parse("completed"),
             duration: Some(300),
-            call_status: "in-progress",
+            call_status: CallStatus::parse("in-progress"),
         },
         later(now, 312),
         &urls(),
@@ -105,7 +105,7 @@ fn answered_at_the_first_step_after_the_responder_presses_1() {
         s.accepted.as_ref().unwrap().0.person.as_deref(),
         Some("dana")
     );
-    assert_eq!(s.rung[0].result.as_deref(), Some("accepted"));
+    assert_eq!(s.rung[0].result.map(|r| r.as_str()), Some("accepted"));
     assert_eq!(s.menu_choice.as_deref(), Some("2 the database team"));
 }
 
@@ -121,14 +121,14 @@ fn a_voicemail_pickup_that_never_presses_1_does_not_stop_the_chain() {
         s,
         &DialResult {
             seq: 1,
-            dial_status: "completed",
+            dial_status: CallStatus::parse("completed"),
             duration: Some(15),
-            call_status: "in-progress",
+            call_status: CallStatus::parse("in-progress"),
         },
         later(now, 20),
         &urls(),
     );
-    assert_eq!(s.rung[0].result.as_deref(), Some("not-accepted"));
+    assert_eq!(s.rung[0].result.map(|r| r.as_str()), Some("not-accepted"));
     // Step two is sequential: the manager first.
     assert_eq!(dialed(&r), ["+12125550299"]);
     assert_eq!(s.outcome, None);
@@ -148,9 +148,9 @@ fn no_answer_then_the_second_step_answers() {
         s,
         &DialResult {
             seq: 2,
-            dial_status: "completed",
+            dial_status: CallStatus::parse("completed"),
             duration: Some(60),
-            call_status: "in-progress",
+            call_status: CallStatus::parse("in-progress"),
         },
         later(now, 93),
         &urls(),
@@ -223,9 +223,9 @@ fn an_all_at_once_step_rings_the_rest_again_after_a_pickup_that_does_not_accept(
         s,
         &DialResult {
             seq: 2,
-            dial_status: "completed",
+            dial_status: CallStatus::parse("completed"),
             duration: Some(10),
-            call_status: "in-progress",
+            call_status: CallStatus::parse("in-progress"),
         },
         later(now, 41),
         &urls(),
@@ -256,9 +256,9 @@ fn the_caller_hanging_up_while_a_phone_rings_ends_the_escalation_as_abandoned() 
         s,
         &DialResult {
             seq: 1,
-            dial_status: "canceled",
+            dial_status: CallStatus::parse("canceled"),
             duration: None,
-            call_status: "completed",
+            call_status: CallStatus::parse("completed"),
         },
         later(now, 9),
         &urls(),
@@ -266,7 +266,7 @@ fn the_caller_hanging_up_while_a_phone_rings_ends_the_escalation_as_abandoned() 
     assert!(dialed(&r).is_empty());
     assert_eq!(s.outcome, Some(Outcome::Abandoned));
     // The status callback afterwards changes nothing.
-    let s = flow::status(s, "completed", Some(40), later(now, 10));
+    let s = flow::status(s, CallStatus::parse("completed"), Some(40), later(now, 10));
     assert_eq!(s.outcome, Some(Outcome::Abandoned));
     assert_eq!(s.rung.len(), 1);
 }

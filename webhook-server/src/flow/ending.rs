@@ -5,20 +5,20 @@ use jiff::Timestamp;
 use switchboard_routing::table::RoutingTable;
 
 use super::*;
-use crate::state::{CallState, Outcome, Phase, Ring};
+use crate::state::{CallState, CallStatus, Outcome, Phase, Ring, RingResult};
 use crate::twiml::Response;
 
 /// What Twilio reports when a `<Dial>` ends.
 #[derive(Clone, Debug)]
-pub struct DialResult<'a> {
+pub struct DialResult {
     /// The dial's sequence number (from the action URL).
     pub seq: u32,
     /// `DialCallStatus`: completed, answered, busy, no-answer, failed, canceled.
-    pub dial_status: &'a str,
+    pub dial_status: CallStatus,
     /// `DialCallDuration`, seconds, when the legs were bridged.
     pub duration: Option<u32>,
     /// `CallStatus` of the caller's leg; `completed` when the caller hung up during the dial.
-    pub call_status: &'a str,
+    pub call_status: CallStatus,
 }
 
 /// The `<Dial action>` callback: connected, or on to the next ring.
@@ -34,7 +34,7 @@ pub struct DialResult<'a> {
 pub fn dial_result(
     t: &RoutingTable,
     mut state: CallState,
-    res: &DialResult<'_>,
+    res: &DialResult,
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
@@ -53,12 +53,12 @@ pub fn dial_result(
     if res.seq != state.seq || !matches!(state.phase, Phase::Ringing | Phase::Connected) {
         return (state, Response::new());
     }
-    let caller_gone = res.call_status == "completed" || res.call_status == "canceled";
+    let caller_gone = res.call_status.caller_gone();
     if let Some(accepted) = state.accepted.clone() {
         return accepted_leg_ended(t, state, accepted, res, now, urls);
     }
     if caller_gone {
-        settle_ringing(&mut state, CALLER_HUNG_UP);
+        settle_ringing(&mut state, RingResult::CallerHungUp);
         state.event(now, "the caller hung up while responders were rung");
         state.end(Outcome::Abandoned, now);
         return (state, Response::new().hangup());
@@ -73,16 +73,16 @@ fn accepted_leg_ended(
     t: &RoutingTable,
     mut state: CallState,
     (who, at): (Ring, Timestamp),
-    res: &DialResult<'_>,
+    res: &DialResult,
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
-    let caller_gone = res.call_status == "completed" || res.call_status == "canceled";
+    let caller_gone = res.call_status.caller_gone();
     // A responder who accepted and whose leg then dropped before any conversation (no talk
     // time) leaves a caller who is still on the line: the escalation goes on.
     if !caller_gone && res.duration.unwrap_or(0) == 0 {
-        mark(&mut state, &who, "dropped");
-        settle_ringing(&mut state, "canceled");
+        mark(&mut state, &who, RingResult::Dropped);
+        settle_ringing(&mut state, RingResult::Canceled);
         state.accepted = None;
         state.phase = Phase::Ringing;
         state.event(
@@ -108,22 +108,15 @@ fn accepted_leg_ended(
 /// Nobody accepted: each ringing leg gets its result (`dial_status`, or `not-accepted` for a
 /// pickup that did not press the key and `canceled` for the phones Twilio stopped then), and
 /// the rest of an all-at-once step is queued to ring again.
-fn settle_unaccepted(state: &mut CallState, dial_status: &str, now: Timestamp) {
+fn settle_unaccepted(state: &mut CallState, dial_status: CallStatus, now: Timestamp) {
     let picked = state.picked_up.and_then(|i| state.ringing.get(i).cloned());
-    let result = if picked.is_some() {
-        "not-accepted".to_string()
-    } else {
-        dial_status.to_string()
-    };
     for r in state.ringing.clone() {
-        let this = if picked.as_ref() == Some(&r) {
-            result.clone()
-        } else if picked.is_some() {
-            "canceled".into()
-        } else {
-            result.clone()
+        let this = match &picked {
+            Some(p) if *p == r => RingResult::NotAccepted,
+            Some(_) => RingResult::Canceled,
+            None => RingResult::of_dial(dial_status),
         };
-        mark(state, &r, &this);
+        mark(state, &r, this);
     }
     // An all-at-once step whose first pickup did not accept: ring the others again, for the
     // time the step still had when that pickup stopped their phones (the whisper itself may
@@ -165,28 +158,28 @@ pub(super) fn end_answered(
     now: Timestamp,
 ) {
     state.talk_seconds = talk_seconds;
-    mark(state, who, "accepted");
-    settle_ringing(state, "canceled");
+    mark(state, who, RingResult::Accepted);
+    settle_ringing(state, RingResult::Canceled);
     state.event(now, note);
     state.end(Outcome::Answered, now);
 }
 
 /// Gives everyone still ringing without a result `result` (the legs Twilio hung up when
 /// another leg was connected, or when the caller went).
-pub(super) fn settle_ringing(state: &mut CallState, result: &str) {
+pub(super) fn settle_ringing(state: &mut CallState, result: RingResult) {
     for r in state.ringing.clone() {
         mark(state, &r, result);
     }
 }
 
-pub(super) fn mark(state: &mut CallState, who: &Ring, result: &str) {
+pub(super) fn mark(state: &mut CallState, who: &Ring, result: RingResult) {
     if let Some(r) = state
         .rung
         .iter_mut()
         .rev()
         .find(|r| r.contact == who.contact && r.result.is_none())
     {
-        r.result = Some(result.to_string());
+        r.result = Some(result);
     }
 }
 
@@ -258,15 +251,11 @@ pub fn recording(mut state: CallState, url: &str, now: Timestamp) -> CallState {
 /// <https://www.twilio.com/docs/voice/api/call-resource#statuscallback>
 pub fn status(
     mut state: CallState,
-    call_status: &str,
+    call_status: CallStatus,
     call_duration: Option<u32>,
     now: Timestamp,
 ) -> CallState {
-    if !matches!(
-        call_status,
-        "completed" | "canceled" | "busy" | "failed" | "no-answer"
-    ) || state.outcome.is_some()
-    {
+    if !call_status.is_final() || state.outcome.is_some() {
         return state;
     }
     if let Some((who, at)) = state.accepted.clone() {
@@ -284,7 +273,7 @@ pub fn status(
         // Hung up during the voicemail prompt without recording anything.
         state.end(Outcome::NoAnswer, now);
     } else {
-        settle_ringing(&mut state, CALLER_HUNG_UP);
+        settle_ringing(&mut state, RingResult::CallerHungUp);
         state.end(Outcome::Abandoned, now);
     }
     state

@@ -36,10 +36,6 @@ use ring::*;
 use crate::state::{CallState, Outcome, Phase};
 use crate::twiml::{Gather, Input, RejectReason, Response, Say, Verb};
 
-/// The call-log result of a responder still being rung when the caller hung up, whichever of
-/// the `<Dial action>` and the status callback told first.
-const CALLER_HUNG_UP: &str = "caller-hung-up";
-
 /// The fewest seconds worth ringing the rest of a step again.
 const MIN_REDIAL_SECONDS: i64 = 5;
 

@@ -15,7 +15,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::flow::{self, DialResult, Incoming};
 use crate::metrics::{Metrics, OutcomeLabels};
-use crate::state::CallState;
+use crate::state::{CallState, CallStatus};
 use crate::store::Commit;
 use crate::twiml::Response;
 
@@ -320,7 +320,7 @@ async fn decide(
         }
         (Hook::Status, Some(s)) => {
             let duration = number(p, "CallDuration");
-            let state = flow::status(s, p.get("CallStatus"), duration, now);
+            let state = flow::status(s, CallStatus::parse(p.get("CallStatus")), duration, now);
             return Ok((state, Response::new()));
         }
         (_, Some(s)) => s,
@@ -339,9 +339,9 @@ async fn decide(
         Hook::Dial { seq } => {
             let res = DialResult {
                 seq,
-                dial_status: p.get("DialCallStatus"),
+                dial_status: CallStatus::parse(p.get("DialCallStatus")),
                 duration: number(p, "DialCallDuration"),
-                call_status: p.get("CallStatus"),
+                call_status: CallStatus::parse(p.get("CallStatus")),
             };
             flow::dial_result(t, s, &res, now, urls)
         }

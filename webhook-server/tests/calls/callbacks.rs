@@ -11,7 +11,11 @@ async fn a_caller_who_hangs_up_on_the_conversation_is_answered_with_its_talk_tim
         let log = format!("{order:?}\n{}", t.render());
         assert_eq!(call.outcome, Some(Outcome::Answered), "{log}");
         assert_eq!(call.talk_seconds, Some(45), "{log}");
-        assert_eq!(call.rung[0].result.as_deref(), Some("accepted"), "{log}");
+        assert_eq!(
+            call.rung[0].result.map(|r| r.as_str()),
+            Some("accepted"),
+            "{log}"
+        );
         let alert = stored_alert(&c, &t.call_sid).expect("an alert snapshot");
         assert!(alert.contains(r#""outcome":"answered""#), "{alert}");
         assert!(alert.contains(r#""talkSeconds":45"#), "{alert}");
@@ -42,7 +46,7 @@ async fn a_caller_who_hangs_up_while_phones_ring_is_abandoned_in_every_order() {
         assert_eq!(call.outcome, Some(Outcome::Abandoned), "{log}");
         assert_eq!(call.talk_seconds, None, "{log}");
         assert_eq!(
-            call.rung[0].result.as_deref(),
+            call.rung[0].result.map(|r| r.as_str()),
             Some("caller-hung-up"),
             "{log}"
         );
@@ -62,8 +66,8 @@ async fn a_responder_whose_line_drops_after_accepting_sends_the_call_back_to_the
     assert_eq!(flat(&t), [DANA, DBA_MANAGER]);
     assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
     assert_eq!(call.outcome, Some(Outcome::Answered));
-    assert_eq!(call.rung[0].result.as_deref(), Some("dropped"));
-    assert_eq!(call.rung[1].result.as_deref(), Some("accepted"));
+    assert_eq!(call.rung[0].result.map(|r| r.as_str()), Some("dropped"));
+    assert_eq!(call.rung[1].result.map(|r| r.as_str()), Some("accepted"));
     assert_eq!(call.accepted.unwrap().0.contact.address(), DBA_MANAGER);
 }
 
@@ -142,15 +146,20 @@ async fn everyone_of_an_all_at_once_step_has_a_result_in_the_call_log_when_one_a
     let t = c.simulator().run(script).await.unwrap();
     let call = finished(&c, &t).await;
     assert_eq!(call.outcome, Some(Outcome::Answered));
-    let results: Vec<(String, Option<String>)> = call
+    let results: Vec<(String, Option<&str>)> = call
         .rung
         .iter()
-        .map(|r| (r.contact.address().to_string(), r.result.clone()))
+        .map(|r| {
+            (
+                r.contact.address().to_string(),
+                r.result.map(|r| r.as_str()),
+            )
+        })
         .collect();
     assert!(results.iter().all(|(_, r)| r.is_some()), "{results:?}");
     let accepted: Vec<_> = results
         .iter()
-        .filter(|(_, r)| r.as_deref() == Some("accepted"))
+        .filter(|(_, r)| *r == Some("accepted"))
         .collect();
     assert_eq!(accepted.len(), 1, "{results:?}");
     assert_eq!(accepted[0].0, team[2]);

@@ -43,8 +43,8 @@ async fn no_answer_then_the_second_step_answers() {
     let call = finished(&c, &t).await;
     assert_eq!(flat(&t), [DANA, DBA_MANAGER]);
     assert_eq!(call.outcome, Some(Outcome::Answered));
-    assert_eq!(call.rung[0].result.as_deref(), Some("no-answer"));
-    assert_eq!(call.rung[1].result.as_deref(), Some("accepted"));
+    assert_eq!(call.rung[0].result.map(|r| r.as_str()), Some("no-answer"));
+    assert_eq!(call.rung[1].result.map(|r| r.as_str()), Some("accepted"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +58,10 @@ async fn a_voicemail_that_picks_up_but_never_presses_1_does_not_stop_the_chain()
     assert!(t.render().contains("voicemail picks up"), "{}", t.render());
     assert_eq!(flat(&t), [DANA, DBA_MANAGER]);
     assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER));
-    assert_eq!(call.rung[0].result.as_deref(), Some("not-accepted"));
+    assert_eq!(
+        call.rung[0].result.map(|r| r.as_str()),
+        Some("not-accepted")
+    );
     assert_eq!(call.outcome, Some(Outcome::Answered));
 }
 
@@ -119,7 +122,7 @@ async fn every_step_fails_the_chain_repeats_then_voicemail() {
     let results: Vec<_> = call
         .rung
         .iter()
-        .map(|r| r.result.clone().unwrap())
+        .map(|r| r.result.unwrap().as_str())
         .collect();
     assert_eq!(
         results,
