@@ -92,3 +92,11 @@ fn tls_redis(password: &str) -> TlsRedis {
         _dir: dir,
     }
 }
+
+/// The webhook server's fixture table (the examples' support hotline).
+fn support_hotline() -> switchboard_routing::RoutingTable {
+    switchboard_routing::RoutingTable::from_json(include_str!(
+        "../../webhook-server/tests/fixtures/support-hotline.json"
+    ))
+    .unwrap()
+}

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
-use switchboard_testkit::{RedisServer, free_port};
+use switchboard_testkit::{RedisServer, free_port, workspace_bin as bin};
 
 const PUBLIC_URL: &str = "https://switchboard.e2e.test";
 const HOTLINE: &str = "+14155550100";
@@ -38,18 +38,6 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A binary of this workspace, built beside the test executable.
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: cargo build --bins",
-        path.display()
-    );
-    path
 }
 
 /// `kubectl ARGS` with `stdin`; its stdout, or None when it failed. Client-side validation is

@@ -28,7 +28,7 @@ use switchboard_routing::escalation::CallProgress;
 use switchboard_routing::{RoutingTable, keys};
 use switchboard_sim::{Behaviour, Script, Simulator, Transcript};
 use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
-use switchboard_testkit::{Prism, Receiver, RedisServer, free_port};
+use switchboard_testkit::{Prism, Receiver, RedisServer, free_port, workspace_bin as bin};
 
 #[path = "local/failover.rs"]
 mod failover;
@@ -51,22 +51,6 @@ const WAIT: Duration = Duration::from_secs(30);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A binary of this workspace, built beside the test executable.
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --bins` first (scripts/test does)",
-        path.display()
-    );
-    path
 }
 
 /// A child process, killed on drop, its output in `log`.

@@ -243,6 +243,20 @@ fn hotline(numbers: &[PhoneNumber]) -> PhoneNumber {
     pn
 }
 
+/// The hotline's published table in the Redis at `url`.
+async fn hotline_table(url: &str) -> Option<String> {
+    redis_get(url, &switchboard_routing::keys::route("+14155550100")).await
+}
+
+/// The revision of the hotline's published table in the Redis at `url`.
+async fn hotline_revision(url: &str) -> Option<String> {
+    redis_get(
+        url,
+        &switchboard_routing::keys::route_revision("+14155550100"),
+    )
+    .await
+}
+
 async fn redis_get(url: &str, key: &str) -> Option<String> {
     let mut c = redis::Client::open(url)
         .unwrap()

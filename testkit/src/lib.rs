@@ -252,6 +252,24 @@ fn answers_http(port: u16) -> bool {
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 ")
 }
 
+/// A binary of this workspace, built beside the running test executable
+/// (`target/<profile>/deps/<test>` → `target/<profile>/<name>`); panics with the fix when it
+/// is not built.
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --bins` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
 /// A free loopback port, never one this process was handed before: tests running in
 /// parallel each get their own, even after an earlier holder let its port go.
 pub fn free_port() -> u16 {

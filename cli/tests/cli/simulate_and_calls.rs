@@ -98,10 +98,7 @@ fn calls_lists_the_call_log_in_redis_and_shows_one_call() {
     let redis = switchboard_testkit::RedisServer::start();
     let url = redis.url.clone();
     // A blocked call, written as the webhook server writes it.
-    let table = switchboard_routing::RoutingTable::from_json(include_str!(
-        "../../../webhook-server/tests/fixtures/support-hotline.json"
-    ))
-    .unwrap();
+    let table = support_hotline();
     let (state, twiml) = flow::incoming(
         Some(&table),
         &Incoming {
@@ -154,10 +151,7 @@ fn calls_texts_lists_the_text_log_in_redis() {
     use switchboard_webhook::store::{RedisStore, Retention};
     let redis = switchboard_testkit::RedisServer::start();
     let url = redis.url.clone();
-    let table = switchboard_routing::RoutingTable::from_json(include_str!(
-        "../../../webhook-server/tests/fixtures/support-hotline.json"
-    ))
-    .unwrap();
+    let table = support_hotline();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = switchboard_webhook::Store::redis(
             RedisStore::connect(&url, std::time::Duration::from_secs(2)).unwrap(),

@@ -6,18 +6,8 @@ use super::*;
 async fn a_policy_not_in_the_store_removes_nothing_and_leaves_twilio_alone() {
     // Published with its policy, as before an operator restart...
     let (pn, first) = published_hotline().await;
-    let table = redis_get(
-        &first.redis.url,
-        &switchboard_routing::keys::route("+14155550100"),
-    )
-    .await
-    .unwrap();
-    let rev = redis_get(
-        &first.redis.url,
-        &switchboard_routing::keys::route_revision("+14155550100"),
-    )
-    .await
-    .unwrap();
+    let table = hotline_table(&first.redis.url).await.unwrap();
+    let rev = hotline_revision(&first.redis.url).await.unwrap();
     let mut published = pn.clone();
     published.status = Some(switchboard_crds::PhoneNumberStatus {
         number: Some("+14155550100".into()),
@@ -49,14 +39,7 @@ async fn a_policy_not_in_the_store_removes_nothing_and_leaves_twilio_alone() {
     assert_eq!(action, Action::await_change());
     assert_followed(&s.seen, 3);
     // The table is still the one published, and it comes back if Redis loses it.
-    assert_eq!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route("+14155550100")
-        )
-        .await,
-        Some(table)
-    );
+    assert_eq!(hotline_table(&s.redis.url).await, Some(table));
     assert_eq!(s.ctx.live.numbers().await, ["+14155550100"]);
     // Twilio was not asked to change anything.
     assert_eq!(twilio_writes(&s.twilio), Vec::<String>::new());
@@ -133,12 +116,7 @@ async fn a_duplicate_number_is_reported_on_the_copy_and_its_deletion_leaves_the_
         phone_number::reconcile(Arc::new(pn.clone()), ctx.clone())
             .await
             .unwrap();
-        let rev = redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route_revision("+14155550100"),
-        )
-        .await
-        .unwrap();
+        let rev = hotline_revision(&s.redis.url).await.unwrap();
         let twilio_before = twilio_writes(&s.twilio);
         assert_eq!(
             phone_number::reconcile(Arc::new(copy.clone()), ctx.clone())
@@ -155,14 +133,7 @@ async fn a_duplicate_number_is_reported_on_the_copy_and_its_deletion_leaves_the_
             .unwrap();
         assert_followed(&s.seen, 8);
         // The original's table and Twilio configuration are untouched by the copy.
-        assert_eq!(
-            redis_get(
-                &s.redis.url,
-                &switchboard_routing::keys::route_revision("+14155550100")
-            )
-            .await,
-            Some(rev)
-        );
+        assert_eq!(hotline_revision(&s.redis.url).await, Some(rev));
         assert_eq!(twilio_writes(&s.twilio), twilio_before);
         let n = hotline_in_twilio(&s.twilio);
         assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
@@ -200,14 +171,7 @@ async fn a_namespace_deleted_secret_first_still_detaches_its_number() {
         n["voice_url"], "https://demo.twilio.com/welcome/voice/",
         "detached"
     );
-    assert_eq!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route("+14155550100")
-        )
-        .await,
-        None
-    );
+    assert_eq!(hotline_table(&s.redis.url).await, None);
     assert_eq!(s.ctx.metrics.numbers_left_behind.get(), 0);
 }
 

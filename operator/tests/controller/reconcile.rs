@@ -24,14 +24,7 @@ async fn a_new_phone_number_gets_the_finalizer_first() {
         "{body}"
     );
     // Nothing published before the finalizer is in place.
-    assert_eq!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route("+14155550100")
-        )
-        .await,
-        None
-    );
+    assert_eq!(hotline_table(&s.redis.url).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,20 +40,10 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
     let n = hotline_in_twilio(&s.twilio);
     assert_eq!(n["voice_url"], "https://sb.example.com/twilio/voice");
     // Redis: the table and its revision are current.
-    let table = redis_get(
-        &s.redis.url,
-        &switchboard_routing::keys::route("+14155550100"),
-    )
-    .await
-    .expect("table published");
+    let table = hotline_table(&s.redis.url).await.expect("table published");
     let table: Value = serde_json::from_str(&table).unwrap();
     assert_eq!(table["accountSid"], ACCOUNT);
-    let rev = redis_get(
-        &s.redis.url,
-        &switchboard_routing::keys::route_revision("+14155550100"),
-    )
-    .await
-    .unwrap();
+    let rev = hotline_revision(&s.redis.url).await.unwrap();
     assert_eq!(table["revision"], rev);
     // The API server saw: the Secret read, then one status patch (server-side apply).
     let seen = s.seen.lock().unwrap();
@@ -102,12 +85,7 @@ async fn a_valid_phone_number_is_configured_published_and_reported_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_chain_keeps_the_last_valid_table_live() {
     let (pn, s) = published_hotline().await;
-    let before = redis_get(
-        &s.redis.url,
-        &switchboard_routing::keys::route_revision("+14155550100"),
-    )
-    .await
-    .unwrap();
+    let before = hotline_revision(&s.redis.url).await.unwrap();
     // The database chain is edited to ring a schedule that does not exist.
     let mut chains: Vec<_> = s
         .ctx
@@ -142,12 +120,7 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
         .unwrap();
     assert_eq!(action, Action::await_change());
     assert_eq!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route_revision("+14155550100")
-        )
-        .await
-        .unwrap(),
+        hotline_revision(&s.redis.url).await.unwrap(),
         before,
         "the last valid table stays live"
     );
@@ -180,15 +153,7 @@ async fn an_invalid_chain_keeps_the_last_valid_table_live() {
     let mut conn = ctx.redis.clone();
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
     assert_eq!(live::check(&ctx, &mut conn).await.unwrap(), 1);
-    assert_eq!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route_revision("+14155550100")
-        )
-        .await
-        .unwrap(),
-        before
-    );
+    assert_eq!(hotline_revision(&s.redis.url).await.unwrap(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,36 +188,17 @@ async fn missing_credentials_name_the_secret_and_the_fix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_unpublishes_detaches_and_removes_the_finalizer() {
     let (pn, s) = published_hotline().await;
-    assert!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route("+14155550100")
-        )
-        .await
-        .is_some()
-    );
+    assert!(hotline_table(&s.redis.url).await.is_some());
     let deleting = deleting(&pn);
     s.seen.lock().unwrap().requests.clear();
     phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
         .await
         .unwrap();
-    assert_eq!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route("+14155550100")
-        )
-        .await,
-        None
-    );
+    assert_eq!(hotline_table(&s.redis.url).await, None);
     // The revision key is left with the "unpublished" mark (webhook servers then tell an
     // unpublished number from a Redis that lost its data).
     assert_eq!(
-        redis_get(
-            &s.redis.url,
-            &switchboard_routing::keys::route_revision("+14155550100")
-        )
-        .await
-        .as_deref(),
+        hotline_revision(&s.redis.url).await.as_deref(),
         Some(switchboard_routing::keys::UNPUBLISHED)
     );
     let n = hotline_in_twilio(&s.twilio);
