@@ -119,3 +119,34 @@ impl Error {
         }
     }
 }
+
+/// Writes `status` as the whole status of `obj` by server-side apply under the operator's
+/// field manager (forced: the operator alone writes status). The one status write of every
+/// controller.
+pub(crate) async fn apply_status<K>(
+    ctx: &Context,
+    obj: &K,
+    status: &impl serde::Serialize,
+) -> Result<(), Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    use kube::ResourceExt;
+    use kube::api::{Api, Patch, PatchParams};
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(phone_number::MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
+}

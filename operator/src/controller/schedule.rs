@@ -9,15 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use switchboard_crds::condition::REFERENCES_RESOLVED;
 use switchboard_crds::schedule::HandoffStatus;
 use switchboard_crds::{Schedule, ScheduleStatus};
 
-use super::phone_number::MANAGER;
 use super::status::{Check, conditions};
 use super::{Context, Error};
 use crate::compile::schedule::compile_schedule;
@@ -90,19 +87,7 @@ pub async fn reconcile(s: Arc<Schedule>, ctx: Arc<Context>) -> Result<Action, Er
     let previous = s.status.clone().unwrap_or_default();
     let (status, wait) = desired_status(&s, jiff::Timestamp::now(), &previous);
     if status != previous {
-        let api: Api<Schedule> =
-            Api::namespaced(ctx.client.clone(), &s.namespace().unwrap_or_default());
-        let patch = json!({
-            "apiVersion": "switchboard.dev/v1alpha1",
-            "kind": "Schedule",
-            "status": status,
-        });
-        api.patch_status(
-            &s.name_any(),
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+        super::apply_status(&ctx, &*s, &status).await?;
     }
     Ok(match wait {
         // At the handoff (capped, so a clock jump is caught within the hour).

@@ -6,17 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use switchboard_crds::condition::REFERENCES_RESOLVED;
 use switchboard_crds::{
     CommonStatus, EscalationChain, EscalationChainStatus, IncomingCallPolicy,
     IncomingCallPolicyStatus,
 };
 
-use super::phone_number::MANAGER;
 use super::status::{Check, conditions};
 use super::{Context, Error, deps};
 use crate::compile::{AccountSids, compile};
@@ -60,29 +57,6 @@ fn common(check: &Check, generation: Option<i64>, previous: &CommonStatus) -> Co
     }
 }
 
-async fn patch<K>(
-    ctx: &Context,
-    obj: &K,
-    kind: &str,
-    status: serde_json::Value,
-) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let body = json!({"apiVersion": "switchboard.dev/v1alpha1", "kind": kind, "status": status});
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
-    Ok(())
-}
-
 fn count(ctx: &Context, kind: &str) {
     ctx.metrics
         .reconciles
@@ -113,13 +87,7 @@ pub async fn reconcile_policy(
         .len() as u32,
     };
     if status != previous {
-        patch(
-            &ctx,
-            &*p,
-            "IncomingCallPolicy",
-            serde_json::to_value(&status).unwrap_or_default(),
-        )
-        .await?;
+        super::apply_status(&ctx, &*p, &status).await?;
     }
     Ok(Action::await_change())
 }
@@ -135,13 +103,7 @@ pub async fn reconcile_chain(c: Arc<EscalationChain>, ctx: Arc<Context>) -> Resu
         steps: c.spec.steps.len() as u32,
     };
     if status != previous {
-        patch(
-            &ctx,
-            &*c,
-            "EscalationChain",
-            serde_json::to_value(&status).unwrap_or_default(),
-        )
-        .await?;
+        super::apply_status(&ctx, &*c, &status).await?;
     }
     Ok(Action::await_change())
 }

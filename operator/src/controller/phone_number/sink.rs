@@ -3,15 +3,11 @@
 //! every few minutes, which is when console edits to its webhooks are found and undone.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
-use kube::{Resource, ResourceExt};
-use serde_json::json;
+use kube::Resource;
 use switchboard_crds::{PhoneNumber, PhoneNumberStatus};
 
 use super::super::status::{Check, conditions};
 use super::super::{Context, Error};
-
-use super::*;
 
 /// The previous condition of `type_`, carried over unchanged (a step that did not run this time
 /// says nothing new about it), or `otherwise`.
@@ -71,18 +67,5 @@ pub(super) async fn patch_status(
     pn: &PhoneNumber,
     status: &PhoneNumberStatus,
 ) -> Result<(), Error> {
-    let api: Api<PhoneNumber> =
-        Api::namespaced(ctx.client.clone(), &pn.namespace().unwrap_or_default());
-    let patch = json!({
-        "apiVersion": "switchboard.dev/v1alpha1",
-        "kind": "PhoneNumber",
-        "status": status,
-    });
-    api.patch_status(
-        &pn.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
+    crate::controller::apply_status(ctx, pn, status).await
 }
