@@ -57,7 +57,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    switchboard_process::logging("text");
+    switchboard_process::logging(switchboard_process::LogFormat::Text);
     switchboard_process::install_tls_provider();
     for p in &args.paths {
         anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());

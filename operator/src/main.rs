@@ -7,7 +7,7 @@ use switchboard_operator::run::{Config, run};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    switchboard_process::logging(&config.log_format);
+    switchboard_process::logging(config.common.log_format);
     switchboard_process::install_tls_provider();
     run(config).await
 }

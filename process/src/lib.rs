@@ -9,12 +9,11 @@
 //!   shutdown_signal()      SIGTERM or Ctrl-C, one listener for the whole process
 //! ```
 
-/// Sets up logging: `"text"` for human-readable lines, anything else for one JSON object a
-/// line. The filter comes from `RUST_LOG` (tracing's EnvFilter syntax), else `info`.
-pub fn logging(format: &str) {
+/// Sets up logging in `format`; the filter comes from `RUST_LOG` (default `info`).
+pub fn logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if format == "text" {
+    if format == LogFormat::Text {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     } else {
         tracing_subscriber::fmt()
@@ -70,4 +69,36 @@ pub async fn shutdown_signal() {
         })
         .clone();
     let _ = rx.wait_for(|stopping| *stopping).await;
+}
+
+/// The settings the operator and the webhook server share (flattened into each one's clap
+/// `Config`, so both read the same flags and environment variables the same way).
+#[derive(clap::Args, Clone, Debug)]
+pub struct Common {
+    /// The webhook server's public base URL, as Twilio reaches it: the operator points the
+    /// numbers at it and the server checks signatures against it (never the Host header).
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: String,
+    /// Redis URL (`redis://`, `rediss://` for TLS trusting the system's CA roots or
+    /// `SSL_CERT_FILE`, `redis+sentinel://`, `redis+cluster://`). The password comes from
+    /// `SWITCHBOARD_REDIS_PASSWORD` (and an ACL user from `SWITCHBOARD_REDIS_USERNAME`), any
+    /// characters, never from a URL that would need them percent-encoded.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
+    pub redis_url: String,
+    /// Log format: `json` (one object per line) or `text`.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+}
+
+/// How the logs are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
 }

@@ -12,21 +12,12 @@ use std::time::Duration;
     about = "Answers Twilio's voice webhooks for Switchboard hotlines"
 )]
 pub struct Config {
+    /// The public URL, Redis and log settings both binaries share.
+    #[command(flatten)]
+    pub common: switchboard_process::Common,
     /// Address to listen on.
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
-    /// Redis URL (`redis://host:6379/0`; `rediss://` for TLS). The password comes from
-    /// `SWITCHBOARD_REDIS_PASSWORD` (see `switchboard_routing::connect`).
-    #[arg(
-        long,
-        env = "SWITCHBOARD_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379/0"
-    )]
-    pub redis_url: String,
-    /// The public base URL Twilio reaches this server at (as configured on the numbers).
-    /// Signatures are checked against it, never against the Host header.
-    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
-    pub public_url: String,
     /// Directory of a mounted Secret: one file per Twilio account, named by its AccountSid,
     /// holding the account's auth token.
     #[arg(
@@ -57,9 +48,6 @@ pub struct Config {
     /// commands of the requests that arrived together go out in one write).
     #[arg(long, env = "SWITCHBOARD_WORKER_THREADS", default_value_t = 0)]
     pub worker_threads: usize,
-    /// Log format: `json` (one object per line) or `text`.
-    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "json")]
-    pub log_format: String,
     /// Seconds the server keeps answering after SIGTERM, unready, before it stops accepting
     /// connections and finishes the requests in flight. In Kubernetes the pod is removed from
     /// the Service's endpoints only after it is told to stop, and the ingress follows later:
@@ -131,5 +119,25 @@ mod tests {
         assert_eq!(config(&[]).threads(), cpus);
         assert_eq!(config(&["--worker-threads", "1"]).threads(), 1);
         assert_eq!(config(&["--worker-threads", "3"]).threads(), 3);
+    }
+
+    #[test]
+    fn the_shared_settings_read_the_same_flags_and_refuse_an_unknown_log_format() {
+        use switchboard_process::LogFormat;
+        let c = config(&["--log-format", "text", "--redis-url", "redis://r:6379/1"]);
+        assert_eq!(c.common.log_format, LogFormat::Text);
+        assert_eq!(c.common.redis_url, "redis://r:6379/1");
+        assert_eq!(c.common.public_url, "https://x.example");
+        assert_eq!(config(&[]).common.log_format, LogFormat::Json);
+        let err = Config::try_parse_from([
+            "switchboard-webhook",
+            "--public-url",
+            "https://x.example",
+            "--log-format",
+            "xml",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("json") && err.contains("text"), "{err}");
     }
 }

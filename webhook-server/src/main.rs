@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
 async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     // TLS to Redis (`rediss://`) uses rustls with ring, as the operator does.
     switchboard_process::install_tls_provider();
-    switchboard_process::logging(&config.log_format);
+    switchboard_process::logging(config.common.log_format);
     let credentials = Credentials::from_dir(&config.credentials_dir).with_context(|| {
         format!(
             "reading Twilio credentials from {}",
@@ -45,7 +45,7 @@ async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     if credentials.is_empty() {
         tracing::warn!(dir = %config.credentials_dir.display(), "no Twilio auth tokens found: every webhook will be refused");
     }
-    let redis = RedisStore::connect(&config.redis_url, config.redis_timeout())
+    let redis = RedisStore::connect(&config.common.redis_url, config.redis_timeout())
         .context("the Redis URL is not valid")?;
     let store = Store::redis(
         redis,
@@ -62,14 +62,14 @@ async fn serve(config: Config, threads: usize) -> anyhow::Result<()> {
     let state = AppState::new(
         store,
         credentials,
-        &config.public_url,
+        &config.common.public_url,
         fallback,
         Clock::System,
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
-    tracing::info!(listen = %config.listen, public_url = %config.public_url, threads, "serving Twilio webhooks");
+    tracing::info!(listen = %config.listen, public_url = %config.common.public_url, threads, "serving Twilio webhooks");
     let drain = config.drain();
     let draining = state.clone();
     let limits = config.limits();

@@ -10,19 +10,9 @@ use super::*;
     about = "Reconciles Switchboard's CRDs into routing tables in Redis and Twilio number configuration"
 )]
 pub struct Config {
-    /// The webhook server's public URL; Twilio numbers are pointed at it.
-    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
-    pub public_url: String,
-    /// Redis URL (`redis://`, or `rediss://` for TLS, trusting the system's CA roots or
-    /// `SSL_CERT_FILE`). The password comes from `SWITCHBOARD_REDIS_PASSWORD` (and an ACL user
-    /// from `SWITCHBOARD_REDIS_USERNAME`), any characters, never from a URL that would need
-    /// them percent-encoded.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379/0"
-    )]
-    pub redis_url: String,
+    /// The public URL, Redis and log settings both binaries share.
+    #[command(flatten)]
+    pub common: switchboard_process::Common,
     /// Twilio's REST API base URL, when not Twilio's own (a proxy).
     #[arg(long, env = "SWITCHBOARD_TWILIO_API_URL")]
     pub twilio_api_url: Option<String>,
@@ -44,9 +34,6 @@ pub struct Config {
         default_value = "0.0.0.0:8081"
     )]
     pub metrics_listen: SocketAddr,
-    /// Log format: `json` or `text`.
-    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "json")]
-    pub log_format: String,
     /// Seconds an alert claimed by this process's dispatcher is its own; when the process dies
     /// mid-delivery, another takes the alert over after this long. Longer than one alert's
     /// deliveries take (10 s per request at most).

@@ -69,7 +69,7 @@ pub(super) async fn start(
     let ctx = Arc::new(Context {
         client: client.clone(),
         redis,
-        public_url: config.public_url.clone(),
+        public_url: config.common.public_url.clone(),
         twilio_api_url: config.twilio_api_url.clone(),
         recorder: Recorder::new(client.clone(), controller::reporter()),
         stores: stores.clone(),

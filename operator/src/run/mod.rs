@@ -110,7 +110,7 @@ async fn serve_health(listen: SocketAddr, metrics: Arc<Metrics>, leading: Arc<At
 /// Runs the operator on a folder of manifests until SIGTERM (see `folder.rs`).
 pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Result<()> {
     let redis = switchboard_routing::connect::Conn::lazy(
-        &config.redis_url,
+        &config.common.redis_url,
         redis::aio::ConnectionManagerConfig::new(),
     )
     .context("the Redis URL is not valid")?;
@@ -125,11 +125,11 @@ pub async fn run_folder(config: Config, dir: std::path::PathBuf) -> anyhow::Resu
         "--manifests-dir {}: not a folder",
         dir.display()
     );
-    info!(dir = %dir.display(), public_url = %config.public_url, "reading manifests from a folder");
+    info!(dir = %dir.display(), public_url = %config.common.public_url, "reading manifests from a folder");
     let settings = crate::folder::Settings {
         paths: vec![dir],
         recursive: config.manifests_recursive,
-        public_url: config.public_url.clone(),
+        public_url: config.common.public_url.clone(),
         twilio_api_url: config.twilio_api_url.clone(),
         twilio: true,
     };
@@ -171,7 +171,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let resync = config.resync()?;
     check_crds(&client, config.watch_namespace.as_deref()).await?;
     let redis = switchboard_routing::connect::Conn::lazy(
-        &config.redis_url,
+        &config.common.redis_url,
         redis::aio::ConnectionManagerConfig::new(),
     )
     .context("the Redis URL is not valid")?;
