@@ -7,6 +7,7 @@
 //!                          CallSid) or text; the filter from RUST_LOG, default info
 //!   install_tls_provider() rustls with ring (kube, reqwest and rediss:// share it), once
 //!   shutdown_signal()      SIGTERM or Ctrl-C, one listener for the whole process
+//!   Common                 the flags the operator and the webhook server share (clap)
 //! ```
 
 /// Sets up logging in `format`; the filter comes from `RUST_LOG` (default `info`).
