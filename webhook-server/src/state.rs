@@ -73,8 +73,10 @@ pub enum RingResult {
     Busy,
     /// The call to this phone failed.
     Failed,
-    /// Twilio's `completed` or `answered` for a leg the flow did not see accept.
+    /// Twilio's `completed` for a leg the flow did not see accept.
     Completed,
+    /// Twilio's `answered` for a leg the flow did not see accept.
+    Answered,
     /// A `DialCallStatus` Twilio does not document, or a name a later version wrote.
     #[serde(other)]
     Unknown,
@@ -84,7 +86,8 @@ impl RingResult {
     /// The result a `<Dial>` that nobody accepted gives its ringing legs.
     pub fn of_dial(status: CallStatus) -> RingResult {
         match status {
-            CallStatus::Completed | CallStatus::Answered => RingResult::Completed,
+            CallStatus::Completed => RingResult::Completed,
+            CallStatus::Answered => RingResult::Answered,
             CallStatus::Busy => RingResult::Busy,
             CallStatus::NoAnswer => RingResult::NoAnswer,
             CallStatus::Failed => RingResult::Failed,
@@ -105,6 +108,7 @@ impl RingResult {
             RingResult::Busy => "busy",
             RingResult::Failed => "failed",
             RingResult::Completed => "completed",
+            RingResult::Answered => "answered",
             RingResult::Unknown => "unknown",
         }
     }
@@ -333,6 +337,7 @@ mod tests {
             RingResult::Busy,
             RingResult::Failed,
             RingResult::Completed,
+            RingResult::Answered,
             RingResult::Unknown,
         ];
         for r in all {

@@ -53,11 +53,10 @@ pub fn dial_result(
     if res.seq != state.seq || !matches!(state.phase, Phase::Ringing | Phase::Connected) {
         return (state, Response::new());
     }
-    let caller_gone = res.call_status.caller_gone();
     if let Some(accepted) = state.accepted.clone() {
         return accepted_leg_ended(t, state, accepted, res, now, urls);
     }
-    if caller_gone {
+    if res.call_status.caller_gone() {
         settle_ringing(&mut state, RingResult::CallerHungUp);
         state.event(now, "the caller hung up while responders were rung");
         state.end(Outcome::Abandoned, now);
@@ -77,10 +76,9 @@ fn accepted_leg_ended(
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
-    let caller_gone = res.call_status.caller_gone();
     // A responder who accepted and whose leg then dropped before any conversation (no talk
     // time) leaves a caller who is still on the line: the escalation goes on.
-    if !caller_gone && res.duration.unwrap_or(0) == 0 {
+    if !res.call_status.caller_gone() && res.duration.unwrap_or(0) == 0 {
         mark(&mut state, &who, RingResult::Dropped);
         settle_ringing(&mut state, RingResult::Canceled);
         state.accepted = None;
