@@ -66,6 +66,8 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
+    // Tells the connections that have sent nothing yet that the server is stopping.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -86,18 +88,36 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let first_byte_timeout = limits.header_read_timeout;
+        let mut stop = stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            // The auto builder reads a connection's first bytes to tell HTTP/1.1 from h2c
+            // before its header read timeout applies: a connection that sends nothing at all
+            // would hold its permit forever. It gets the same timeout here.
+            let mut byte = [0u8; 1];
+            let first = tokio::time::timeout(first_byte_timeout, stream.peek(&mut byte));
+            let sent = tokio::select! {
+                r = first => matches!(r, Ok(Ok(n)) if n > 0),
+                _ = stop.wait_for(|s| *s) => false,
+            };
+            if !sent {
+                debug!(%peer, "closing a connection that sent nothing");
+                drop(permit);
+                return;
+            }
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
                 debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(permit);
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()

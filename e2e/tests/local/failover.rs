@@ -191,3 +191,98 @@ async fn a_stopping_webhook_server_drains_unready_while_it_still_answers_calls()
     }
     let _ = std::fs::remove_dir_all(&logs);
 }
+
+/// The chart's memory limit of a webhook server container (`webhook.resources`).
+const CHART_WEBHOOK_MEMORY_KIB: u64 = 128 * 1024;
+
+/// A line of /proc/PID/status, in KiB (`VmRSS:`, `VmHWM:`).
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server runs");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_thousand_idle_connections_stay_under_the_charts_memory_limit_and_calls_resume() {
+    let s = Stack::start("idle").await;
+    // The server again, with a 3 s idle timeout instead of 75 s so the test need not wait.
+    let port = s.webhook_port;
+    let pid = {
+        let mut h = s.webhook.lock().unwrap();
+        h.kill();
+        *h = Proc::spawn(
+            Command::new(bin("switchboard-webhook"))
+                .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+                .env("SWITCHBOARD_REDIS_URL", &s.redis.url)
+                .env("SWITCHBOARD_PUBLIC_URL", PUBLIC_URL)
+                .env("SWITCHBOARD_TWILIO_CREDENTIALS_DIR", s._creds.path())
+                .env("SWITCHBOARD_IDLE_TIMEOUT_SECONDS", "3"),
+            &s.logs.join("webhook.log"),
+        );
+        h.child.id()
+    };
+    wait_for_port(port, "switchboard-webhook");
+    let before = memory_kib(pid, "VmRSS:");
+
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..3000 {
+        opening.spawn(tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect(("127.0.0.1", port)),
+        ));
+    }
+    let mut idle = Vec::new();
+    while let Some(r) = opening.join_next().await {
+        if let Ok(Ok(stream)) = r.unwrap() {
+            idle.push(stream);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with_idle = memory_kib(pid, "VmRSS:");
+    let peak = memory_kib(pid, "VmHWM:");
+    println!(
+        "3,000 idle connections opened, {} connected: server RSS {before} KiB -> {with_idle} KiB \
+         (peak {peak} KiB, chart limit {CHART_WEBHOOK_MEMORY_KIB} KiB)",
+        idle.len()
+    );
+    assert!(
+        peak < CHART_WEBHOOK_MEMORY_KIB,
+        "peak RSS {peak} KiB is over the chart's limit"
+    );
+
+    // Past the idle timeout the server has closed the idle connections it served, and a call
+    // is answered while every client socket is still open.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let connected = idle.len();
+    let mut reading = tokio::task::JoinSet::new();
+    for mut c in idle {
+        reading.spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 1];
+            let read = tokio::time::timeout(Duration::from_secs(1), c.read(&mut buf)).await;
+            // A read of 0 bytes: the server closed it. The socket stays open on this side.
+            (matches!(read, Ok(Ok(0))), c)
+        });
+    }
+    let mut closed = 0;
+    let mut idle = Vec::new();
+    while let Some(r) = reading.join_next().await {
+        let (was_closed, c) = r.unwrap();
+        closed += usize::from(was_closed);
+        idle.push(c);
+    }
+    println!("after the 3 s idle timeout: {closed} of {connected} closed by the server");
+    // At least every connection the server took (its limit is 1,024) was closed by it.
+    assert!(
+        closed >= connected.min(1024),
+        "{closed} of {connected} idle connections were closed"
+    );
+    let t = s
+        .call(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 5 }))
+        .await;
+    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+    drop(idle);
+}
