@@ -5,7 +5,8 @@
 //! ```text
 //!   logging(format)        tracing to stdout: JSON lines (with the current span: a webhook's
 //!                          CallSid) or text; the filter from RUST_LOG, default info
-//!   install_tls_provider() rustls with ring (kube, reqwest and rediss:// share it), once
+//!   install_tls_provider() rustls with ring (kube and rediss:// share it), once
+//!   http_client()          a reqwest builder whose TLS names ring itself, for libraries
 //!   shutdown_signal()      SIGTERM or Ctrl-C, one listener for the whole process
 //!   Common                 the flags the operator and the webhook server share (clap)
 //! ```
@@ -31,6 +32,30 @@ pub fn logging(format: LogFormat) {
 /// at start, not by library constructors; a second call is a no-op.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A reqwest client builder whose TLS is rustls with ring and the platform's certificate
+/// verifier, chosen here rather than through the process-wide default: library constructors
+/// (the Twilio and notification clients, the simulator) build their clients with it and so
+/// work whether or not a binary installed a provider, without installing one themselves.
+/// reqwest's own rustls set-up would otherwise panic when no default is installed (the
+/// `rustls-no-provider` feature that kube's choice of ring makes us use), even for plain
+/// HTTP in a build where any crate enables it.
+pub fn http_client() -> Result<reqwest::ClientBuilder, rustls::Error> {
+    use std::sync::{Arc, OnceLock};
+    // Built once: the verifier reads the system's CA roots.
+    static TLS: OnceLock<Result<rustls::ClientConfig, rustls::Error>> = OnceLock::new();
+    let tls = TLS.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())?;
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth())
+    });
+    let config = tls.clone()?;
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(config))
 }
 
 /// Resolves on SIGTERM or Ctrl-C, or at once when one has already arrived.
@@ -102,4 +127,18 @@ pub enum LogFormat {
     Json,
     /// Human-readable lines.
     Text,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_clients_build_without_a_process_wide_tls_provider_and_install_none() {
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        let client = super::http_client().expect("the system's CA roots load");
+        client.build().expect("a client builds");
+        assert!(
+            rustls::crypto::CryptoProvider::get_default().is_none(),
+            "a library must not install the process-wide provider"
+        );
+    }
 }

@@ -129,12 +129,11 @@ impl Simulator {
         auth_token: &str,
         clock: Arc<AtomicI64>,
     ) -> Simulator {
-        // When another crate of the build enables reqwest's TLS without a provider (the
-        // operator does), reqwest needs one installed even for plain HTTP; a second install
-        // is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Simulator {
-            http: reqwest::Client::new(),
+            http: switchboard_process::http_client()
+                .expect("TLS set-up (the system's CA roots)")
+                .build()
+                .expect("a reqwest client builds"),
             public_url: public_url.trim_end_matches('/').to_string(),
             targets: targets
                 .into_iter()

@@ -144,9 +144,8 @@ impl<S: Secrets> Dispatcher<S, RedisQueue> {
 impl<S: Secrets, Q: AlertQueue> Dispatcher<S, Q> {
     /// A dispatcher taking alerts from `queue`.
     pub fn on(queue: Q, secrets: S, settings: Settings, metrics: Arc<Metrics>) -> Dispatcher<S, Q> {
-        // The process-wide TLS provider (ring, as kube uses); a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = switchboard_process::http_client()
+            .expect("TLS set-up (the system's CA roots)")
             .timeout(settings.request_timeout)
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()

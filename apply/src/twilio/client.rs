@@ -242,9 +242,8 @@ impl Client {
 
     /// A client of the API at `base` (see [`base_url`]; tests pass a mock's URL).
     pub fn new(base: &str, creds: Credentials) -> Result<Client, TwilioError> {
-        // The process-wide TLS provider (ring, as kube uses); a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = switchboard_process::http_client()
+            .map_err(|e| TwilioError::Transport(format!("TLS set-up: {e}")))?
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("switchboard-operator/", env!("CARGO_PKG_VERSION")))
             .build()?;
