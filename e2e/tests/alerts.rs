@@ -16,7 +16,8 @@ use switchboard_operator::{SchemaChecker, load_files};
 use switchboard_routing::connect::Conn;
 use switchboard_routing::table::{Alerting, NotificationTarget, SecretKey, TargetKind};
 use switchboard_routing::{RoutingTable, keys, signature};
-use switchboard_sim::{Behaviour, Message, Script, Simulator};
+use switchboard_sim::{Behaviour, Message, Simulator};
+use switchboard_testkit::fixtures::{CALLER, HOTLINE, database_call, workspace};
 use switchboard_testkit::twilio::{self, ACCOUNT, TOKEN, with_fake_account};
 use switchboard_testkit::{Prism, Received, Receiver, RedisCluster, RedisServer};
 use switchboard_webhook::store::{RedisStore, Retention};
@@ -28,18 +29,12 @@ mod delivery;
 mod stages;
 
 const PUBLIC_URL: &str = "https://switchboard.example.com";
-const HOTLINE: &str = "+14155550100";
-const CALLER: &str = "+15105550123";
 const DANA: &str = "+12125550201";
 const DBA_MANAGER: &str = "+12125550299";
 const NOC: &str = "+12125550999";
 const HMAC_KEY: &str = "test-hmac-key";
 const PD_KEY: &str = "R0UTINGKEY0000000000000000000000";
 const WAIT: Duration = Duration::from_secs(20);
-
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// One receiver per kind of target.
 struct Receivers {
@@ -116,7 +111,7 @@ impl Harness {
         };
         let mut table = RoutingTable::from_json(
             &std::fs::read_to_string(
-                root().join("webhook-server/tests/fixtures/support-hotline.json"),
+                workspace().join("webhook-server/tests/fixtures/support-hotline.json"),
             )
             .unwrap(),
         )
@@ -148,7 +143,7 @@ impl Harness {
         );
         std::fs::write(dir.path().join("keys.yaml"), keys_yaml).unwrap();
         for f in ["01-twilio-credentials.yaml", "phone-numbers.yaml"] {
-            let text = std::fs::read_to_string(root().join("examples").join(f)).unwrap();
+            let text = std::fs::read_to_string(workspace().join("examples").join(f)).unwrap();
             std::fs::write(dir.path().join(f), with_fake_account(&text)).unwrap();
         }
         let files: Vec<_> = std::fs::read_dir(dir.path())
@@ -239,13 +234,19 @@ impl Harness {
     /// Plays the database call the DBA manager accepts, waits until its alert is drained, and
     /// returns its CallSid.
     async fn answered_call(&self) -> String {
+        let sid = self.play_answered_call().await;
+        self.drained().await;
+        sid
+    }
+
+    /// Plays the database call the DBA manager accepts and returns its CallSid.
+    async fn play_answered_call(&self) -> String {
         let t = self
             .simulator()
             .run(database_call().responder(DBA_MANAGER, Behaviour::Accept { after: 6 }))
             .await
             .unwrap();
         assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
-        self.drained().await;
         t.call_sid
     }
 
@@ -283,12 +284,6 @@ fn store_on(url: &str) -> Store {
         RedisStore::connect(url, Duration::from_millis(500)).unwrap(),
         Retention::default(),
     )
-}
-
-fn database_call() -> Script {
-    let mut s = Script::call(CALLER, HOTLINE).press(&["2"]);
-    s.speech = Some("the primary database is down".into());
-    s
 }
 
 fn events(got: &[Received], field: &str) -> Vec<String> {
@@ -355,7 +350,10 @@ async fn text(h: &Harness, sid: &str, from: &str, body: &str) -> String {
     let form: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&params)
         .finish();
-    let res = reqwest::Client::new()
+    let res = switchboard_process::http_client()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(format!("{}/twilio/sms", h.server))
         .header("X-Twilio-Signature", sig)
         .header("Content-Type", "application/x-www-form-urlencoded")

@@ -22,23 +22,19 @@
 //! It uses the namespaces `oncall` and `sb-load` and the Lease `default/switchboard-operator`,
 //! and deletes both namespaces at the end: point it at a throwaway API server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use switchboard_testkit::fixtures::{HOTLINE, workspace};
 use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
 use switchboard_testkit::{RedisServer, free_port, workspace_bin as bin};
 
 const PUBLIC_URL: &str = "https://switchboard.e2e.test";
-const HOTLINE: &str = "+14155550100";
 const TOLL_FREE_FOR_SALE: &str = "+18885550100";
 const WAIT: Duration = Duration::from_secs(60);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// `kubectl ARGS` with `stdin`; its stdout, or None when it failed. Client-side validation is
 /// off (`--validate=false` where it applies) only because it needs the OpenAPI document; the

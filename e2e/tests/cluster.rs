@@ -12,7 +12,6 @@
 //! Settings: `SWITCHBOARD_E2E_IMAGE_REPOSITORY` (default `ghcr.io/switchboard-dev`),
 //! `SWITCHBOARD_E2E_IMAGE_TAG` (default `e2e`), `SWITCHBOARD_E2E_HOST`.
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
@@ -20,18 +19,14 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use switchboard_sim::{Behaviour, Script, Simulator};
+use switchboard_testkit::fixtures::{HOTLINE, workspace};
 use switchboard_testkit::free_port;
 use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
 
 const NAMESPACE: &str = "switchboard-e2e";
 const TEAM: &str = "oncall";
-const HOTLINE: &str = "+14155550100";
 const DBA_MANAGER: &str = "+12125550299";
 const PUBLIC_URL: &str = "https://switchboard.e2e.test";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())

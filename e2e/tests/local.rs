@@ -27,6 +27,7 @@ use redis::AsyncCommands;
 use switchboard_routing::escalation::CallProgress;
 use switchboard_routing::{RoutingTable, keys};
 use switchboard_sim::{Behaviour, Script, Simulator, Transcript};
+use switchboard_testkit::fixtures::{CALLER, HOTLINE, workspace};
 use switchboard_testkit::twilio::{self as fake_twilio, ACCOUNT, TOKEN};
 use switchboard_testkit::{Prism, Receiver, RedisServer, free_port, workspace_bin as bin};
 
@@ -36,9 +37,7 @@ mod failover;
 mod routing;
 
 const PUBLIC_URL: &str = "https://switchboard.e2e.test";
-const HOTLINE: &str = "+14155550100";
 const TOLL_FREE_FOR_SALE: &str = "+18885550100";
-const CALLER: &str = "+15105550123";
 const DBA_MANAGER: &str = "+12125550299";
 /// The database schedule's rotation, by name and number.
 const DATABASE_PEOPLE: [(&str, &str); 4] = [
@@ -48,10 +47,6 @@ const DATABASE_PEOPLE: [(&str, &str); 4] = [
     ("gus", "+12125550204"),
 ];
 const WAIT: Duration = Duration::from_secs(30);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// A child process, killed on drop, its output in `log`.
 struct Proc {

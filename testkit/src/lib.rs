@@ -2,6 +2,7 @@
 //! Test support shared by the integration tests of several crates (a dev-dependency only).
 
 pub mod cluster;
+pub mod fixtures;
 pub mod receiver;
 pub mod twilio;
 

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use switchboard_sim::{Behaviour, CallbackOrder, Message, Script, Transcript};
+use switchboard_testkit::fixtures::database_call;
 use switchboard_webhook::state::{CallState, Outcome};
 
 #[path = "calls/callbacks.rs"]
@@ -17,12 +18,6 @@ mod resilience;
 const DANA: &str = "+12125550201";
 const DBA_MANAGER: &str = "+12125550299";
 const NOC: &str = "+12125550999";
-
-fn database_call() -> Script {
-    let mut s = Script::call(CALLER, HOTLINE).press(&["2"]);
-    s.speech = Some("the primary database is down".into());
-    s
-}
 
 async fn finished(c: &Cluster, t: &Transcript) -> CallState {
     assert!(

@@ -2,22 +2,13 @@
 //! (`tests/fixtures/support-hotline.json`, kept current by an operator test).
 
 use jiff::{SignedDuration, Timestamp};
-use switchboard_routing::RoutingTable;
+use switchboard_testkit::fixtures::{monday_10am, support_hotline_table as table};
 use switchboard_webhook::flow::{self, DialResult, Incoming, Urls};
 use switchboard_webhook::state::{CallState, CallStatus, Outcome, Phase};
 use switchboard_webhook::twiml::{Response, Verb};
 
-fn table() -> RoutingTable {
-    RoutingTable::from_json(include_str!("fixtures/support-hotline.json")).unwrap()
-}
-
 fn urls() -> Urls {
     Urls::new("https://sb.example.com/")
-}
-
-/// Monday 2026-11-23, 10:00 in New York: dana is on call for the database team.
-fn monday_10am() -> Timestamp {
-    "2026-11-23T15:00:00Z".parse().unwrap()
 }
 
 fn later(t: Timestamp, secs: i64) -> Timestamp {

@@ -246,7 +246,10 @@ async fn a_policy_cannot_have_the_twilio_credentials_or_an_unlabelled_secret_sen
     h.secrets.set(Snapshot::of(
         &load_files(&files, &SchemaChecker::new()).unwrap(),
     ));
-    let store = h.store.clone();
+    // A store of its own: reading the table through the server's would leave the old table
+    // in the server's cache, and the first call would be decided on it before being decided
+    // again on this one (`first_webhook`), its alert possibly sent to the old targets meanwhile.
+    let store = store_on(&h.redis.url().expect("a Redis"));
     let mut table = (*store.table(HOTLINE).await.unwrap().unwrap()).clone();
     let mut stolen = target("pagerduty", TargetKind::PagerDuty);
     stolen.url = Some(format!("{}/v2/enqueue", h.r.pagerduty.url));

@@ -17,20 +17,12 @@ use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Sto
 pub const ACCOUNT: &str = "AC0000000000000000000000000000test";
 pub const TOKEN: &str = "test-auth-token";
 pub const PUBLIC_URL: &str = "https://switchboard.example.com";
-pub const HOTLINE: &str = "+14155550100";
-pub const CALLER: &str = "+15105550123";
+pub use switchboard_testkit::fixtures::{
+    CALLER, HOTLINE, monday_10am, support_hotline_table as table,
+};
 pub const FALLBACK_NUMBER: &str = "+15005550006";
 
 /// The hotline's table compiled from `examples/`.
-pub fn table() -> RoutingTable {
-    RoutingTable::from_json(include_str!("../fixtures/support-hotline.json")).unwrap()
-}
-
-/// Monday 2026-11-23, 10:00 in New York: dana is on call for the database team.
-pub fn monday_10am() -> Timestamp {
-    "2026-11-23T15:00:00Z".parse().unwrap()
-}
-
 /// A throwaway redis-server (see `switchboard_testkit`).
 pub use switchboard_testkit::RedisServer as Redis;
 
