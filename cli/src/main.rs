@@ -3,8 +3,10 @@
 
 mod calls;
 mod dev;
+mod engine;
 mod oncall;
 mod simulate;
+mod testing;
 mod validate;
 
 use std::path::PathBuf;
@@ -56,6 +58,11 @@ enum Command {
     /// in-memory store (no cluster, Redis or Twilio), and print what everyone hears and does,
     /// who is rung when and why, and the outcome.
     Simulate(simulate::Args),
+    /// Run routing tests: call cases from YAML test files, each played offline like
+    /// `simulate`, checked against what must happen (who is rung in which order and why, who
+    /// answers and how soon, the outcome, the alert, what the caller hears). Exits 1 when a
+    /// case fails, 2 on bad input. The format is in docs/testing.md.
+    Test(testing::Args),
     /// List recent calls from the call log in Redis, or show one call in full.
     Calls(calls::Args),
     /// Run Switchboard on this machine without Kubernetes: the operator's pipeline on a folder
@@ -84,6 +91,7 @@ fn main() -> ExitCode {
             handoffs,
         ),
         Command::Simulate(args) => simulate::run(args),
+        Command::Test(args) => testing::run(args),
         Command::Calls(args) => calls::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Crds => {

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "cli/routing_tests.rs"]
+mod routing_tests;
 #[path = "cli/simulate_and_calls.rs"]
 mod simulate_and_calls;
 #[path = "cli/validate_and_oncall.rs"]
