@@ -3,8 +3,10 @@
 
 mod calls;
 mod dev;
+mod diff;
 mod engine;
 mod oncall;
+mod rota;
 mod simulate;
 mod testing;
 mod validate;
@@ -34,26 +36,9 @@ enum Command {
         #[arg(short = 'R', long)]
         recursive: bool,
     },
-    /// Show who is on call in each schedule, and the next handoffs.
-    Oncall {
-        /// Files or folders of manifests.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Also read the subfolders of folders.
-        #[arg(short = 'R', long)]
-        recursive: bool,
-        /// The instant to ask about instead of now: RFC 3339 (`2026-03-08T14:00:00Z`), a zoned
-        /// time (`2026-03-08T09:00[America/New_York]`), or a local time (`2026-03-08T09:00`)
-        /// read in each schedule's own time zone.
-        #[arg(long)]
-        at: Option<String>,
-        /// Only this schedule (`name` or `namespace/name`).
-        #[arg(long)]
-        schedule: Option<String>,
-        /// How many upcoming handoffs to list per schedule.
-        #[arg(long, default_value_t = 3)]
-        handoffs: usize,
-    },
+    /// Show who is on call in each schedule, and the next handoffs; or draw the rota
+    /// (`--svg`), or write it as a calendar feed (`--ics`).
+    Oncall(oncall::Args),
     /// Play one call in process, as Twilio would, against the real webhook server on an
     /// in-memory store (no cluster, Redis or Twilio), and print what everyone hears and does,
     /// who is rung when and why, and the outcome.
@@ -63,6 +48,10 @@ enum Command {
     /// answers and how soon, the outcome, the alert, what the caller hears). Exits 1 when a
     /// case fails, 2 on bad input. The format is in docs/testing.md.
     Test(testing::Args),
+    /// Compare who would be rung, hour by hour over the next days, between two versions of
+    /// the manifests (folders, or git revisions as REV:PATH), and print the periods that
+    /// changed. Exits 0 when nothing changed, 1 when something did, 2 on error.
+    Diff(diff::Args),
     /// List recent calls from the call log in Redis, or show one call in full.
     Calls(calls::Args),
     /// Run Switchboard on this machine without Kubernetes: the operator's pipeline on a folder
@@ -77,21 +66,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate { paths, recursive } => validate::run(&paths, recursive),
-        Command::Oncall {
-            paths,
-            recursive,
-            at,
-            schedule,
-            handoffs,
-        } => oncall::run(
-            &paths,
-            recursive,
-            at.as_deref(),
-            schedule.as_deref(),
-            handoffs,
-        ),
+        Command::Oncall(args) => oncall::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => testing::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Calls(args) => calls::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Crds => {

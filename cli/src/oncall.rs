@@ -30,14 +30,48 @@ pub(crate) fn parse_at(s: &str) -> anyhow::Result<At> {
     )
 }
 
-pub fn run(
-    paths: &[PathBuf],
-    recursive: bool,
-    at: Option<&str>,
-    only: Option<&str>,
-    handoffs: usize,
-) -> anyhow::Result<ExitCode> {
-    let at = match at {
+/// `switchboard oncall` arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or folders of manifests.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also read the subfolders of folders.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// The instant to ask about instead of now: RFC 3339 (`2026-03-08T14:00:00Z`), a zoned
+    /// time (`2026-03-08T09:00[America/New_York]`), or a local time (`2026-03-08T09:00`)
+    /// read in each schedule's own time zone. With `--svg` or `--ics`, where they start.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Only this schedule (`name` or `namespace/name`).
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// How many upcoming handoffs to list per schedule.
+    #[arg(long, default_value_t = 3)]
+    pub handoffs: usize,
+    /// Draw each schedule's next days (`--days`) as an SVG timeline into FILE: a row per
+    /// layer and one for the final on-call, people as coloured bars, overrides dashed, gaps
+    /// hatched red, handoffs labelled in the schedule's zone.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Write each person's shifts over the next days (`--days`) as an iCalendar file
+    /// (RFC 5545) into FILE, for calendars to subscribe to.
+    #[arg(long, value_name = "FILE")]
+    pub ics: Option<PathBuf>,
+    /// How many days `--svg` and `--ics` cover.
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (paths, recursive, only, handoffs) = (
+        &args.paths,
+        args.recursive,
+        args.schedule.as_deref(),
+        args.handoffs,
+    );
+    let at = match args.at.as_deref() {
         Some(s) => parse_at(s)?,
         None => At::Instant(Timestamp::now()),
     };
@@ -64,6 +98,47 @@ pub fn run(
             Some(o) => anyhow::bail!("no valid schedule named {o:?}"),
             None => anyhow::bail!("no valid schedules found"),
         }
+    }
+    if args.svg.is_some() || args.ics.is_some() {
+        let from = match at {
+            At::Instant(ts) => ts,
+            At::Local(dt) => TimeZone::UTC
+                .to_ambiguous_timestamp(dt)
+                .compatible()
+                .context("--at")?,
+        };
+        let until = from
+            .checked_add(jiff::SignedDuration::from_hours(i64::from(args.days) * 24))
+            .context("--days")?;
+        let labelled: Vec<(String, &Schedule)> = selected
+            .iter()
+            .map(|((ns, name), s)| (format!("{ns}/{name}"), *s))
+            .collect();
+        if let Some(path) = &args.svg {
+            let doc = crate::rota::svg(&labelled, from, until)?;
+            std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "wrote {} ({} schedule(s), {} days)",
+                path.display(),
+                labelled.len(),
+                args.days
+            );
+        }
+        if let Some(path) = &args.ics {
+            let doc = crate::rota::ics(&labelled, from, until, Timestamp::now())?;
+            std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "wrote {} ({} schedule(s), {} days)",
+                path.display(),
+                labelled.len(),
+                args.days
+            );
+        }
+        return Ok(if schedule_problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
 
     let mut now_rows =

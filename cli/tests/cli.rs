@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "cli/diff_and_rota.rs"]
+mod diff_and_rota;
 #[path = "cli/routing_tests.rs"]
 mod routing_tests;
 #[path = "cli/simulate_and_calls.rs"]

@@ -215,6 +215,46 @@ impl Schedule {
         Ok(handoffs)
     }
 
+    /// Who layer `layer` (an index into `layers`) has on call at `at`, on its own: its shift's
+    /// member inside its restriction windows, else nobody. What a rota picture draws per row.
+    pub fn layer_on_call_at(
+        &self,
+        layer: usize,
+        at: Timestamp,
+    ) -> Result<Option<String>, ScheduleError> {
+        let tz = self.tz()?;
+        let Some(l) = self.layers.get(layer) else {
+            return Ok(None);
+        };
+        Ok(self.shift_at(&tz, l, at)?.and_then(|shift| {
+            (l.restrictions.is_empty() || in_restrictions(l, &tz, at))
+                .then(|| l.members[shift.member].clone())
+        }))
+    }
+
+    /// Every instant in `(from, until)` at which who is on call (in any layer, or overall) may
+    /// change: shift boundaries, restriction windows opening or closing, overrides starting or
+    /// ending. Between two of them nothing changes.
+    pub fn boundaries(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Timestamp>, ScheduleError> {
+        let tz = self.tz()?;
+        let mut out = Vec::new();
+        let mut t = from;
+        while out.len() < MAX_CANDIDATES {
+            match self.next_boundary(&tz, t)? {
+                Some(next) if next < until => {
+                    out.push(next);
+                    t = next;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// The earliest instant after `t` at which the answer of `on_call_at` may change: an
     /// override starting or ending, a shift boundary, a restriction window opening or closing.
     fn next_boundary(
