@@ -100,40 +100,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if args.svg.is_some() || args.ics.is_some() {
-        let from = match at {
-            At::Instant(ts) => ts,
-            At::Local(dt) => TimeZone::UTC
-                .to_ambiguous_timestamp(dt)
-                .compatible()
-                .context("--at")?,
-        };
-        let until = from
-            .checked_add(jiff::SignedDuration::from_hours(i64::from(args.days) * 24))
-            .context("--days")?;
         let labelled: Vec<(String, &Schedule)> = selected
             .iter()
             .map(|((ns, name), s)| (format!("{ns}/{name}"), *s))
             .collect();
-        if let Some(path) = &args.svg {
-            let doc = crate::rota::svg(&labelled, from, until)?;
-            std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
-            println!(
-                "wrote {} ({} schedule(s), {} days)",
-                path.display(),
-                labelled.len(),
-                args.days
-            );
-        }
-        if let Some(path) = &args.ics {
-            let doc = crate::rota::ics(&labelled, from, until, Timestamp::now())?;
-            std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
-            println!(
-                "wrote {} ({} schedule(s), {} days)",
-                path.display(),
-                labelled.len(),
-                args.days
-            );
-        }
+        pictures(&args, &labelled, at)?;
         return Ok(if schedule_problems.is_empty() {
             ExitCode::SUCCESS
         } else {
@@ -185,6 +156,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `--svg` and `--ics`: the schedules' next `--days` from `at` (a local `at` read in UTC).
+fn pictures(args: &Args, labelled: &[(String, &Schedule)], at: At) -> anyhow::Result<()> {
+    let from = match at {
+        At::Instant(ts) => ts,
+        At::Local(dt) => TimeZone::UTC
+            .to_ambiguous_timestamp(dt)
+            .compatible()
+            .context("--at")?,
+    };
+    let until = from
+        .checked_add(jiff::SignedDuration::from_hours(i64::from(args.days) * 24))
+        .context("--days")?;
+    let write = |path: &std::path::Path, doc: String| -> anyhow::Result<()> {
+        std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "wrote {} ({} schedule(s), {} days)",
+            path.display(),
+            labelled.len(),
+            args.days
+        );
+        Ok(())
+    };
+    if let Some(path) = &args.svg {
+        write(path, crate::rota::svg(labelled, from, until)?)?;
+    }
+    if let Some(path) = &args.ics {
+        write(
+            path,
+            crate::rota::ics(labelled, from, until, Timestamp::now())?,
+        )?;
+    }
+    Ok(())
 }
 
 fn local(ts: Timestamp, tz: &TimeZone) -> String {

@@ -175,38 +175,9 @@ pub fn svg(
             }
         }
         y += ROW;
-        // Handoffs of the final row, labelled in the schedule's zone.
-        let mut last = segs.first().and_then(|s| s.on_call.clone());
-        for seg in segs.iter().skip(1) {
-            if seg.on_call != last {
-                let hx = x(seg.start);
-                let _ = writeln!(
-                    body,
-                    r#"<line x1="{hx:.1}" y1="{:.1}" x2="{hx:.1}" y2="{:.1}" class="handoff"/><text x="{hx:.1}" y="{:.1}" class="handoff-label" transform="rotate(60 {hx:.1} {:.1})">{}</text>"#,
-                    y - ROW,
-                    y + 4.0,
-                    y + 12.0,
-                    y + 12.0,
-                    seg.start.to_zoned(tz.clone()).strftime("%a %H:%M")
-                );
-            }
-            last = seg.on_call.clone();
-        }
+        handoffs(&mut body, &segs, &tz, y, &x);
         y += 62.0;
-        // The legend: everyone on the picture, in their colour.
-        let mut lx = 10.0;
-        for p in &s.people {
-            let name = escape(&p.display_name);
-            let _ = writeln!(
-                body,
-                r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{:.1}" class="row">{name}</text>"#,
-                y,
-                colour(s, &p.name),
-                lx + 16.0,
-                y + 11.0
-            );
-            lx += 30.0 + 7.0 * p.display_name.chars().count() as f64;
-        }
+        legend(&mut body, s, y);
         y += 34.0;
     }
     let height = y + 10.0;
@@ -232,6 +203,49 @@ pub fn svg(
 "##,
         w = LEFT + WIDTH + 20.0
     ))
+}
+
+/// The final row's handoffs, each a line and a label in the schedule's zone, below row `y`.
+fn handoffs(
+    body: &mut String,
+    segs: &[Segment],
+    tz: &TimeZone,
+    y: f64,
+    x: &impl Fn(Timestamp) -> f64,
+) {
+    let mut last = segs.first().and_then(|s| s.on_call.clone());
+    for seg in segs.iter().skip(1) {
+        if seg.on_call != last {
+            let hx = x(seg.start);
+            let _ = writeln!(
+                body,
+                r#"<line x1="{hx:.1}" y1="{:.1}" x2="{hx:.1}" y2="{:.1}" class="handoff"/><text x="{hx:.1}" y="{:.1}" class="handoff-label" transform="rotate(60 {hx:.1} {:.1})">{}</text>"#,
+                y - ROW,
+                y + 4.0,
+                y + 12.0,
+                y + 12.0,
+                seg.start.to_zoned(tz.clone()).strftime("%a %H:%M")
+            );
+        }
+        last = seg.on_call.clone();
+    }
+}
+
+/// Everyone of `s` in their colour, at `y`.
+fn legend(body: &mut String, s: &Schedule, y: f64) {
+    let mut lx = 10.0;
+    for p in &s.people {
+        let name = escape(&p.display_name);
+        let _ = writeln!(
+            body,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{:.1}" class="row">{name}</text>"#,
+            y,
+            colour(s, &p.name),
+            lx + 16.0,
+            y + 11.0
+        );
+        lx += 30.0 + 7.0 * p.display_name.chars().count() as f64;
+    }
 }
 
 /// A bar from `x0` to `x1` with a label when it fits.

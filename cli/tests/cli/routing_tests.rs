@@ -122,6 +122,10 @@ fn bad_test_input_names_the_file_the_case_the_field_and_the_fix() {
             "case 1 \"where\": to: no PhoneNumber in the manifests has \"+14155550199\"; they have",
         ),
         (
+            "  - name: noc\n    at: 2026-11-23T10:00\n    to: \"+14155550100\"\n    responders: { \"+12125550998\": accept }\n    expect: {}\n",
+            "case 1 \"noc\": responders.+12125550998: +12125550998 is not a number this hotline rings (its people and chains have ",
+        ),
+        (
             "  - name: which\n    at: 2026-11-23T10:00\n    to: \"+14155550100\"\n    expect: { outcome: answerd }\n",
             "case 1 \"which\": expect.outcome: \"answerd\" is not an outcome; write one of answered, voicemail",
         ),
