@@ -12,7 +12,6 @@
 //! too, with the notification credentials of those Secrets.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +26,8 @@ use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Sto
 /// What to run.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Files or folders of manifests (a folder's .yaml and .yml files), as you would
-    /// `kubectl apply -f` them.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Also read the subfolders of folders (like `kubectl apply -R`).
-    #[arg(short = 'R', long)]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub manifests: crate::validate::Manifests,
     /// Where the webhook server listens.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -59,7 +53,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     switchboard_process::logging(switchboard_process::LogFormat::Text);
     switchboard_process::install_tls_provider();
-    for p in &args.paths {
+    for p in &args.manifests.paths {
         anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -118,8 +112,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let settings = Settings {
-        paths: args.paths.clone(),
-        recursive: args.recursive,
+        paths: args.manifests.paths.clone(),
+        recursive: args.manifests.recursive,
         public_url: public_url.clone(),
         twilio_api_url: args.twilio_api_url.clone(),
         twilio: !args.no_twilio,

@@ -11,7 +11,6 @@ mod simulate;
 mod testing;
 mod validate;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,14 +27,7 @@ struct Cli {
 enum Command {
     /// Check manifests as the API server and the operator would: schema, unknown fields, CEL
     /// rules, references between objects and the compile step. Exits non-zero on any problem.
-    Validate {
-        /// Files or folders of manifests (a folder's .yaml and .yml files).
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Also read the subfolders of folders (like `kubectl apply -R`).
-        #[arg(short = 'R', long)]
-        recursive: bool,
-    },
+    Validate(validate::Manifests),
     /// Show who is on call in each schedule, and the next handoffs; or draw the rota
     /// (`--svg`), or write it as a calendar feed (`--ics`).
     Oncall(oncall::Args),
@@ -65,7 +57,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate { paths, recursive } => validate::run(&paths, recursive),
+        Command::Validate(m) => validate::run(&m.paths, m.recursive),
         Command::Oncall(args) => oncall::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => testing::run(args),

@@ -33,12 +33,8 @@ pub(crate) fn parse_at(s: &str) -> anyhow::Result<At> {
 /// `switchboard oncall` arguments.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Files or folders of manifests.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Also read the subfolders of folders.
-    #[arg(short = 'R', long)]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub manifests: crate::validate::Manifests,
     /// The instant to ask about instead of now: RFC 3339 (`2026-03-08T14:00:00Z`), a zoned
     /// time (`2026-03-08T09:00[America/New_York]`), or a local time (`2026-03-08T09:00`)
     /// read in each schedule's own time zone. With `--svg` or `--ics`, where they start.
@@ -66,8 +62,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (paths, recursive, only, handoffs) = (
-        &args.paths,
-        args.recursive,
+        &args.manifests.paths,
+        args.manifests.recursive,
         args.schedule.as_deref(),
         args.handoffs,
     );

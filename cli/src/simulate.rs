@@ -8,7 +8,6 @@
 //!   transcript + the server's call log + the call's alert stages, merged by time ─► stdout
 //! ```
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -22,12 +21,8 @@ use crate::oncall::{At, parse_at};
 /// What to simulate.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Files or folders of manifests.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Also read the subfolders of folders.
-    #[arg(short = 'R', long)]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub manifests: crate::validate::Manifests,
     /// The hotline number called.
     #[arg(long)]
     pub to: String,
@@ -70,7 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--at needs a zone or an offset for a call: 2026-11-23T10:00[America/New_York] or 2026-11-23T15:00:00Z"
         ),
     };
-    let (loaded, compiled) = crate::validate::check(&args.paths, args.recursive)?;
+    let (loaded, compiled) =
+        crate::validate::check(&args.manifests.paths, args.manifests.recursive)?;
     for p in loaded.problems.iter().chain(&compiled.problems) {
         eprintln!("warning: {p}");
     }

@@ -7,6 +7,18 @@ use switchboard_compile::{
     AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files,
 };
 
+/// The manifests a command reads (flattened into each command's arguments).
+#[derive(clap::Args, Debug)]
+pub struct Manifests {
+    /// Files or folders of manifests (a folder's .yaml and .yml files), as you would
+    /// `kubectl apply -f` them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also read the subfolders of folders (like `kubectl apply -R`).
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+}
+
 /// Loads, checks and compiles the manifests of `paths`.
 pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Compiled)> {
     let files = manifest_files(paths, recursive)?;

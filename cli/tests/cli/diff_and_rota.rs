@@ -145,10 +145,11 @@ spec:
     dir
 }
 
-#[test]
-fn oncall_svg_draws_layers_the_final_row_gaps_overrides_and_local_handoffs() {
+/// `oncall FLAG FILE` on [`office_hours`] for the four days from Friday 2027-03-26; the folder
+/// and the file written.
+fn office_hours_drawn(flag: &str, file: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = office_hours();
-    let svg = dir.path().join("rota.svg");
+    let path = dir.path().join(file);
     let (code, out, err) = switchboard(&[
         "oncall",
         dir.path().to_str().unwrap(),
@@ -156,10 +157,16 @@ fn oncall_svg_draws_layers_the_final_row_gaps_overrides_and_local_handoffs() {
         "2027-03-26T00:00:00Z",
         "--days",
         "4",
-        "--svg",
-        svg.to_str().unwrap(),
+        flag,
+        path.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
+    (dir, path)
+}
+
+#[test]
+fn oncall_svg_draws_layers_the_final_row_gaps_overrides_and_local_handoffs() {
+    let (_dir, svg) = office_hours_drawn("--svg", "rota.svg");
     let doc = std::fs::read_to_string(&svg).unwrap();
     // Well-formed XML, every element closed.
     let mut reader = quick_xml::Reader::from_str(&doc);
@@ -209,19 +216,7 @@ fn oncall_svg_draws_layers_the_final_row_gaps_overrides_and_local_handoffs() {
 
 #[test]
 fn oncall_ics_is_an_rfc_5545_calendar_of_each_shift_in_the_schedules_zone() {
-    let dir = office_hours();
-    let ics = dir.path().join("rota.ics");
-    let (code, out, err) = switchboard(&[
-        "oncall",
-        dir.path().to_str().unwrap(),
-        "--at",
-        "2027-03-26T00:00:00Z",
-        "--days",
-        "4",
-        "--ics",
-        ics.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    let (_dir, ics) = office_hours_drawn("--ics", "rota.ics");
     let text = std::fs::read_to_string(&ics).unwrap();
     assert!(
         text.lines().all(|l| l.len() <= 75),
