@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub redis_url: Option<String>,
     /// Do not touch Twilio: only publish the routing tables, and forward no text to responders
-    /// (try it offline; calls are driven by the project's simulator in tests). Numbers to be bought
+    /// (try it offline, and place calls at it with `switchboard call`). Numbers to be bought
     /// (`spec.purchase`) then stay unpublished.
     #[arg(long)]
     pub no_twilio: bool,

@@ -239,6 +239,15 @@ fn alerts(view: Option<&AlertView>) -> String {
 
 /// The simulator's transcript, the server's events and the call's alert, merged by time.
 pub fn render(t: &switchboard_sim::Transcript, call: Option<&CallState>) -> String {
+    render_or(t, call, "The server kept no record of this call.\n")
+}
+
+/// [`render`], saying `no_record` where the call log would be when there is none.
+pub fn render_or(
+    t: &switchboard_sim::Transcript,
+    call: Option<&CallState>,
+    no_record: &str,
+) -> String {
     let start = t.lines.first().map(|l| l.at).unwrap_or_default();
     let mut lines: Vec<(Timestamp, u8, String)> =
         t.lines.iter().map(|l| (l.at, 0, l.text.clone())).collect();
@@ -279,7 +288,7 @@ pub fn render(t: &switchboard_sim::Transcript, call: Option<&CallState>) -> Stri
     out.push('\n');
     match call {
         Some(c) => out.push_str(&crate::calls::summary(c)),
-        None => out.push_str("The server kept no record of this call.\n"),
+        None => out.push_str(no_record),
     }
     if call.is_some() {
         out.push_str(&format!("  alerts:         {}\n", alerts(alert.as_ref())));

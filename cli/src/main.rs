@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 //! `switchboard`: the command users run.
 
+mod call;
 mod calls;
 mod dev;
 mod diff;
@@ -44,6 +45,10 @@ enum Command {
     /// the manifests (folders, or git revisions as REV:PATH), and print the periods that
     /// changed. Exits 0 when nothing changed, 1 when something did, 2 on error.
     Diff(diff::Args),
+    /// Place one scripted call at a running webhook server (`switchboard dev`, or a deployment
+    /// given its URL and auth token), signed as Twilio signs, in real time, and print the
+    /// transcript `simulate` prints.
+    Call(call::Args),
     /// List recent calls from the call log in Redis, or show one call in full.
     Calls(calls::Args),
     /// Run Switchboard on this machine without Kubernetes: the operator's pipeline on a folder
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => testing::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Call(args) => call::run(args),
         Command::Calls(args) => calls::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Crds => {

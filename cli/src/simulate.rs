@@ -23,16 +23,23 @@ use crate::oncall::{At, parse_at};
 pub struct Args {
     #[command(flatten)]
     pub manifests: crate::validate::Manifests,
+    /// When the call comes in: RFC 3339 (`2026-11-23T15:00:00Z`) or a zoned time
+    /// (`2026-11-23T10:00[America/New_York]`). Default: now.
+    #[arg(long)]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub call: Caller,
+}
+
+/// Who calls which hotline, and what the caller and the responders do (`simulate`, `call`).
+#[derive(clap::Args, Debug)]
+pub struct Caller {
     /// The hotline number called.
     #[arg(long)]
     pub to: String,
     /// The caller's number.
     #[arg(long, default_value = "+15105550123")]
     pub from: String,
-    /// When the call comes in: RFC 3339 (`2026-11-23T15:00:00Z`) or a zoned time
-    /// (`2026-11-23T10:00[America/New_York]`). Default: now.
-    #[arg(long)]
-    pub at: Option<String>,
     /// Keys the caller presses at each menu prompt, in order (`--press 9 --press 2`);
     /// `none` presses nothing at that prompt.
     #[arg(long)]
@@ -57,6 +64,30 @@ pub struct Args {
     pub talk: u32,
 }
 
+/// The table of `to` among the manifests (with a note when there is none) and the tables.
+pub fn table_of(
+    manifests: &crate::validate::Manifests,
+    to: &str,
+) -> anyhow::Result<Option<RoutingTable>> {
+    let (loaded, compiled) = crate::validate::check(&manifests.paths, manifests.recursive)?;
+    for p in loaded.problems.iter().chain(&compiled.problems) {
+        eprintln!("warning: {p}");
+    }
+    let table = compiled.tables.iter().find(|t| t.number == to).cloned();
+    if table.is_none() {
+        let known: Vec<_> = compiled.tables.iter().map(|t| t.number.as_str()).collect();
+        eprintln!(
+            "note: no PhoneNumber in these manifests has the number {to} (known: {}); calling it as an unknown number",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    Ok(table)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let at = match args.at.as_deref().map(parse_at).transpose()? {
         None => Timestamp::now(),
@@ -65,29 +96,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--at needs a zone or an offset for a call: 2026-11-23T10:00[America/New_York] or 2026-11-23T15:00:00Z"
         ),
     };
-    let (loaded, compiled) =
-        crate::validate::check(&args.manifests.paths, args.manifests.recursive)?;
-    for p in loaded.problems.iter().chain(&compiled.problems) {
-        eprintln!("warning: {p}");
-    }
-    let table = compiled
-        .tables
-        .iter()
-        .find(|t| t.number == args.to)
-        .cloned();
-    if table.is_none() {
-        let known: Vec<_> = compiled.tables.iter().map(|t| t.number.as_str()).collect();
-        eprintln!(
-            "note: no PhoneNumber in these manifests has the number {} (known: {}); simulating a call to an unknown number",
-            args.to,
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        );
-    }
-    let script = script(&args, table.as_ref())?;
+    let table = table_of(&args.manifests, &args.call.to)?;
+    let script = args.call.script(table.as_ref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -104,25 +114,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn script(args: &Args, table: Option<&RoutingTable>) -> anyhow::Result<Script> {
-    let plan = Plan {
-        from: args.from.clone(),
-        to: args.to.clone(),
-        press: args.press.clone(),
-        say: args.say.clone(),
-        hang_up_after: args.hang_up_after,
-        leave_message: args.leave_message,
-        talk: args.talk,
-    };
-    let mut script = plan.script(table);
-    let people = engine::people(table);
-    for r in &args.responder {
-        let (who, behaviour) = r.split_once('=').with_context(|| {
-            format!("--responder {r:?}: write WHO=BEHAVIOUR, like alice=accept")
-        })?;
-        let (address, behaviour) = engine::responder(&people, who, behaviour)
-            .map_err(|e| anyhow::anyhow!("--responder {r:?}: {e}"))?;
-        script.responders.insert(address, behaviour);
+impl Caller {
+    /// The simulator's script of this call on `table`.
+    pub fn script(&self, table: Option<&RoutingTable>) -> anyhow::Result<Script> {
+        let plan = Plan {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            press: self.press.clone(),
+            say: self.say.clone(),
+            hang_up_after: self.hang_up_after,
+            leave_message: self.leave_message,
+            talk: self.talk,
+        };
+        let mut script = plan.script(table);
+        let people = engine::people(table);
+        for r in &self.responder {
+            let (who, behaviour) = r.split_once('=').with_context(|| {
+                format!("--responder {r:?}: write WHO=BEHAVIOUR, like alice=accept")
+            })?;
+            let (address, behaviour) = engine::responder(&people, who, behaviour)
+                .map_err(|e| anyhow::anyhow!("--responder {r:?}: {e}"))?;
+            script.responders.insert(address, behaviour);
+        }
+        Ok(script)
     }
-    Ok(script)
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "cli/call.rs"]
+mod call;
 #[path = "cli/diff_and_rota.rs"]
 mod diff_and_rota;
 #[path = "cli/routing_tests.rs"]

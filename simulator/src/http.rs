@@ -42,6 +42,14 @@ impl Simulator {
         if let Some(hook) = self.before_request.as_mut() {
             hook(&path);
         }
+        if self.real_time {
+            // Twilio sends each webhook when it happens; a server on its own clock must get
+            // it then (a trigger delay or a step's deadline is measured on that clock).
+            let ahead = self.now().duration_since(jiff::Timestamp::now());
+            if ahead.is_positive() {
+                tokio::time::sleep(ahead.unsigned_abs()).await;
+            }
+        }
         call.t.webhooks += 1;
         let (status, body) = self.send(url, &path, &params).await?;
         if self.deliver_twice {

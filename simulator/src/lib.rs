@@ -80,6 +80,10 @@ pub struct Simulator {
     pub fallback_path: Option<String>,
     /// Called before each webhook.
     pub before_request: Option<BeforeRequest>,
+    /// Send each webhook when the virtual clock says, waiting in real time: for a server on
+    /// its own (system) clock, as `switchboard call` drives one. The clock must then start at
+    /// the present.
+    pub real_time: bool,
     /// The order of the last callbacks when the caller hangs up during a `<Dial>`.
     pub order: CallbackOrder,
     seq: u64,
@@ -146,6 +150,7 @@ impl Simulator {
             deliver_twice: false,
             fallback_path: None,
             before_request: None,
+            real_time: false,
             order: CallbackOrder::default(),
             seq: 0,
             status_seq: 0,
