@@ -81,6 +81,20 @@ async fn a_signature_over_the_public_url_is_accepted_whatever_the_host_header() 
 }
 
 #[tokio::test]
+async fn an_unknown_path_says_which_paths_exist_instead_of_blaming_the_signature() {
+    let st = state(memory_with_table().await);
+    for path in ["/voice", "/switchboard/twilio/voice", "/twilio/voicemail"] {
+        let (status, body) = send(&st, signed(path, &params(&[]))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            body.contains("Twilio's webhooks are POST /twilio/voice"),
+            "{path}: {body}"
+        );
+        assert!(!body.contains("signature"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn behind_a_port_or_basic_auth_every_url_twilio_signs_is_accepted_and_tampering_is_not() {
     for public in [
         "https://hotline.example.com:8443",

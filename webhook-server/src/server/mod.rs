@@ -233,6 +233,15 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(twilio)
         .merge(ops)
+        // Said in words, so that a wrong path in an ingress or in the number's webhook URL is
+        // not mistaken for a signature problem.
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "no such path here: Twilio's webhooks are POST /twilio/voice (the number's voice URL), \
+                 /twilio/voice/fallback and /twilio/sms; health at /healthz, /readyz, metrics at /metrics\n",
+            )
+        })
         // A body sent slower than this is cut (`check_signature` then answers TwiML): a
         // half-sent request cannot hold a connection, or a shutdown, for ever.
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
