@@ -223,12 +223,19 @@ pub fn summary(c: &CallState) -> String {
         out.push_str("  rung:\n");
         for r in &c.rung {
             out.push_str(&format!(
-                "    pass {} step {}: {} ({}) -> {}  [{}]\n",
+                "    pass {} step {}: {} -> {}  [{}]\n",
                 r.pass + 1,
                 r.step + 1,
-                r.display_name,
-                r.contact.address(),
-                r.result.map_or("?", |r| r.as_str()),
+                r.label(),
+                // A ring with no result once the call is over was cut off with it.
+                r.result.map_or(
+                    if c.outcome.is_some() {
+                        "canceled"
+                    } else {
+                        "ringing"
+                    },
+                    |r| r.as_str()
+                ),
                 r.reason
             ));
         }

@@ -53,6 +53,19 @@ pub struct Ring {
     pub result: Option<RingResult>,
 }
 
+impl Ring {
+    /// `Dana Scully (+12125550201)`, or the number alone when it has no other name (a chain's
+    /// plain number target).
+    pub fn label(&self) -> String {
+        let address = self.contact.address();
+        if self.display_name == address {
+            address.to_string()
+        } else {
+            format!("{} ({address})", self.display_name)
+        }
+    }
+}
+
 /// How one ring ended, as kept in the call's state and log (the names are the JSON ones).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

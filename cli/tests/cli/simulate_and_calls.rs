@@ -289,3 +289,31 @@ stringData: { accountSid: AC00000000000000000000000000000000, authToken: y }
         "{out}"
     );
 }
+
+#[test]
+fn a_plain_number_target_is_named_once_in_the_transcript_and_the_call_log() {
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "examples/",
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00[America/New_York]",
+        "--press",
+        "2",
+        "--hang-up-after",
+        "75",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("  switchboard: ringing +12125550999 for 20s, step 2 (manager-then-noc)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "    pass 1 step 2: +12125550999 -> caller-hung-up  [number named in the chain]"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("+12125550999 (+12125550999)"), "{out}");
+}

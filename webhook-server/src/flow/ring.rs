@@ -191,12 +191,7 @@ pub(super) fn dial(
             .unwrap_or_default();
         state.event(
             now,
-            format!(
-                "ringing {} ({}) for {timeout}s, {step}: {}",
-                r.display_name,
-                r.contact.address(),
-                r.reason
-            ),
+            format!("ringing {} for {timeout}s, {step}: {}", r.label(), r.reason),
         );
     }
     state.ringing = rings.clone();
