@@ -52,6 +52,13 @@ pub struct IncomingCallPolicySpec {
     #[schemars(length(min = 1, max = 100))]
     pub voice: Option<String>,
 
+    /// The hotline's name as responders hear it in the whisper: "Incoming call to
+    /// {hotlineName} from ...", such as `Acme's support line`. Default: `the <policy name>
+    /// hotline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub hotline_name: Option<String>,
+
     /// What the caller hears first. Leave it out to go straight to the menu or the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub greeting: Option<Greeting>,

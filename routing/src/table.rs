@@ -86,6 +86,9 @@ impl std::fmt::Display for ObjectName {
 pub struct Policy {
     /// The policy's name.
     pub name: String,
+    /// The hotline's name in the whisper; `None`: "the <name> hotline".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotline_name: Option<String>,
     /// Whether calls are routed.
     pub mode: Mode,
     /// Language and voice of everything said to the caller.

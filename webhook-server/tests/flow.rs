@@ -61,6 +61,21 @@ fn no_answer(seq: u32) -> DialResult {
 }
 
 #[test]
+fn the_whisper_names_the_hotline_by_its_hotline_name_when_it_has_one() {
+    let mut t = table();
+    t.policy.hotline_name = Some("Acme's support line".into());
+    let now = monday_10am();
+    let (s, _) = call_to_team("2", now);
+    let (_, w) = flow::whisper(&t, s, 1, 0, later(now, 8), &urls());
+    let wx = w.to_xml();
+    assert!(
+        wx.contains("Incoming call to Acme&apos;s support line from 1 5 1 0"),
+        "{wx}"
+    );
+    assert!(!wx.contains("hotline"), "{wx}");
+}
+
+#[test]
 fn answered_at_the_first_step_after_the_responder_presses_1() {
     let t = table();
     let now = monday_10am();

@@ -265,6 +265,7 @@ fn build(
     let m = &spec.messages;
     table::Policy {
         name: id.name.clone(),
+        hotline_name: spec.hotline_name.clone(),
         mode,
         speech: table::Speech {
             language: spec.language.clone(),

@@ -287,9 +287,12 @@ pub fn whisper(
             language: Some(language.clone()),
         })
     };
+    let hotline = match &t.policy.hotline_name {
+        Some(name) => name.clone(),
+        None => format!("the {} hotline", t.policy.name),
+    };
     let mut intro = format!(
-        "Incoming call to the {} hotline from {}.",
-        t.policy.name,
+        "Incoming call to {hotline} from {}.",
         caller_spoken(&state.from)
     );
     if let Some(choice) = &state.menu_choice {
