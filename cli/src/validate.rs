@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use switchboard_compile::{
-    AccountSids, Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files,
-};
+use switchboard_compile::{Compiled, Loaded, SchemaChecker, compile, load_files, manifest_files};
 
 /// The manifests a command reads (flattened into each command's arguments).
 #[derive(clap::Args, Debug)]
@@ -26,7 +24,10 @@ pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Comp
         anyhow::bail!("no .yaml or .yml files in {}", display_paths(paths));
     }
     let loaded = load_files(&files, &SchemaChecker::new())?;
-    let compiled = compile(&loaded.objects, &AccountSids::new());
+    // The account SIDs of the credentials Secrets among the manifests, as `dev` and the folder
+    // operator compile with: the revisions printed are the ones they publish.
+    let sids = switchboard_apply::folder::manifest_account_sids(&loaded);
+    let compiled = compile(&loaded.objects, &sids);
     Ok((loaded, compiled))
 }
 

@@ -104,6 +104,36 @@ pub struct Folder {
 }
 
 /// Reads the manifests of `settings`.
+/// The Twilio account of each credentials Secret that has one, by (namespace, name): what
+/// the tables of their numbers carry (and so their revisions).
+fn account_sids(secrets: &BTreeMap<(String, String), Result<Credentials, String>>) -> AccountSids {
+    secrets
+        .iter()
+        .filter_map(|(k, c)| Some((k.clone(), c.as_ref().ok()?.account_sid.clone())))
+        .collect()
+}
+
+/// The Twilio credentials each Secret among the manifests holds (or what it lacks).
+fn credentials_of(
+    secrets: &[switchboard_compile::manifests::SecretManifest],
+) -> BTreeMap<(String, String), Result<Credentials, String>> {
+    secrets
+        .iter()
+        .map(|s| {
+            let name = s.secret.name_any();
+            let creds = Credentials::from_secret(Some(&s.secret), &name);
+            ((s.namespace.clone(), name), creds)
+        })
+        .collect()
+}
+
+/// [`account_sids`] of the Secrets among `loaded`'s manifests: `switchboard validate` compiles
+/// with them, so the revisions it prints are the ones the folder operator (and `dev`)
+/// publishes.
+pub fn manifest_account_sids(loaded: &switchboard_compile::Loaded) -> AccountSids {
+    account_sids(&credentials_of(&loaded.secrets))
+}
+
 pub fn load(settings: &Settings, checker: &SchemaChecker) -> Result<Loaded, String> {
     let files = manifest_files(&settings.paths, settings.recursive).map_err(|e| e.to_string())?;
     load_files(&files, checker).map_err(|e| e.to_string())
@@ -133,20 +163,8 @@ impl Folder {
         report.problems = loaded.problems.iter().map(ToString::to_string).collect();
         let mut objects = loaded.objects;
 
-        let mut secrets: BTreeMap<(String, String), Result<Credentials, String>> = BTreeMap::new();
-        for s in &loaded.secrets {
-            let name = s.secret.name_any();
-            secrets.insert(
-                (s.namespace.clone(), name.clone()),
-                Credentials::from_secret(Some(&s.secret), &name),
-            );
-        }
-        let mut sids = AccountSids::new();
-        for (k, c) in &secrets {
-            if let Ok(c) = c {
-                sids.insert(k.clone(), c.account_sid.clone());
-            }
-        }
+        let secrets = credentials_of(&loaded.secrets);
+        let sids = account_sids(&secrets);
         let policies: BTreeSet<(String, String)> = objects
             .policies
             .iter()

@@ -133,3 +133,24 @@ fn call_without_credentials_for_the_account_says_how_to_give_them() {
         "{err}"
     );
 }
+
+#[test]
+fn validate_prints_the_revision_dev_publishes() {
+    let dev = dev();
+    let mut conn = redis::Client::open(dev.redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let published: String = redis::cmd("GET")
+        .arg(switchboard_routing::keys::route_revision("+14155550100"))
+        .query(&mut conn)
+        .unwrap();
+    let (code, out, err) = switchboard(&["validate", "examples/"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "+14155550100 -> policy oncall/support: 3 chain(s), 3 schedule(s), revision {published}"
+        )),
+        "dev published {published}; validate said\n{out}"
+    );
+}
