@@ -49,9 +49,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let table = table_of(&args.manifests, &args.call.to)?;
+    let (loaded, table) = table_of(&args.manifests, &args.call.to)?;
     let script = args.call.script(table.as_ref())?;
-    let (account, token) = credentials(&args)?;
+    let (account, token) = credentials(&args, &loaded)?;
     let public_url = args.public_url.clone().unwrap_or_else(|| args.url.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -97,15 +97,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The account SID and auth token to sign with: given, or the one pair among the manifests'
 /// Secrets (the ones `switchboard dev` checks signatures with).
-fn credentials(args: &Args) -> anyhow::Result<(String, String)> {
+fn credentials(
+    args: &Args,
+    loaded: &switchboard_compile::Loaded,
+) -> anyhow::Result<(String, String)> {
     if let (Some(sid), Some(token)) = (&args.account_sid, &args.auth_token) {
         return Ok((sid.clone(), token.clone()));
     }
-    let files =
-        switchboard_compile::manifest_files(&args.manifests.paths, args.manifests.recursive)?;
-    let loaded =
-        switchboard_compile::load_files(&files, &switchboard_compile::SchemaChecker::new())?;
-    let pairs = switchboard_apply::notify::Snapshot::of(&loaded).auth_tokens();
+    let pairs = switchboard_apply::notify::Snapshot::of(loaded).auth_tokens();
     let matching: Vec<_> = pairs
         .into_iter()
         .filter(|(sid, _)| args.account_sid.as_ref().is_none_or(|a| a == sid))

@@ -64,11 +64,11 @@ pub struct Caller {
     pub talk: u32,
 }
 
-/// The table of `to` among the manifests (with a note when there is none) and the tables.
+/// The manifests as loaded, and the table of `to` among them (with a note when there is none).
 pub fn table_of(
     manifests: &crate::validate::Manifests,
     to: &str,
-) -> anyhow::Result<Option<RoutingTable>> {
+) -> anyhow::Result<(switchboard_compile::Loaded, Option<RoutingTable>)> {
     let (loaded, compiled) = crate::validate::check(&manifests.paths, manifests.recursive)?;
     for p in loaded.problems.iter().chain(&compiled.problems) {
         eprintln!("warning: {p}");
@@ -85,7 +85,7 @@ pub fn table_of(
             }
         );
     }
-    Ok(table)
+    Ok((loaded, table))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--at needs a zone or an offset for a call: 2026-11-23T10:00[America/New_York] or 2026-11-23T15:00:00Z"
         ),
     };
-    let table = table_of(&args.manifests, &args.call.to)?;
+    let (_, table) = table_of(&args.manifests, &args.call.to)?;
     let script = args.call.script(table.as_ref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
