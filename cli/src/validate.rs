@@ -34,24 +34,30 @@ pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Comp
 pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
     let (loaded, compiled) = check(paths, recursive)?;
     let o = &loaded.objects;
-    let secrets = switchboard_compile::secrets::notification_secret_problems(&loaded);
+    let secrets = switchboard_compile::secrets::secret_problems(&loaded);
     let mut problems: Vec<_> = loaded
         .problems
         .iter()
         .chain(&compiled.problems)
         .chain(&secrets)
+        .cloned()
         .collect();
-    problems.sort();
+    switchboard_compile::problem::order(&mut problems);
     for p in &problems {
         println!("error: {p}");
     }
+    for w in compiled.warnings(o, jiff::Timestamp::now()) {
+        println!("warning: {w}");
+    }
+    // Objects that failed their schema checks are still counted: they are in the files.
+    let rejected = |kind: &str| o.rejected.iter().filter(|id| id.kind == kind).count();
     let summary = format!(
         "{} file(s): {} PhoneNumber(s), {} IncomingCallPolicy(ies), {} EscalationChain(s), {} Schedule(s)",
         loaded.files.len(),
-        o.phone_numbers.len(),
-        o.policies.len(),
-        o.chains.len(),
-        o.schedules.len()
+        o.phone_numbers.len() + rejected("PhoneNumber"),
+        o.policies.len() + rejected("IncomingCallPolicy"),
+        o.chains.len() + rejected("EscalationChain"),
+        o.schedules.len() + rejected("Schedule")
     );
     if !problems.is_empty() {
         println!("\n{summary}\n{} problem(s) found", problems.len());

@@ -7,6 +7,8 @@ use std::process::Command;
 mod call;
 #[path = "cli/diff_and_rota.rs"]
 mod diff_and_rota;
+#[path = "cli/mistakes.rs"]
+mod mistakes;
 #[path = "cli/routing_tests.rs"]
 mod routing_tests;
 #[path = "cli/simulate_and_calls.rs"]

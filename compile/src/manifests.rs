@@ -37,6 +37,10 @@ pub struct Objects {
     pub schedules: Vec<Sourced<Schedule>>,
     /// Documents of other kinds (Secrets, ...), with their kind and name, kept for reference.
     pub others: Vec<(ObjectId, Option<Origin>)>,
+    /// Switchboard objects among the manifests that failed their schema checks or could not be
+    /// decoded: they exist, so what names them is told they have problems of their own, not
+    /// that they are missing.
+    pub rejected: Vec<ObjectId>,
 }
 
 /// The manifests of some files: the objects that could be read and the problems found.
@@ -152,12 +156,9 @@ pub fn load_text(text: &str, file: Option<&Path>, checker: &SchemaChecker, loade
             Ok(Value::Null) => continue, // an empty document (`---` at the end)
             Ok(v) => v,
             Err(e) => {
-                loaded.problems.push(Problem {
-                    origin,
-                    object: None,
-                    field: String::new(),
-                    message: format!("not valid YAML: {e}"),
-                });
+                loaded
+                    .problems
+                    .push(Problem::file(origin, format!("not valid YAML: {e}")));
                 // After a syntax error the rest of the stream cannot be trusted.
                 break;
             }
@@ -186,12 +187,10 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
         meta.name.as_deref().unwrap_or("<no name>"),
     );
     if api_version.is_empty() || kind.is_empty() {
-        loaded.problems.push(Problem {
+        loaded.problems.push(Problem::file(
             origin,
-            object: None,
-            field: String::new(),
-            message: "a manifest needs apiVersion and kind".into(),
-        });
+            "a manifest needs apiVersion and kind",
+        ));
         return;
     }
     let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
@@ -222,11 +221,15 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
         );
         return;
     }
-    let problems = checker.check(kind, &id, &value);
+    let mut problems = checker.check(kind, &id, &value);
+    if kind == "Schedule" {
+        problems = specific_schedule_problems(problems, &id, &value);
+    }
     if !problems.is_empty() {
         loaded
             .problems
             .extend(problems.into_iter().map(|p| p.at(origin.as_ref())));
+        loaded.objects.rejected.push(id);
         return;
     }
     let decode_error = |e: serde_json::Error| {
@@ -242,7 +245,47 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
     };
     if let Err(e) = result {
         loaded.problems.push(decode_error(e));
+        loaded.objects.rejected.push(id);
     }
+}
+
+/// A Schedule's CEL rules say "every overrides[].person must be one of spec.people" of the
+/// whole list, as the API server does; the compile step can say which entry and which name
+/// (with a did-you-mean). Each rule's problem is replaced by the compile step's problems inside
+/// the field it names, when the Schedule decodes and there are some.
+fn specific_schedule_problems(
+    problems: Vec<Problem>,
+    id: &ObjectId,
+    value: &Value,
+) -> Vec<Problem> {
+    if problems.is_empty() {
+        return problems;
+    }
+    let Ok(schedule) = serde_json::from_value::<Schedule>(value.clone()) else {
+        return problems;
+    };
+    let Err(found) = crate::compile::schedule::compile_schedule(&schedule, id) else {
+        return problems;
+    };
+    let mut out = Vec::new();
+    for p in problems {
+        let inside: Vec<Problem> = found
+            .iter()
+            .filter(|f| {
+                f.field
+                    .strip_prefix(p.field.as_str())
+                    .is_some_and(|rest| rest.starts_with(['[', '.']))
+            })
+            .cloned()
+            .collect();
+        if inside.is_empty() {
+            out.push(p);
+        } else {
+            out.extend(inside);
+        }
+    }
+    out.dedup();
+    out
 }
 
 fn decode_into<K: serde::de::DeserializeOwned>(

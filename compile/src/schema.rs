@@ -92,8 +92,13 @@ impl SchemaChecker {
             )];
         };
         let mut problems = check_metadata(id, value);
+        let mut not_allowed = NotAllowed::default();
         for error in ks.validator.iter_errors(value) {
             let path = dotted_path(error.instance_path().as_str());
+            if let jsonschema::error::ValidationErrorKind::Enum { options } = error.kind() {
+                not_allowed.add(path, error.instance(), options);
+                continue;
+            }
             let mut message = error.masked().to_string();
             if message.contains(switchboard_crds::TEXT_PATTERN) {
                 // The CRDs' free-text pattern: say what it means.
@@ -104,6 +109,7 @@ impl SchemaChecker {
             }
             problems.push(Problem::field(id, path, message));
         }
+        not_allowed.report(id, &mut problems);
         unknown_fields(id, value, &ks.with_implicit_root, "", &mut problems);
         if problems.is_empty()
             && let Err(errors) = self.cel.validate_compiled(&ks.rules, value, None)
@@ -117,6 +123,55 @@ impl SchemaChecker {
             }
         }
         problems
+    }
+}
+
+/// Values outside an enum, gathered per list: `days: [Mon, Tue]` is one problem naming both.
+#[derive(Default)]
+struct NotAllowed {
+    /// By field (the list, for a list's items): the values, and what is allowed there.
+    fields: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>,
+}
+
+impl NotAllowed {
+    fn add(&mut self, path: String, value: &Value, options: &Value) {
+        // `spec.days[1]` -> `spec.days`: the items of one list are reported together.
+        let field = match path.strip_suffix(']').and_then(|p| p.rsplit_once('[')) {
+            Some((list, index)) if index.bytes().all(|b| b.is_ascii_digit()) => list.to_string(),
+            _ => path,
+        };
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        let allowed = options.as_array().into_iter().flatten().map(text).collect();
+        let entry = self.fields.entry(field).or_insert((Vec::new(), allowed));
+        entry.0.push(text(value));
+    }
+
+    fn report(self, id: &ObjectId, problems: &mut Vec<Problem>) {
+        for (field, (values, allowed)) in self.fields {
+            let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+            let verb = if values.len() == 1 { "is" } else { "are" };
+            let hints: Vec<String> = values
+                .iter()
+                .filter_map(|v| {
+                    crate::problem::closest(v, allowed.iter().map(String::as_str))
+                        .map(|c| format!("{c:?} for {v:?}"))
+                })
+                .collect();
+            let hint = if hints.is_empty() {
+                String::new()
+            } else {
+                format!(" (did you mean {}?)", hints.join(", "))
+            };
+            problems.push(Problem::field(
+                id,
+                field,
+                format!(
+                    "{} {verb} not allowed here: use one of {}{hint}",
+                    quoted.join(", "),
+                    allowed.join(", ")
+                ),
+            ));
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! `Schedule`: people, rotation layers, restrictions and overrides in one time zone.
+//! `Schedule`: people, rotation layers, restrictions and overrides; a time zone per schedule,
+//! which a layer may replace with its own.
 
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -15,7 +16,7 @@ use crate::common::CommonStatus;
     group = "switchboard.dev",
     version = "v1alpha1",
     kind = "Schedule",
-    doc = "Who is on call and when: people, rotation layers with restrictions, and overrides, in one IANA time zone.",
+    doc = "Who is on call and when: people, rotation layers with restrictions, and overrides, in an IANA time zone that each layer may replace with its own.",
     namespaced,
     status = "ScheduleStatus",
     shortname = "sched",
@@ -32,8 +33,9 @@ use crate::common::CommonStatus;
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleSpec {
     /// IANA time zone the layers' dates, handoff times and restrictions are in, such as
-    /// `America/New_York` or `Europe/Berlin`. Handoffs keep their local time across daylight
-    /// saving changes.
+    /// `America/New_York` or `Europe/Berlin`, unless a layer sets its own `timeZone`; also the
+    /// zone of local override times and of the handoff times in the status. Handoffs keep their
+    /// local time across daylight saving changes.
     #[schemars(
         regex(pattern = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"),
         length(max = 64)
@@ -135,6 +137,17 @@ pub struct Layer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 14))]
     pub restrictions: Vec<Restriction>,
+
+    /// This layer's own IANA time zone (`America/Los_Angeles`), for its `startDate`,
+    /// `handoffTime` and `restrictions`; the schedule's `spec.timeZone` when left out. With one
+    /// zone per layer a follow-the-sun schedule keeps each region's hours in its own local time
+    /// across every daylight saving change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"),
+        length(max = 64)
+    )]
+    pub time_zone: Option<String>,
 }
 
 fn default_handoff_time() -> String {

@@ -126,3 +126,34 @@ async fn publishes_keeps_the_last_valid_table_and_cleans_up_what_leaves_the_fold
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn a_notification_key_missing_from_its_secret_is_reported_by_the_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    let policies = dir.path().join("policies.yaml");
+    let text = std::fs::read_to_string(&policies).unwrap();
+    std::fs::write(
+        &policies,
+        text.replace("key: webhook-hmac", "key: webhook-hmak"),
+    )
+    .unwrap();
+    let settings = Settings {
+        paths: vec![dir.path().to_path_buf()],
+        recursive: false,
+        public_url: "https://switchboard.test".into(),
+        twilio_api_url: None,
+        twilio: false,
+    };
+    let loaded = load(&settings, &SchemaChecker::new()).unwrap();
+    let report = Folder::default()
+        .pass(&settings, loaded, &mut Sink::default(), &Metrics::default())
+        .await;
+    assert!(
+        report.problems.iter().any(|p| p.contains(
+            "IncomingCallPolicy oncall/support: spec.notifications[0].secretRef: Secret oncall/notification-keys has no key \"webhook-hmak\", but has \"webhook-hmac\""
+        )),
+        "{:?}",
+        report.problems
+    );
+}

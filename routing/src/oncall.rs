@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Shifts are counted in *local clock time*: shift `k` of a layer starts at the local date-time
-//! `start + k * length`, turned into an instant in the schedule's zone. So a 09:00 handoff stays
+//! `start + k * length`, turned into an instant in the layer's zone (its own, or the schedule's). So a 09:00 handoff stays
 //! at 09:00 across daylight saving changes, and a shift that spans a change is an hour longer or
 //! shorter in real time.
 //!
@@ -89,11 +89,11 @@ const MAX_CANDIDATES: usize = 20_000;
 impl Schedule {
     /// Who is on call at `at`.
     pub fn on_call_at(&self, at: Timestamp) -> Result<OnCall, ScheduleError> {
-        let tz = self.tz()?;
-        self.on_call_in(&tz, at)
+        let zones = self.layer_zones()?;
+        self.on_call_in(&zones, at)
     }
 
-    fn on_call_in(&self, tz: &TimeZone, at: Timestamp) -> Result<OnCall, ScheduleError> {
+    fn on_call_in(&self, zones: &[TimeZone], at: Timestamp) -> Result<OnCall, ScheduleError> {
         // The active override that started last wins; on a tie, the one listed last.
         let active = self
             .overrides
@@ -107,7 +107,7 @@ impl Schedule {
                 source: Source::Override { index },
             });
         }
-        for layer in self.layers.iter().rev() {
+        for (layer, tz) in self.layers.iter().zip(zones).rev() {
             if let Some(shift) = self.shift_at(tz, layer, at)?
                 && (layer.restrictions.is_empty() || in_restrictions(layer, tz, at))
             {
@@ -184,24 +184,24 @@ impl Schedule {
         after: Timestamp,
         max: usize,
     ) -> Result<Vec<Handoff>, ScheduleError> {
-        let tz = self.tz()?;
+        let zones = self.layer_zones()?;
         let horizon = after
             .saturating_add(HANDOFF_HORIZON)
             .unwrap_or(Timestamp::MAX);
-        let mut current = self.on_call_in(&tz, after)?;
+        let mut current = self.on_call_in(&zones, after)?;
         let mut t = after;
         let mut handoffs = Vec::new();
         for _ in 0..MAX_CANDIDATES {
             if handoffs.len() >= max {
                 break;
             }
-            let Some(next) = self.next_boundary(&tz, t)? else {
+            let Some(next) = self.next_boundary(&zones, t)? else {
                 break;
             };
             if next > horizon {
                 break;
             }
-            let now = self.on_call_in(&tz, next)?;
+            let now = self.on_call_in(&zones, next)?;
             if now.person != current.person {
                 handoffs.push(Handoff {
                     at: next,
@@ -222,12 +222,12 @@ impl Schedule {
         layer: usize,
         at: Timestamp,
     ) -> Result<Option<String>, ScheduleError> {
-        let tz = self.tz()?;
-        let Some(l) = self.layers.get(layer) else {
+        let zones = self.layer_zones()?;
+        let (Some(l), Some(tz)) = (self.layers.get(layer), zones.get(layer)) else {
             return Ok(None);
         };
-        Ok(self.shift_at(&tz, l, at)?.and_then(|shift| {
-            (l.restrictions.is_empty() || in_restrictions(l, &tz, at))
+        Ok(self.shift_at(tz, l, at)?.and_then(|shift| {
+            (l.restrictions.is_empty() || in_restrictions(l, tz, at))
                 .then(|| l.members[shift.member].clone())
         }))
     }
@@ -240,11 +240,11 @@ impl Schedule {
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<Timestamp>, ScheduleError> {
-        let tz = self.tz()?;
+        let zones = self.layer_zones()?;
         let mut out = Vec::new();
         let mut t = from;
         while out.len() < MAX_CANDIDATES {
-            match self.next_boundary(&tz, t)? {
+            match self.next_boundary(&zones, t)? {
                 Some(next) if next < until => {
                     out.push(next);
                     t = next;
@@ -259,7 +259,7 @@ impl Schedule {
     /// override starting or ending, a shift boundary, a restriction window opening or closing.
     fn next_boundary(
         &self,
-        tz: &TimeZone,
+        zones: &[TimeZone],
         t: Timestamp,
     ) -> Result<Option<Timestamp>, ScheduleError> {
         let mut best: Option<Timestamp> = None;
@@ -272,7 +272,7 @@ impl Schedule {
             consider(o.start);
             consider(o.end);
         }
-        for layer in &self.layers {
+        for (layer, tz) in self.layers.iter().zip(zones) {
             match self.shift_at(tz, layer, t)? {
                 Some(shift) => consider(shift.end),
                 None => {

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ScheduleError;
 
-/// Who is on call and when, in one IANA time zone.
+/// Who is on call and when: a default IANA time zone, and layers that may each have their own.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Schedule {
     /// The Schedule object's name.
     pub name: String,
-    /// IANA time zone name, such as `Europe/Berlin`.
+    /// IANA time zone name, such as `Europe/Berlin`: that of the layers that name none, of
+    /// local override times and of the handoff times shown.
     pub time_zone: String,
     /// Everyone who can be rung, by name.
     pub people: Vec<Person>,
@@ -71,6 +72,9 @@ pub struct Layer {
     /// When non-empty, the layer only has someone on call inside one of these windows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restrictions: Vec<Window>,
+    /// The layer's own IANA time zone, for `start` and `restrictions`; the schedule's when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// Length of a shift, in local clock time.
@@ -162,6 +166,21 @@ impl Schedule {
             schedule: self.name.clone(),
             time_zone: self.time_zone.clone(),
         })
+    }
+
+    /// The time zone of each layer, in the order of `layers`: its own, else the schedule's.
+    pub fn layer_zones(&self) -> Result<Vec<TimeZone>, ScheduleError> {
+        let default = self.tz()?;
+        self.layers
+            .iter()
+            .map(|l| match &l.time_zone {
+                None => Ok(default.clone()),
+                Some(zone) => TimeZone::get(zone).map_err(|_| ScheduleError::UnknownTimeZone {
+                    schedule: self.name.clone(),
+                    time_zone: zone.clone(),
+                }),
+            })
+            .collect()
     }
 
     /// The person of this name.

@@ -160,7 +160,9 @@ impl Folder {
     ) -> Report {
         let mut report = Report::default();
         let unreadable = loaded.problems.iter().any(|p| p.object.is_none());
-        report.problems = loaded.problems.iter().map(ToString::to_string).collect();
+        // Secrets are checked whenever they are among the manifests, as `validate` does.
+        let mut found = loaded.problems.clone();
+        found.extend(switchboard_compile::secrets::secret_problems(&loaded));
         let mut objects = loaded.objects;
 
         let secrets = credentials_of(&loaded.secrets);
@@ -191,6 +193,7 @@ impl Folder {
             .publish_tables(
                 settings,
                 &objects,
+                found,
                 &sids,
                 &policies,
                 twilio_notes,

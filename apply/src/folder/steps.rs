@@ -81,6 +81,7 @@ impl Folder {
         &mut self,
         settings: &Settings,
         objects: &Objects,
+        mut found: Vec<switchboard_compile::Problem>,
         sids: &AccountSids,
         policies: &BTreeSet<Key>,
         mut twilio_notes: BTreeMap<Key, Result<String, String>>,
@@ -90,13 +91,19 @@ impl Folder {
     ) -> Vec<RoutingTable> {
         let compiled = compile(objects, sids);
         let mut live = Vec::new();
-        report.problems.extend(
+        // What the manifests have wrong, root causes first; a PhoneNumber's own problems are
+        // reported with it below.
+        found.extend(
             compiled
                 .problems
                 .iter()
                 .filter(|p| p.object.as_ref().is_none_or(|o| o.kind != "PhoneNumber"))
-                .map(ToString::to_string),
+                .cloned(),
         );
+        switchboard_compile::problem::order(&mut found);
+        report
+            .problems
+            .extend(found.iter().map(ToString::to_string));
         let mut reported = BTreeSet::new();
         for sourced in &objects.phone_numbers {
             let pn = &sourced.object;

@@ -72,21 +72,21 @@ fn target(
         match schedules.get(name) {
             Some(Some(_)) => true,
             Some(None) => {
-                problems.push(Problem::field(
+                problems.push(Problem::invalid_reference(
                     id,
                     format!("{field}.{sub}"),
-                    format!("Schedule {name:?} has problems of its own: fix them first"),
+                    "Schedule",
+                    name,
                 ));
                 false
             }
             None => {
-                problems.push(Problem::field(
+                problems.push(Problem::missing_reference(
                     id,
                     format!("{field}.{sub}"),
-                    format!(
-                        "no Schedule named {name:?} in namespace {}: create it or fix the name",
-                        id.namespace
-                    ),
+                    "Schedule",
+                    name,
+                    schedules.keys().map(String::as_str),
                 ));
                 false
             }
@@ -105,18 +105,18 @@ fn target(
             if !schedule_ref(&p.schedule, "person.schedule") {
                 return None;
             }
-            let known = schedules
-                .get(&p.schedule)
-                .copied()
-                .flatten()
-                .is_some_and(|s| s.person(&p.name).is_some());
-            if known {
+            let schedule = schedules.get(&p.schedule).copied().flatten()?;
+            if schedule.person(&p.name).is_some() {
                 Some(table::Target::Person {
                     schedule: p.schedule.clone(),
                     person: p.name.clone(),
                 })
             } else {
-                problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {:?} has no person {:?}: add them to its spec.people or fix the name", p.schedule, p.name)));
+                let hint = crate::problem::did_you_mean(
+                    &p.name,
+                    schedule.people.iter().map(|x| x.name.as_str()),
+                );
+                problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {:?} has no person {:?}: add them to its spec.people or fix the name{hint}", p.schedule, p.name)));
                 None
             }
         }

@@ -11,6 +11,7 @@
 //! refers to it gets a problem saying so, so one bad object never takes down the others.
 
 pub mod chain;
+pub mod hidden;
 pub mod policy;
 pub mod schedule;
 
@@ -40,6 +41,26 @@ pub struct Compiled {
 }
 
 impl Compiled {
+    /// What is worth a warning though nothing is invalid: layers that never ring anyone in the
+    /// eight weeks from `now` ([`hidden::hidden_layers`]), with the origins of `objects`.
+    pub fn warnings(&self, objects: &Objects, now: jiff::Timestamp) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for ((namespace, name), s) in &self.schedules {
+            let id = ObjectId::new("Schedule", namespace, name);
+            let origin = objects
+                .schedules
+                .iter()
+                .find(|o| id_of(&o.object) == id)
+                .and_then(|o| o.origin.as_ref());
+            out.extend(
+                hidden::hidden_layers(s, &id, now)
+                    .into_iter()
+                    .map(|p| p.at(origin)),
+            );
+        }
+        out
+    }
+
     /// The problems of one object.
     pub fn problems_of<'a>(&'a self, id: &'a ObjectId) -> impl Iterator<Item = &'a Problem> + 'a {
         self.problems
@@ -66,6 +87,17 @@ pub(crate) fn report_repeated_names<'a>(
 }
 
 type ByNamespace<T> = BTreeMap<String, BTreeMap<String, Option<T>>>;
+
+/// Adds the `kind` objects that failed their schema checks as present but invalid (`None`).
+fn add_rejected<T>(by_ns: &mut ByNamespace<T>, objects: &Objects, kind: &str) {
+    for id in objects.rejected.iter().filter(|id| id.kind == kind) {
+        by_ns
+            .entry(id.namespace.clone())
+            .or_default()
+            .entry(id.name.clone())
+            .or_insert(None);
+    }
+}
 
 fn id_of<K: kube::Resource<DynamicType = ()>>(o: &K) -> ObjectId {
     ObjectId::new(
@@ -144,7 +176,7 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
         let table = table_for(&id, number, account_sid, policy, &chains, &schedules);
         out.tables.push(table);
     }
-    out.problems.sort();
+    crate::problem::order(&mut out.problems);
     out
 }
 
@@ -167,6 +199,7 @@ fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routi
             .or_default()
             .insert(id.name.clone(), compiled);
     }
+    add_rejected(&mut schedules, objects, "Schedule");
     schedules
 }
 
@@ -190,6 +223,7 @@ fn compile_chains(
             .or_default()
             .insert(id.name.clone(), compiled);
     }
+    add_rejected(&mut chains, objects, "EscalationChain");
     chains
 }
 
@@ -219,6 +253,7 @@ fn compile_policies(
             .or_default()
             .insert(id.name.clone(), compiled);
     }
+    add_rejected(&mut policies, objects, "IncomingCallPolicy");
     policies
 }
 
@@ -235,19 +270,31 @@ fn policy_of<'a>(
         Some(Some(p)) => Some(p),
         Some(None) => {
             problems.push(
-                Problem::field(
+                Problem::invalid_reference(
                     id,
                     "spec.policyRef.name",
-                    format!(
-                        "IncomingCallPolicy {policy_name:?} has problems of its own: fix them first"
-                    ),
+                    "IncomingCallPolicy",
+                    policy_name,
                 )
                 .at(origin),
             );
             None
         }
         None => {
-            problems.push(Problem::field(id, "spec.policyRef.name", format!("no IncomingCallPolicy named {policy_name:?} in namespace {}: create it or fix the name", id.namespace)).at(origin));
+            let known = policies
+                .get(&id.namespace)
+                .into_iter()
+                .flat_map(|m| m.keys());
+            problems.push(
+                Problem::missing_reference(
+                    id,
+                    "spec.policyRef.name",
+                    "IncomingCallPolicy",
+                    policy_name,
+                    known.map(String::as_str),
+                )
+                .at(origin),
+            );
             None
         }
     }

@@ -60,19 +60,20 @@ fn check_entry(
 ) -> Option<table::Entry> {
     let chain_ref = |problems: &mut Vec<Problem>, name: &str, field: String| {
         if invalid.contains(name) {
-            problems.push(Problem::field(
+            problems.push(Problem::invalid_reference(
                 id,
                 field,
-                format!("EscalationChain {name:?} has problems of its own: fix them first"),
+                "EscalationChain",
+                name,
             ));
         } else if !chains.contains(name) {
-            problems.push(Problem::field(
+            let known = chains.iter().chain(invalid).map(String::as_str);
+            problems.push(Problem::missing_reference(
                 id,
                 field,
-                format!(
-                    "no EscalationChain named {name:?} in namespace {}: create it or fix the name",
-                    id.namespace
-                ),
+                "EscalationChain",
+                name,
+                known,
             ));
         }
     };

@@ -15,7 +15,7 @@ pub fn compile_schedule(
 ) -> Result<routing::Schedule, Vec<Problem>> {
     let spec = &s.spec;
     let mut problems = Vec::new();
-    let tz = time_zone(&spec.time_zone, id, &mut problems);
+    let tz = time_zone(&spec.time_zone, id, "spec.timeZone", &mut problems);
     super::report_repeated_names(
         id,
         spec.people.iter().map(|p| p.name.as_str()),
@@ -77,27 +77,39 @@ struct Names<'a> {
 impl Names<'_> {
     fn check(&self, field: String, name: &str, problems: &mut Vec<Problem>) {
         if !self.known.contains(name) {
+            let hint = crate::problem::did_you_mean(name, self.known.iter().copied());
             problems.push(Problem::field(
                 self.id,
                 field,
                 format!(
-                    "{name:?} is not one of spec.people: add the person to spec.people or fix the name"
+                    "{name:?} is not one of spec.people: add the person to spec.people or fix the name{hint}"
                 ),
             ));
         }
     }
 }
 
-fn time_zone(name: &str, id: &ObjectId, problems: &mut Vec<Problem>) -> Option<TimeZone> {
+fn time_zone(
+    name: &str,
+    id: &ObjectId,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<TimeZone> {
     match TimeZone::get(name) {
         Ok(tz) => Some(tz),
         Err(_) => {
+            let zones: Vec<String> = jiff::tz::db()
+                .available()
+                .map(|z| z.as_str().to_string())
+                .collect();
+            let advice = match crate::problem::closest(name, zones.iter().map(String::as_str)) {
+                Some(zone) => format!("did you mean {zone:?}?"),
+                None => "use an IANA name such as America/New_York or Europe/Berlin".to_string(),
+            };
             problems.push(Problem::field(
                 id,
-                "spec.timeZone",
-                format!(
-                    "unknown time zone {name:?}: use an IANA name such as America/New_York or Europe/Berlin"
-                ),
+                field,
+                format!("unknown time zone {name:?}: {advice}"),
             ));
             None
         }
@@ -154,6 +166,11 @@ fn layer(
         }
     };
     let handoff = parse_time(&l.handoff_time, id, &at("handoffTime"), problems);
+    // The zone is checked here; the engine looks it up again when it evaluates the layer.
+    let zone = match &l.time_zone {
+        Some(name) => time_zone(name, id, &at("timeZone"), problems).is_some(),
+        None => true,
+    };
     for (j, m) in l.members.iter().enumerate() {
         names.check(at(&format!("members[{j}]")), m, problems);
     }
@@ -171,12 +188,16 @@ fn layer(
         }
     }
     let (shift, date, handoff) = (shift?, date?, handoff?);
+    if !zone {
+        return None;
+    }
     Some(routing::Layer {
         name: l.name.clone(),
         shift,
         start: date.to_datetime(handoff),
         members: l.members.clone(),
         restrictions,
+        time_zone: l.time_zone.clone(),
     })
 }
 

@@ -33,6 +33,7 @@ pub fn layer(name: &str, shift: ShiftLength, start: &str, members: &[&str]) -> L
         start: start.parse::<civil::DateTime>().expect("start"),
         members: members.iter().map(|m| m.to_string()).collect(),
         restrictions: vec![],
+        time_zone: None,
     }
 }
 
