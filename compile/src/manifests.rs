@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::ObjectMeta;
 use serde_json::Value;
-use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+use switchboard_crds::{
+    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+};
 
 use crate::problem::{ObjectId, Origin, Problem};
 use crate::schema::SchemaChecker;
@@ -35,6 +37,8 @@ pub struct Objects {
     pub chains: Vec<Sourced<EscalationChain>>,
     /// Schedules.
     pub schedules: Vec<Sourced<Schedule>>,
+    /// ScheduleOverrides.
+    pub schedule_overrides: Vec<Sourced<ScheduleOverride>>,
     /// Documents of other kinds (Secrets, ...), with their kind and name, kept for reference.
     pub others: Vec<(ObjectId, Option<Origin>)>,
     /// Switchboard objects among the manifests that failed their schema checks or could not be
@@ -241,6 +245,7 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
         "IncomingCallPolicy" => decode_into(&mut objects.policies, value, &origin),
         "EscalationChain" => decode_into(&mut objects.chains, value, &origin),
         "Schedule" => decode_into(&mut objects.schedules, value, &origin),
+        "ScheduleOverride" => decode_into(&mut objects.schedule_overrides, value, &origin),
         _ => unreachable!("SchemaChecker::check rejects unknown kinds"),
     };
     if let Err(e) = result {

@@ -187,10 +187,11 @@ fn dependency_rank(kind: Option<&str>) -> u8 {
         None => 0, // a file that cannot be read at all
         Some("Secret") => 1,
         Some("Schedule") => 2,
-        Some("EscalationChain") => 3,
-        Some("IncomingCallPolicy") => 4,
-        Some("PhoneNumber") => 5,
-        Some(_) => 6,
+        Some("ScheduleOverride") => 3,
+        Some("EscalationChain") => 4,
+        Some("IncomingCallPolicy") => 5,
+        Some("PhoneNumber") => 6,
+        Some(_) => 7,
     }
 }
 

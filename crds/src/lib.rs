@@ -7,6 +7,7 @@
 //!   credentialsSecretRef --> Secret (Twilio)                       targets[].onCall / team / person
 //!                                                                                             v
 //!                                                                                          Schedule
+//!                                                                          ScheduleOverride --scheduleRef--^
 //! ```
 //!
 //! These are the types users write. The operator compiles them into the routing tables of
@@ -17,12 +18,14 @@ pub mod common;
 pub mod phone_number;
 pub mod policy;
 pub mod schedule;
+pub mod schedule_override;
 
 pub use chain::{EscalationChain, EscalationChainSpec, EscalationChainStatus};
 pub use common::{CommonStatus, LocalRef, SecretKeyRef, SecretRef, condition};
 pub use phone_number::{PhoneNumber, PhoneNumberSpec, PhoneNumberStatus};
 pub use policy::{IncomingCallPolicy, IncomingCallPolicySpec, IncomingCallPolicyStatus};
 pub use schedule::{Schedule, ScheduleSpec, ScheduleStatus};
+pub use schedule_override::{ScheduleOverride, ScheduleOverrideSpec, ScheduleOverrideStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -38,13 +41,14 @@ pub const API_VERSION: &str = "switchboard.dev/v1alpha1";
 /// cannot carry (tab, line feed and carriage return are fine).
 pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$";
 
-/// The four CustomResourceDefinitions, in a stable order.
+/// The CustomResourceDefinitions, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     [
         IncomingCallPolicy::crd(),
         EscalationChain::crd(),
         Schedule::crd(),
         PhoneNumber::crd(),
+        ScheduleOverride::crd(),
     ]
     .into_iter()
     .map(for_the_api_server)

@@ -27,6 +27,8 @@ use switchboard_testkit::RedisServer as Redis;
 
 #[path = "controller/edges.rs"]
 mod edges;
+#[path = "controller/overrides.rs"]
+mod overrides;
 #[path = "controller/reconcile.rs"]
 mod reconcile;
 
@@ -201,6 +203,7 @@ async fn setup_with(
             policies,
             chains,
             schedules,
+            overrides: reflector::store().0,
         },
         metrics: Arc::new(Metrics::default()),
         live: Default::default(),

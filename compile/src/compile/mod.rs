@@ -180,17 +180,38 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
     out
 }
 
-/// Every Schedule, compiled or None (its problems reported); valid ones also in `out.schedules`.
+/// Every Schedule, compiled (with the ScheduleOverride objects that name it) or None (its
+/// problems reported); valid ones also in `out.schedules`.
 fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routing::Schedule> {
     let mut schedules: ByNamespace<routing::Schedule> = BTreeMap::new();
+    let overrides = unique(&objects.schedule_overrides, &mut out.problems);
     for (id, s) in unique(&objects.schedules, &mut out.problems) {
-        let compiled = schedule::compile_schedule(&s.object, &id)
+        let mut compiled = schedule::compile_schedule(&s.object, &id)
             .map_err(|ps| {
                 out.problems
                     .extend(ps.into_iter().map(|p| p.at(s.origin.as_ref())))
             })
             .ok();
-        if let Some(c) = &compiled {
+        if let Some(c) = &mut compiled {
+            let mine: Vec<_> = overrides
+                .iter()
+                .filter(|(oid, o)| {
+                    oid.namespace == id.namespace && o.object.spec.schedule_ref.name == id.name
+                })
+                .collect();
+            let mut found = Vec::new();
+            schedule::add_override_objects(
+                c,
+                mine.iter().map(|(oid, o)| (oid, &o.object)),
+                &mut found,
+            );
+            for p in found {
+                let origin = mine
+                    .iter()
+                    .find(|(oid, _)| p.object.as_ref() == Some(oid))
+                    .and_then(|(_, o)| o.origin.as_ref());
+                out.problems.push(p.at(origin));
+            }
             out.schedules
                 .insert((id.namespace.clone(), id.name.clone()), c.clone());
         }
@@ -200,6 +221,24 @@ fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routi
             .insert(id.name.clone(), compiled);
     }
     add_rejected(&mut schedules, objects, "Schedule");
+    for (oid, o) in &overrides {
+        let name = &o.object.spec.schedule_ref.name;
+        let in_ns = schedules.get(&oid.namespace);
+        let problem = match in_ns.and_then(|m| m.get(name)) {
+            Some(Some(_)) => continue,
+            Some(None) => {
+                Problem::invalid_reference(oid, "spec.scheduleRef.name", "Schedule", name)
+            }
+            None => Problem::missing_reference(
+                oid,
+                "spec.scheduleRef.name",
+                "Schedule",
+                name,
+                in_ns.into_iter().flat_map(|m| m.keys()).map(String::as_str),
+            ),
+        };
+        out.problems.push(problem.at(o.origin.as_ref()));
+    }
     schedules
 }
 

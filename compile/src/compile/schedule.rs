@@ -68,6 +68,53 @@ pub fn compile_schedule(
     })
 }
 
+/// Adds the ScheduleOverride objects `overrides` (those naming this schedule) to `schedule`,
+/// compiled; each wrong one is a problem on itself and left out, the schedule stays valid.
+pub fn add_override_objects<'a>(
+    schedule: &mut routing::Schedule,
+    overrides: impl IntoIterator<Item = (&'a ObjectId, &'a switchboard_crds::ScheduleOverride)>,
+    problems: &mut Vec<Problem>,
+) {
+    let Ok(tz) = schedule.tz() else {
+        return;
+    };
+    let known: BTreeSet<&str> = schedule.people.iter().map(|p| p.name.as_str()).collect();
+    let mut added = Vec::new();
+    for (id, o) in overrides {
+        let mut found = Vec::new();
+        let names = Names {
+            known: known.clone(),
+            id,
+        };
+        names.check("spec.person".into(), &o.spec.person, &mut found);
+        let start = parse_instant(&o.spec.start, &tz, id, "spec.start", &mut found);
+        let end = parse_instant(&o.spec.end, &tz, id, "spec.end", &mut found);
+        if let (Some(start), Some(end)) = (start, end) {
+            if end <= start {
+                found.push(Problem::field(
+                    id,
+                    "spec.end",
+                    format!(
+                        "the override ends ({}) before it starts ({}): end must be after start",
+                        o.spec.end, o.spec.start
+                    ),
+                ));
+            } else if found.is_empty() {
+                added.push(routing::Override {
+                    person: o.spec.person.clone(),
+                    start,
+                    end,
+                });
+            }
+        }
+        problems.extend(found);
+    }
+    // Objects come in no particular order (a watch cache's): sorted, the table and its
+    // revision do not depend on it.
+    added.sort_by(|a, b| (a.start, a.end, &a.person).cmp(&(b.start, b.end, &b.person)));
+    schedule.overrides.extend(added);
+}
+
 /// The names of `spec.people`, to check every reference to a person against.
 struct Names<'a> {
     known: BTreeSet<&'a str>,

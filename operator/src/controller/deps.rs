@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
-use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+use switchboard_crds::{
+    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+};
 
 use crate::manifests::{Objects, Sourced};
 
@@ -58,6 +60,47 @@ fn sourced<K: Clone>(o: &Arc<K>) -> Sourced<K> {
         object: (**o).clone(),
         origin: None,
     }
+}
+
+/// Adds to `objects` the ScheduleOverrides that name one of its Schedules.
+pub fn add_overrides(objects: &mut Objects, overrides: &[Arc<ScheduleOverride>]) {
+    let named: BTreeSet<(String, String)> = objects
+        .schedules
+        .iter()
+        .map(|s| {
+            (
+                s.object.namespace().unwrap_or_default(),
+                s.object.name_any(),
+            )
+        })
+        .collect();
+    objects.schedule_overrides = overrides
+        .iter()
+        .filter(|o| {
+            named.contains(&(
+                o.namespace().unwrap_or_default(),
+                o.spec.schedule_ref.name.clone(),
+            ))
+        })
+        .map(sourced)
+        .collect();
+}
+
+/// The Schedule an override names.
+pub fn schedule_of_override(o: &ScheduleOverride) -> ObjectRef<Schedule> {
+    ObjectRef::new(&o.spec.schedule_ref.name).within(&o.namespace().unwrap_or_default())
+}
+
+/// The overrides that name Schedule `namespace/name`.
+pub fn overrides_of_schedule(
+    namespace: &str,
+    name: &str,
+    overrides: &[Arc<ScheduleOverride>],
+) -> Vec<ObjectRef<ScheduleOverride>> {
+    same_ns(namespace, overrides)
+        .filter(|o| o.spec.schedule_ref.name == name)
+        .map(|o| ObjectRef::from_obj(&**o))
+        .collect()
 }
 
 /// Everything `pn`'s routing table is compiled from (what exists of it): the number, and its

@@ -13,6 +13,7 @@ pub mod deps;
 pub mod live;
 pub mod phone_number;
 pub mod schedule;
+pub mod schedule_override;
 pub mod status;
 pub mod validity;
 
@@ -20,7 +21,9 @@ use std::sync::Arc;
 
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
-use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+use switchboard_crds::{
+    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+};
 
 use crate::metrics::Metrics;
 use crate::twilio::TwilioError;
@@ -70,6 +73,8 @@ pub struct Stores {
     pub chains: Store<EscalationChain>,
     /// Schedules.
     pub schedules: Store<Schedule>,
+    /// ScheduleOverrides.
+    pub overrides: Store<ScheduleOverride>,
 }
 
 /// The pod this process runs in: `POD_NAME` from the downward API, or the `HOSTNAME`

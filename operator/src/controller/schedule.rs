@@ -13,17 +13,18 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use switchboard_crds::condition::REFERENCES_RESOLVED;
 use switchboard_crds::schedule::HandoffStatus;
-use switchboard_crds::{Schedule, ScheduleStatus};
+use switchboard_crds::{Schedule, ScheduleOverride, ScheduleStatus};
 
 use super::status::{Check, conditions};
 use super::{Context, Error};
-use crate::compile::schedule::compile_schedule;
+use crate::compile::schedule::{add_override_objects, compile_schedule};
 use crate::metrics::{FailureLabels, KindLabels};
 use crate::problem::ObjectId;
 
 /// The status of `s` at `now`, and how long until it changes (the next handoff).
 pub fn desired_status(
     s: &Schedule,
+    overrides: &[Arc<ScheduleOverride>],
     now: jiff::Timestamp,
     previous: &ScheduleStatus,
 ) -> (ScheduleStatus, Option<Duration>) {
@@ -37,7 +38,21 @@ pub fn desired_status(
         ..ScheduleStatus::default()
     };
     let mut wait = None;
-    let check = match compile_schedule(s, &id) {
+    let mine = overrides
+        .iter()
+        .filter(|o| o.namespace() == s.namespace() && o.spec.schedule_ref.name == s.name_any());
+    let ids: Vec<(ObjectId, &ScheduleOverride)> = mine
+        .map(|o| {
+            let oid = ObjectId::new("ScheduleOverride", &id.namespace, &o.name_any());
+            (oid, &**o)
+        })
+        .collect();
+    let compiled = compile_schedule(s, &id).map(|mut c| {
+        // A wrong override is reported on itself (its own controller), not on the Schedule.
+        add_override_objects(&mut c, ids.iter().map(|(i, o)| (i, *o)), &mut Vec::new());
+        c
+    });
+    let check = match compiled {
         Err(problems) => {
             let p = &problems[0];
             Check::failed(
@@ -85,7 +100,8 @@ pub async fn reconcile(s: Arc<Schedule>, ctx: Arc<Context>) -> Result<Action, Er
         })
         .inc();
     let previous = s.status.clone().unwrap_or_default();
-    let (status, wait) = desired_status(&s, jiff::Timestamp::now(), &previous);
+    let overrides = ctx.stores.overrides.state();
+    let (status, wait) = desired_status(&s, &overrides, jiff::Timestamp::now(), &previous);
     if status != previous {
         super::apply_status(&ctx, &*s, &status).await?;
     }

@@ -21,7 +21,9 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+use switchboard_crds::{
+    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+};
 use tracing::{info, warn};
 
 use super::{Config, collect_garbage, scoped, shutdown_signal, wait_until_listed};
@@ -51,6 +53,7 @@ pub(super) async fn start(
     }
     let wc = watcher::Config::default();
     let (policy_store, chain_store, schedule_store) = reflect(client, ns, &wc);
+    let override_store = reflect_overrides(client, ns, &wc);
     // Not one reconcile before every store a reconcile reads has listed: an object missing
     // from a store that has not listed yet is unknown, not deleted, and a PhoneNumber
     // reconciled then would be compiled without its policy (kube-runtime's controllers wait
@@ -59,12 +62,20 @@ pub(super) async fn start(
         r = wait_until_listed(&policy_store, &chain_store, &schedule_store) => r?,
         () = shutdown_signal() => return Ok(None),
     }
+    tokio::select! {
+        r = override_store.wait_until_ready() => {
+            r.map_err(|e| anyhow::anyhow!("the ScheduleOverride watch stopped before it listed: {e}"))?;
+            info!(kind = "ScheduleOverride", "listed");
+        }
+        () = shutdown_signal() => return Ok(None),
+    }
     let controller = Controller::new(numbers, wc.clone());
     let stores = Stores {
         numbers: controller.store(),
         policies: policy_store,
         chains: chain_store,
         schedules: schedule_store,
+        overrides: override_store,
     };
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -83,7 +94,12 @@ pub(super) async fn start(
     let numbers_ctl = phone_numbers(controller, config, client, &stores, &wc, ctx.clone());
     let policies_ctl = policies(client, ns, &stores, &wc, ctx.clone());
     let chains_ctl = chains(client, ns, &stores, &wc, ctx.clone());
-    let schedules_ctl = Controller::new(scoped::<Schedule>(client, ns), wc)
+    let overrides_ctl = schedule_overrides(client, ns, &stores, &wc, ctx.clone());
+    let schedules_ctl = Controller::new(scoped::<Schedule>(client, ns), wc.clone())
+        // Who is on call (the status) changes with the overrides of the schedule.
+        .watches(scoped::<ScheduleOverride>(client, ns), wc, |o| {
+            Some(deps::schedule_of_override(&o))
+        })
         .graceful_shutdown_on(shutdown_signal())
         .run(
             controller::schedule::reconcile,
@@ -92,7 +108,13 @@ pub(super) async fn start(
         )
         .for_each(|_| async {});
     Ok(Some(async move {
-        tokio::join!(numbers_ctl, schedules_ctl, policies_ctl, chains_ctl);
+        tokio::join!(
+            numbers_ctl,
+            schedules_ctl,
+            policies_ctl,
+            chains_ctl,
+            overrides_ctl
+        );
         guard.abort();
     }))
 }
@@ -133,6 +155,54 @@ fn reflect(
             .for_each(|_| async {}),
     );
     (policy_store, chain_store, schedule_store)
+}
+
+/// The store of ScheduleOverrides, which a PhoneNumber's and a Schedule's reconcile read.
+fn reflect_overrides(
+    client: &Client,
+    ns: Option<&str>,
+    wc: &watcher::Config,
+) -> reflector::Store<ScheduleOverride> {
+    let (store, writer) = reflector::store();
+    let api: Api<ScheduleOverride> = scoped(client, ns);
+    tokio::spawn(
+        reflector::reflector(writer, watcher(api, wc.clone()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| async {}),
+    );
+    store
+}
+
+/// The ScheduleOverride controller (status, and deleting ended ones), re-run when the Schedule
+/// an override names changes.
+fn schedule_overrides(
+    client: &Client,
+    ns: Option<&str>,
+    stores: &Stores,
+    wc: &watcher::Config,
+    ctx: Arc<Context>,
+) -> impl Future<Output = ()> + use<> {
+    let s = stores.clone();
+    Controller::new(scoped::<ScheduleOverride>(client, ns), wc.clone())
+        .watches(
+            scoped::<Schedule>(client, ns),
+            wc.clone(),
+            move |sc: Schedule| {
+                deps::overrides_of_schedule(
+                    &sc.namespace().unwrap_or_default(),
+                    &sc.name_any(),
+                    &s.overrides.state(),
+                )
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            controller::schedule_override::reconcile,
+            controller::schedule_override::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {})
 }
 
 /// The PhoneNumber controller, with the watches of everything a number's table is made of.
@@ -178,6 +248,18 @@ fn phone_numbers(
                 &s3.policies.state(),
                 &s3.chains.state(),
             )
+        })
+        .watches(scoped::<ScheduleOverride>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |o: ScheduleOverride| {
+                deps::schedule_users(
+                    &o.namespace().unwrap_or_default(),
+                    &o.spec.schedule_ref.name,
+                    &s.numbers.state(),
+                    &s.policies.state(),
+                    &s.chains.state(),
+                )
+            }
         })
         // The other claimants of a number: a duplicate takes over when its owner goes.
         .watches(scoped::<PhoneNumber>(client, ns), wc.clone(), {

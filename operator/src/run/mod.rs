@@ -19,7 +19,9 @@ use futures::FutureExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{self};
 use kube::{Client, ResourceExt};
-use switchboard_crds::{EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule};
+use switchboard_crds::{
+    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+};
 use tracing::{error, info, warn};
 
 use crate::controller::{self};
@@ -49,6 +51,16 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> anyhow::Res
             "the switchboard.dev CRDs are not installed in this cluster: kubectl apply --server-side -f crds/switchboard.dev.yaml (or install the Helm chart)"
         ),
         Err(e) => Err(e).context("listing PhoneNumbers"),
+    }?;
+    // The newest kind: CRDs applied from an older release lack it, and its watch would never
+    // list (the controllers wait for it).
+    let overrides: Api<ScheduleOverride> = scoped(client, namespace);
+    match overrides.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => anyhow::bail!(
+            "the ScheduleOverride CRD is not installed: the switchboard.dev CRDs are older than this operator. Apply this release's: kubectl apply --server-side -f crds/switchboard.dev.yaml (helm upgrade does not update CRDs)"
+        ),
+        Err(e) => Err(e).context("listing ScheduleOverrides"),
     }
 }
 

@@ -210,25 +210,31 @@ async fn with_a_watched_namespace_the_crd_check_lists_only_that_namespace() {
     // forbidden and the operator would crash-loop.
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let verifier = tokio::spawn(async move {
-        let (req, send) = handle.next_request().await.unwrap();
-        let path = req.uri().path().to_string();
-        send.send_response(
-            Response::builder()
-                .status(200)
-                .body(Body::from(
-                    serde_json::to_vec(&json!({"apiVersion": "switchboard.dev/v1alpha1", "kind": "PhoneNumberList", "metadata": {}, "items": []}))
-                        .unwrap(),
-                ))
-                .unwrap(),
-        );
-        path
+        let mut paths = Vec::new();
+        for kind in ["PhoneNumberList", "ScheduleOverrideList"] {
+            let (req, send) = handle.next_request().await.unwrap();
+            paths.push(req.uri().path().to_string());
+            send.send_response(
+                Response::builder()
+                    .status(200)
+                    .body(Body::from(
+                        serde_json::to_vec(&json!({"apiVersion": "switchboard.dev/v1alpha1", "kind": kind, "metadata": {}, "items": []}))
+                            .unwrap(),
+                    ))
+                    .unwrap(),
+            );
+        }
+        paths
     });
     switchboard_operator::run::check_crds(&Client::new(service, "default"), Some("oncall"))
         .await
         .unwrap();
     assert_eq!(
         verifier.await.unwrap(),
-        "/apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers"
+        [
+            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers",
+            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/scheduleoverrides"
+        ]
     );
 }
 

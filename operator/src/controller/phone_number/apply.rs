@@ -43,12 +43,13 @@ pub(super) async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Err
     if let Some(owner) = deps::other_owner(pn, &ctx.stores.numbers.state()) {
         return duplicate(pn, ctx, owner, next, &status).await;
     }
-    let objects = deps::closure(
+    let mut objects = deps::closure(
         pn,
         &ctx.stores.policies.state(),
         &ctx.stores.chains.state(),
         &ctx.stores.schedules.state(),
     );
+    deps::add_overrides(&mut objects, &ctx.stores.overrides.state());
 
     // validate + build
     let (compiled, problem) = validate(pn, &objects, &creds, &ns);
