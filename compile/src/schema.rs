@@ -268,13 +268,10 @@ fn unknown_fields(
                 match props.get(key) {
                     Some(child_schema) => unknown_fields(id, child, child_schema, &child_path, out),
                     None => {
-                        let suggestion = props
-                            .keys()
-                            .map(|k| (strsim::jaro_winkler(k, key), k))
-                            .filter(|(score, _)| *score > 0.8)
-                            .max_by(|a, b| a.0.total_cmp(&b.0))
-                            .map(|(_, k)| format!(" Did you mean {k:?}?"))
-                            .unwrap_or_default();
+                        let suggestion =
+                            crate::problem::closest(key, props.keys().map(String::as_str))
+                                .map(|k| format!(" Did you mean {k:?}?"))
+                                .unwrap_or_default();
                         let mut known: Vec<&str> = props.keys().map(String::as_str).collect();
                         known.sort();
                         out.push(Problem::field(

@@ -33,6 +33,17 @@ fn copy_examples(to: &Path) {
     }
 }
 
+/// The folder operator on `dir`, with Twilio off.
+fn settings_of(dir: &Path) -> Settings {
+    Settings {
+        paths: vec![dir.to_path_buf()],
+        recursive: false,
+        public_url: "https://switchboard.test".into(),
+        twilio_api_url: None,
+        twilio: false,
+    }
+}
+
 async fn pass(folder: &mut Folder, settings: &Settings, sink: &mut Sink) -> Vec<String> {
     let loaded = load(settings, &SchemaChecker::new()).unwrap();
     let report = folder
@@ -50,13 +61,7 @@ async fn pass(folder: &mut Folder, settings: &Settings, sink: &mut Sink) -> Vec<
 async fn publishes_keeps_the_last_valid_table_and_cleans_up_what_leaves_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     copy_examples(dir.path());
-    let settings = Settings {
-        paths: vec![dir.path().to_path_buf()],
-        recursive: false,
-        public_url: "https://switchboard.test".into(),
-        twilio_api_url: None,
-        twilio: false,
-    };
+    let settings = settings_of(dir.path());
     let mut folder = Folder::default();
     let mut sink = Sink::default();
 
@@ -138,13 +143,7 @@ async fn a_notification_key_missing_from_its_secret_is_reported_by_the_pass() {
         text.replace("key: webhook-hmac", "key: webhook-hmak"),
     )
     .unwrap();
-    let settings = Settings {
-        paths: vec![dir.path().to_path_buf()],
-        recursive: false,
-        public_url: "https://switchboard.test".into(),
-        twilio_api_url: None,
-        twilio: false,
-    };
+    let settings = settings_of(dir.path());
     let loaded = load(&settings, &SchemaChecker::new()).unwrap();
     let report = Folder::default()
         .pass(&settings, loaded, &mut Sink::default(), &Metrics::default())

@@ -86,26 +86,15 @@ pub fn add_override_objects<'a>(
             known: known.clone(),
             id,
         };
-        names.check("spec.person".into(), &o.spec.person, &mut found);
-        let start = parse_instant(&o.spec.start, &tz, id, "spec.start", &mut found);
-        let end = parse_instant(&o.spec.end, &tz, id, "spec.end", &mut found);
-        if let (Some(start), Some(end)) = (start, end) {
-            if end <= start {
-                found.push(Problem::field(
-                    id,
-                    "spec.end",
-                    format!(
-                        "the override ends ({}) before it starts ({}): end must be after start",
-                        o.spec.end, o.spec.start
-                    ),
-                ));
-            } else if found.is_empty() {
-                added.push(routing::Override {
-                    person: o.spec.person.clone(),
-                    start,
-                    end,
-                });
-            }
+        let window = one_override(
+            (&o.spec.person, &o.spec.start, &o.spec.end),
+            "spec.",
+            &tz,
+            &names,
+            &mut found,
+        );
+        if let Some(window) = window.filter(|_| found.is_empty()) {
+            added.push(window);
         }
         problems.extend(found);
     }
@@ -280,34 +269,51 @@ fn overrides(
     names: &Names,
     problems: &mut Vec<Problem>,
 ) -> Vec<routing::Override> {
-    let id = names.id;
     let mut overrides = Vec::new();
     for (i, o) in spec.iter().enumerate() {
-        let at = |field: &str| format!("spec.overrides[{i}].{field}");
-        names.check(at("person"), &o.person, problems);
-        let start = parse_instant(&o.start, tz, id, &at("start"), problems);
-        let end = parse_instant(&o.end, tz, id, &at("end"), problems);
-        let (Some(start), Some(end)) = (start, end) else {
-            continue;
-        };
-        if end <= start {
-            problems.push(Problem::field(
-                id,
-                at("end"),
-                format!(
-                    "the override ends ({}) before it starts ({}): end must be after start",
-                    o.end, o.start
-                ),
-            ));
-        } else {
-            overrides.push(routing::Override {
-                person: o.person.clone(),
-                start,
-                end,
-            });
-        }
+        let prefix = format!("spec.overrides[{i}].");
+        overrides.extend(one_override(
+            (&o.person, &o.start, &o.end),
+            &prefix,
+            tz,
+            names,
+            problems,
+        ));
     }
     overrides
+}
+
+/// One override, `(person, start, end)` at the fields `{prefix}person`, `{prefix}start` and
+/// `{prefix}end` (of a Schedule's `spec.overrides[i]` or a ScheduleOverride's `spec`): its
+/// window when both times read and the end is after the start; each problem reported.
+fn one_override(
+    (person, start, end): (&str, &str, &str),
+    prefix: &str,
+    tz: &TimeZone,
+    names: &Names,
+    problems: &mut Vec<Problem>,
+) -> Option<routing::Override> {
+    let id = names.id;
+    let at = |field: &str| format!("{prefix}{field}");
+    names.check(at("person"), person, problems);
+    let from = parse_instant(start, tz, id, &at("start"), problems);
+    let until = parse_instant(end, tz, id, &at("end"), problems);
+    let (from, until) = (from?, until?);
+    if until <= from {
+        problems.push(Problem::field(
+            id,
+            at("end"),
+            format!(
+                "the override ends ({end}) before it starts ({start}): end must be after start"
+            ),
+        ));
+        return None;
+    }
+    Some(routing::Override {
+        person: person.to_string(),
+        start: from,
+        end: until,
+    })
 }
 
 fn parse_shift_length(s: &str) -> Option<routing::ShiftLength> {
