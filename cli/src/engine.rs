@@ -122,10 +122,12 @@ impl Plan {
     /// responders.
     pub fn script(&self, table: Option<&RoutingTable>) -> Script {
         let mut script = Script::call(&self.from, &self.to);
-        for (display, contact) in people(table).values() {
-            script
-                .names
-                .insert(contact.address().to_string(), display.clone());
+        for (display, contacts) in people(table).values() {
+            for contact in contacts {
+                script
+                    .names
+                    .insert(contact.address().to_string(), display.clone());
+            }
         }
         script.presses = self
             .press
@@ -154,15 +156,16 @@ impl Plan {
 
 /// The address and behaviour of responder `who` (a person's name, a number or a SIP URI) doing
 /// `behaviour` (`accept@5`); the error says what is wrong, for the caller to prefix.
+/// What `who` (a person's name: every contact of theirs; or one number or SIP URI) does.
 pub fn responder(
-    people: &HashMap<String, (String, Contact)>,
+    people: &HashMap<String, (String, Vec<Contact>)>,
     who: &str,
     behaviour: &str,
-) -> Result<(String, Behaviour), String> {
+) -> Result<(Vec<String>, Behaviour), String> {
     let behaviour: Behaviour = behaviour.parse()?;
     let address = match people.get(who) {
-        Some((_, contact)) => contact.address().to_string(),
-        None if who.starts_with('+') || who.starts_with("sip:") => who.to_string(),
+        Some((_, contacts)) => contacts.iter().map(|c| c.address().to_string()).collect(),
+        None if who.starts_with('+') || who.starts_with("sip:") => vec![who.to_string()],
         None => {
             let mut names: Vec<_> = people.keys().map(String::as_str).collect();
             names.sort();
@@ -175,12 +178,15 @@ pub fn responder(
     Ok((address, behaviour))
 }
 
-/// Every person of the table's schedules, by name.
-pub fn people(table: Option<&RoutingTable>) -> HashMap<String, (String, Contact)> {
+/// Every person of the table's schedules, by name, with their contacts in order.
+pub fn people(table: Option<&RoutingTable>) -> HashMap<String, (String, Vec<Contact>)> {
     let mut people = HashMap::new();
     for s in table.into_iter().flat_map(|t| t.schedules.values()) {
         for p in &s.people {
-            people.insert(p.name.clone(), (p.display_name.clone(), p.contact.clone()));
+            let contacts = std::iter::once(p.contact.clone())
+                .chain(p.more_contacts.iter().map(|c| c.contact.clone()))
+                .collect();
+            people.insert(p.name.clone(), (p.display_name.clone(), contacts));
         }
     }
     people

@@ -8,6 +8,7 @@ mod diff;
 mod engine;
 mod oncall;
 mod rota;
+mod shift_override;
 mod simulate;
 mod testing;
 mod validate;
@@ -49,6 +50,10 @@ enum Command {
     /// given its URL and auth token), signed as Twilio signs, in real time, and print the
     /// transcript `simulate` prints.
     Call(call::Args),
+    /// "Take my shift": create a ScheduleOverride (in the cluster of the kubeconfig context,
+    /// or in a folder of manifests with --dir) that puts a person on call in a Schedule until
+    /// a time; the operator deletes it once it has ended. `--remove NAME` takes it back.
+    Override(shift_override::Args),
     /// List recent calls from the call log in Redis, or show one call in full.
     Calls(calls::Args),
     /// Run Switchboard on this machine without Kubernetes: the operator's pipeline on a folder
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         Command::Test(args) => testing::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Call(args) => call::run(args),
+        Command::Override(args) => shift_override::run(args),
         Command::Calls(args) => calls::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Crds => {

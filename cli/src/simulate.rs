@@ -132,9 +132,11 @@ impl Caller {
             let (who, behaviour) = r.split_once('=').with_context(|| {
                 format!("--responder {r:?}: write WHO=BEHAVIOUR, like alice=accept")
             })?;
-            let (address, behaviour) = engine::responder(&people, who, behaviour)
+            let (addresses, behaviour) = engine::responder(&people, who, behaviour)
                 .map_err(|e| anyhow::anyhow!("--responder {r:?}: {e}"))?;
-            script.responders.insert(address, behaviour);
+            for address in addresses {
+                script.responders.insert(address, behaviour);
+            }
         }
         Ok(script)
     }

@@ -51,7 +51,7 @@ pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
     }
     // Objects that failed their schema checks are still counted: they are in the files.
     let rejected = |kind: &str| o.rejected.iter().filter(|id| id.kind == kind).count();
-    let summary = format!(
+    let mut summary = format!(
         "{} file(s): {} PhoneNumber(s), {} IncomingCallPolicy(ies), {} EscalationChain(s), {} Schedule(s)",
         loaded.files.len(),
         o.phone_numbers.len() + rejected("PhoneNumber"),
@@ -59,6 +59,16 @@ pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
         o.chains.len() + rejected("EscalationChain"),
         o.schedules.len() + rejected("Schedule")
     );
+    // The kinds beside the four, named when there are any.
+    for (n, kind) in [
+        (o.schedule_overrides.len(), "ScheduleOverride"),
+        (o.people.len(), "Person"),
+    ] {
+        let n = n + rejected(kind);
+        if n > 0 {
+            summary.push_str(&format!(", {n} {kind}(s)"));
+        }
+    }
     if !problems.is_empty() {
         println!("\n{summary}\n{} problem(s) found", problems.len());
         return Ok(ExitCode::FAILURE);

@@ -9,6 +9,10 @@ mod call;
 mod diff_and_rota;
 #[path = "cli/mistakes.rs"]
 mod mistakes;
+#[path = "cli/overrides.rs"]
+mod overrides;
+#[path = "cli/people.rs"]
+mod people;
 #[path = "cli/routing_tests.rs"]
 mod routing_tests;
 #[path = "cli/simulate_and_calls.rs"]

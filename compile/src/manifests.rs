@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::ObjectMeta;
 use serde_json::Value;
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
 };
 
 use crate::problem::{ObjectId, Origin, Problem};
@@ -39,6 +39,8 @@ pub struct Objects {
     pub schedules: Vec<Sourced<Schedule>>,
     /// ScheduleOverrides.
     pub schedule_overrides: Vec<Sourced<ScheduleOverride>>,
+    /// People (the directory that schedules and chains name people from).
+    pub people: Vec<Sourced<Person>>,
     /// Documents of other kinds (Secrets, ...), with their kind and name, kept for reference.
     pub others: Vec<(ObjectId, Option<Origin>)>,
     /// Switchboard objects among the manifests that failed their schema checks or could not be
@@ -225,10 +227,7 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
         );
         return;
     }
-    let mut problems = checker.check(kind, &id, &value);
-    if kind == "Schedule" {
-        problems = specific_schedule_problems(problems, &id, &value);
-    }
+    let problems = checker.check(kind, &id, &value);
     if !problems.is_empty() {
         loaded
             .problems
@@ -246,51 +245,13 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
         "EscalationChain" => decode_into(&mut objects.chains, value, &origin),
         "Schedule" => decode_into(&mut objects.schedules, value, &origin),
         "ScheduleOverride" => decode_into(&mut objects.schedule_overrides, value, &origin),
+        "Person" => decode_into(&mut objects.people, value, &origin),
         _ => unreachable!("SchemaChecker::check rejects unknown kinds"),
     };
     if let Err(e) = result {
         loaded.problems.push(decode_error(e));
         loaded.objects.rejected.push(id);
     }
-}
-
-/// A Schedule's CEL rules say "every overrides[].person must be one of spec.people" of the
-/// whole list, as the API server does; the compile step can say which entry and which name
-/// (with a did-you-mean). Each rule's problem is replaced by the compile step's problems inside
-/// the field it names, when the Schedule decodes and there are some.
-fn specific_schedule_problems(
-    problems: Vec<Problem>,
-    id: &ObjectId,
-    value: &Value,
-) -> Vec<Problem> {
-    if problems.is_empty() {
-        return problems;
-    }
-    let Ok(schedule) = serde_json::from_value::<Schedule>(value.clone()) else {
-        return problems;
-    };
-    let Err(found) = crate::compile::schedule::compile_schedule(&schedule, id) else {
-        return problems;
-    };
-    let mut out = Vec::new();
-    for p in problems {
-        let inside: Vec<Problem> = found
-            .iter()
-            .filter(|f| {
-                f.field
-                    .strip_prefix(p.field.as_str())
-                    .is_some_and(|rest| rest.starts_with(['[', '.']))
-            })
-            .cloned()
-            .collect();
-        if inside.is_empty() {
-            out.push(p);
-        } else {
-            out.extend(inside);
-        }
-    }
-    out.dedup();
-    out
 }
 
 fn decode_into<K: serde::de::DeserializeOwned>(

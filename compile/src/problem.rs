@@ -186,12 +186,13 @@ fn dependency_rank(kind: Option<&str>) -> u8 {
     match kind {
         None => 0, // a file that cannot be read at all
         Some("Secret") => 1,
-        Some("Schedule") => 2,
-        Some("ScheduleOverride") => 3,
-        Some("EscalationChain") => 4,
-        Some("IncomingCallPolicy") => 5,
-        Some("PhoneNumber") => 6,
-        Some(_) => 7,
+        Some("Person") => 2,
+        Some("Schedule") => 3,
+        Some("ScheduleOverride") => 4,
+        Some("EscalationChain") => 5,
+        Some("IncomingCallPolicy") => 6,
+        Some("PhoneNumber") => 7,
+        Some(_) => 8,
     }
 }
 

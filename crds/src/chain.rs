@@ -126,7 +126,8 @@ pub struct Target {
     pub sip: Option<String>,
 }
 
-/// A person defined in a Schedule's `people`.
+/// A person of a Schedule: one of its `spec.people`, or a Person object in the namespace
+/// (rung with the Schedule's settings).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonRef {
@@ -136,7 +137,7 @@ pub struct PersonRef {
         length(max = 253)
     )]
     pub schedule: String,
-    /// The person's `name` in that Schedule.
+    /// The person's `name` in that Schedule's `spec.people`, or a Person object's name.
     #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
     pub name: String,
 }

@@ -15,6 +15,7 @@
 
 pub mod chain;
 pub mod common;
+pub mod person;
 pub mod phone_number;
 pub mod policy;
 pub mod schedule;
@@ -22,6 +23,7 @@ pub mod schedule_override;
 
 pub use chain::{EscalationChain, EscalationChainSpec, EscalationChainStatus};
 pub use common::{CommonStatus, LocalRef, SecretKeyRef, SecretRef, condition};
+pub use person::{ContactSpec, Person, PersonSpec};
 pub use phone_number::{PhoneNumber, PhoneNumberSpec, PhoneNumberStatus};
 pub use policy::{IncomingCallPolicy, IncomingCallPolicySpec, IncomingCallPolicyStatus};
 pub use schedule::{Schedule, ScheduleSpec, ScheduleStatus};
@@ -49,6 +51,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Schedule::crd(),
         PhoneNumber::crd(),
         ScheduleOverride::crd(),
+        Person::crd(),
     ]
     .into_iter()
     .map(for_the_api_server)

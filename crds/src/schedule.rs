@@ -28,8 +28,6 @@ use crate::common::CommonStatus;
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = Rule::new("self.layers.all(l, l.members.all(m, self.people.exists(p, p.name == m)))").message("every layers[].members[] entry must be the name of one of spec.people").field_path(".layers"))]
-#[x_kube(validation = Rule::new("self.overrides.all(o, self.people.exists(p, p.name == o.person))").message("every overrides[].person must be the name of one of spec.people").field_path(".overrides"))]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleSpec {
     /// IANA time zone the layers' dates, handoff times and restrictions are in, such as
@@ -42,8 +40,12 @@ pub struct ScheduleSpec {
     )]
     pub time_zone: String,
 
-    /// The people of this schedule, defined once and referred to by `name`.
-    #[schemars(length(min = 1, max = 100))]
+    /// People defined in this schedule only, referred to by `name`. A name that is not here
+    /// is looked up among the namespace's Person objects, the place for someone who is in
+    /// several schedules or has more than one contact; an entry here wins over a Person of
+    /// the same name.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub people: Vec<Person>,
 
@@ -64,7 +66,7 @@ pub struct ScheduleSpec {
 
 /// A person who can be rung.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[x_kube(validation = Rule::new("has(self.phone) != has(self.sip)").message("a person sets exactly one of phone or sip"))]
+#[x_kube(validation = Rule::new("(has(self.phone) ? 1 : 0) + (has(self.sip) ? 1 : 0) + (has(self.contacts) ? 1 : 0) == 1").message("a person sets exactly one of phone, sip or contacts"))]
 #[serde(rename_all = "camelCase")]
 pub struct Person {
     /// How layers, overrides and escalation chains refer to the person (`alice`).
@@ -82,6 +84,11 @@ pub struct Person {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^sips?:[^\s@]+@[^\s]+$"), length(max = 500))]
     pub sip: Option<String>,
+    /// Several ways to reach the person, tried in order within their turn, instead of one
+    /// `phone` or `sip`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1, max = 5))]
+    pub contacts: Vec<crate::person::ContactSpec>,
     /// Language of the "press 1 to accept" whisper this person hears, such as `de-DE`.
     /// Defaults to the policy's language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,8 +133,8 @@ pub struct Layer {
     #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), length(max = 5))]
     pub handoff_time: String,
 
-    /// The people (by `name`) who take turns, in order: the first one has the shift starting on
-    /// `startDate`.
+    /// The people who take turns, in order: the first one has the shift starting on
+    /// `startDate`. Each is a `name` of `spec.people` or a Person object in the namespace.
     #[schemars(length(min = 1, max = 50))]
     #[schemars(inner(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63)))]
     pub members: Vec<String>,
@@ -200,7 +207,7 @@ pub enum Day {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Override {
-    /// The person (by `name`) on call during the override.
+    /// The person on call during the override: a `name` of `spec.people` or a Person object.
     #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
     pub person: String,
     /// When it starts: an RFC 3339 time (`2026-12-24T18:00:00Z`, `2026-12-24T18:00:00+01:00`) or a

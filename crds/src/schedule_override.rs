@@ -41,7 +41,8 @@ pub const DELETE_AFTER_END_LABEL: &str = "switchboard.dev/delete-after-end";
 pub struct ScheduleOverrideSpec {
     /// The Schedule, in this namespace, whose on-call person this replaces.
     pub schedule_ref: LocalRef,
-    /// The person (a `name` of the Schedule's `spec.people`) on call during the override.
+    /// The person on call during the override: a `name` of the Schedule's `spec.people`, or a
+    /// Person object in this namespace.
     #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
     pub person: String,
     /// When it starts: an RFC 3339 time (`2026-12-24T18:00:00Z`) or a local time in the

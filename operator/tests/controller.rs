@@ -29,6 +29,8 @@ use switchboard_testkit::RedisServer as Redis;
 mod edges;
 #[path = "controller/overrides.rs"]
 mod overrides;
+#[path = "controller/people.rs"]
+mod people;
 #[path = "controller/reconcile.rs"]
 mod reconcile;
 
@@ -204,6 +206,7 @@ async fn setup_with(
             chains,
             schedules,
             overrides: reflector::store().0,
+            people: reflector::store().0,
         },
         metrics: Arc::new(Metrics::default()),
         live: Default::default(),

@@ -118,6 +118,56 @@ fn max_rung_caps_how_many_people_one_call_rings() {
 }
 
 #[test]
+fn each_contact_of_a_person_counts_towards_max_rung() {
+    let mut t = support_table();
+    let at = ts("2026-11-21T10:00:00Z");
+    let rung: Vec<String> = (0..8).map(|i| format!("+1999555000{i}")).collect();
+    // Who the whole-rotation step rings first, given a desk phone and a SIP phone as well.
+    let first = t
+        .plan_step(t.chain("platform").unwrap(), 1, at, call("CA1", &rung))
+        .unwrap()
+        .responders[0]
+        .person
+        .clone()
+        .unwrap();
+    let platform = t.schedules.get_mut("platform").unwrap();
+    let person = platform
+        .people
+        .iter_mut()
+        .find(|p| p.name == first)
+        .unwrap();
+    person.more_contacts = vec![
+        switchboard_routing::LabelledContact {
+            contact: Contact::Phone("+12125550777".into()),
+            label: Some("desk".into()),
+        },
+        switchboard_routing::LabelledContact {
+            contact: Contact::Sip("sip:desk@pbx.example.com".into()),
+            label: None,
+        },
+    ];
+    // maxRung 10, 8 rung already: the two rings left go to the first person's first two
+    // contacts, and nobody else is rung.
+    let plan = t
+        .plan_step(t.chain("platform").unwrap(), 1, at, call("CA1", &rung))
+        .unwrap();
+    assert_eq!(plan.responders.len(), 1, "{:?}", plan.responders);
+    assert_eq!(plan.responders[0].rings(), 2);
+    assert!(
+        plan.notes[0].ends_with("rung on 2 of 3 contacts: the chain's maxRung of 10 is reached"),
+        "{:?}",
+        plan.notes
+    );
+    assert!(
+        plan.notes[1..]
+            .iter()
+            .all(|n| n.ends_with("not rung: the chain's maxRung of 10 is reached")),
+        "{:?}",
+        plan.notes
+    );
+}
+
+#[test]
 fn a_random_step_is_repeatable_within_a_call_and_varies_between_calls() {
     let t = support_table();
     let chain = t.chain("payments").unwrap();

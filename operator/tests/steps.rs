@@ -30,7 +30,7 @@ fn schedule_status_shows_who_is_on_call_and_when_it_changes() {
         .unwrap();
     // Monday 2026-11-23 10:00 in New York.
     let now: jiff::Timestamp = "2026-11-23T15:00:00Z".parse().unwrap();
-    let (status, wait) = schedule::desired_status(&db.object, &[], now, &Default::default());
+    let (status, wait) = schedule::desired_status(&db.object, &[], &[], now, &Default::default());
     assert_eq!(status.on_call.as_deref(), Some("dana"));
     assert_eq!(
         status.on_call_source.as_deref(),
@@ -55,7 +55,7 @@ fn an_invalid_schedule_reports_the_field() {
     let o = load(&["examples/invalid/unknown-time-zone.yaml"]);
     let s = &o.schedules[0].object;
     let (status, wait) =
-        schedule::desired_status(s, &[], jiff::Timestamp::now(), &Default::default());
+        schedule::desired_status(s, &[], &[], jiff::Timestamp::now(), &Default::default());
     assert!(wait.is_none());
     let refs = &status.common.conditions[1];
     assert_eq!(refs.status, "False");

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::error::ScheduleError;
-use crate::schedule::{Contact, Person};
+use crate::schedule::{Contact, LabelledContact, Person};
 use crate::table::{Chain, RingStrategy, RoutingTable, Target};
 
 /// Someone to ring.
@@ -24,8 +24,13 @@ pub struct Responder {
     pub person: Option<String>,
     /// Name shown and spoken.
     pub display_name: String,
-    /// Number or SIP URI.
+    /// Number or SIP URI, rung first.
     pub contact: Contact,
+    /// What `contact` is (`mobile`), when known.
+    pub contact_label: Option<String>,
+    /// The person's further contacts, in the order to try them within their turn when the
+    /// one before is not accepted (each counts as a ring towards `maxRung`).
+    pub more_contacts: Vec<LabelledContact>,
     /// Whisper language, when the person has one.
     pub language: Option<String>,
     /// Why they are rung (`on call in schedule database via layer/business-hours`).
@@ -39,9 +44,29 @@ impl Responder {
             person: Some(p.name.clone()),
             display_name: p.display_name.clone(),
             contact: p.contact.clone(),
+            contact_label: p.contact_label.clone(),
+            more_contacts: p.more_contacts.clone(),
             language: p.language.clone(),
             reason,
         }
+    }
+
+    /// A plain number or SIP URI named in a chain.
+    fn address(contact: Contact, reason: &str) -> Responder {
+        Responder {
+            person: None,
+            display_name: contact.address().to_string(),
+            contact,
+            contact_label: None,
+            more_contacts: vec![],
+            language: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// How many rings this responder makes at most: one per contact.
+    pub fn rings(&self) -> usize {
+        1 + self.more_contacts.len()
     }
 }
 
@@ -90,7 +115,7 @@ impl RoutingTable {
             self.candidates(target, at, &mut candidates, &mut plan.notes)?;
         }
         let mut seen: Vec<&str> = Vec::new();
-        let budget = (chain.max_rung as usize).saturating_sub(call.rung_in_call);
+        let mut budget = (chain.max_rung as usize).saturating_sub(call.rung_in_call);
         for r in &candidates {
             let addr = r.contact.address();
             if seen.contains(&addr) {
@@ -104,14 +129,26 @@ impl RoutingTable {
                 ));
                 continue;
             }
-            if plan.responders.len() >= budget {
+            if budget == 0 {
                 plan.notes.push(format!(
                     "{} ({addr}) not rung: the chain's maxRung of {} is reached",
                     r.display_name, chain.max_rung
                 ));
                 continue;
             }
-            plan.responders.push(r.clone());
+            let mut r = r.clone();
+            if r.rings() > budget {
+                plan.notes.push(format!(
+                    "{} rung on {} of {} contacts: the chain's maxRung of {} is reached",
+                    r.display_name,
+                    budget,
+                    r.rings(),
+                    chain.max_rung
+                ));
+                r.more_contacts.truncate(budget - 1);
+            }
+            budget -= r.rings();
+            plan.responders.push(r);
         }
         if s.strategy == RingStrategy::Random {
             shuffle(
@@ -169,20 +206,14 @@ impl RoutingTable {
                     )),
                 }
             }
-            Target::Number(n) => out.push(Responder {
-                person: None,
-                display_name: n.clone(),
-                contact: Contact::Phone(n.clone()),
-                language: None,
-                reason: "number named in the chain".into(),
-            }),
-            Target::Sip(u) => out.push(Responder {
-                person: None,
-                display_name: u.clone(),
-                contact: Contact::Sip(u.clone()),
-                language: None,
-                reason: "SIP address named in the chain".into(),
-            }),
+            Target::Number(n) => out.push(Responder::address(
+                Contact::Phone(n.clone()),
+                "number named in the chain",
+            )),
+            Target::Sip(u) => out.push(Responder::address(
+                Contact::Sip(u.clone()),
+                "SIP address named in the chain",
+            )),
         }
         Ok(())
     }

@@ -31,7 +31,9 @@ pub use alert::{Alert, AlertKind, AlertRoute, Forward, Outcome, Plan, SharedRout
 pub use error::{ScheduleError, TableError};
 pub use escalation::{CallProgress, Responder, StepPlan};
 pub use oncall::{Handoff, OnCall, Source};
-pub use schedule::{Contact, Days, Layer, Override, Person, Schedule, ShiftLength, Window};
+pub use schedule::{
+    Contact, Days, LabelledContact, Layer, Override, Person, Schedule, ShiftLength, Window,
+};
 pub use table::RoutingTable;
 
 /// Whether `number` is an E.164 phone number: `+`, a country code not starting with 0, and

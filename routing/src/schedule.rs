@@ -32,11 +32,30 @@ pub struct Person {
     pub name: String,
     /// The name shown and spoken.
     pub display_name: String,
-    /// How the person is rung.
+    /// How the person is rung first.
     pub contact: Contact,
+    /// What the first contact is (`mobile`), when the manifests say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_label: Option<String>,
+    /// Further contacts, tried in order within the person's turn when the one before was not
+    /// accepted. (Beside `contact` rather than a list replacing it, so that a webhook server
+    /// of the previous release still reads the table.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_contacts: Vec<LabelledContact>,
     /// Language of the whisper the person hears, when it differs from the policy's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+}
+
+/// A further contact of a person, and what it is.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelledContact {
+    /// The number or URI.
+    pub contact: Contact,
+    /// What it is (`desk`), when the manifests say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// A phone number or a SIP URI.

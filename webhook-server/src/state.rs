@@ -37,6 +37,16 @@ pub struct Ring {
     pub display_name: String,
     /// Number or SIP URI.
     pub contact: Contact,
+    /// What the contact is (`mobile`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_label: Option<String>,
+    /// Which of the person's contacts this is (0: the first), and how many they have (0 for
+    /// a ring stored by a release that knew one contact per person).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub contact_no: u32,
+    /// How many contacts the person has.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub contacts: u32,
     /// Whisper language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
@@ -199,6 +209,9 @@ impl Ring {
             person: r.person.clone(),
             display_name: r.display_name.clone(),
             contact: r.contact.clone(),
+            contact_label: r.contact_label.clone(),
+            contact_no: 0,
+            contacts: r.rings() as u32,
             language: r.language.clone(),
             reason: r.reason.clone(),
             step,
@@ -207,6 +220,44 @@ impl Ring {
             result: None,
         }
     }
+
+    /// The rings of `r`'s further contacts, in order, each tried when the one before was not
+    /// accepted: the same person and reason, with which contact it is and why.
+    pub fn further(r: &Responder, step: usize, pass: u32, at: Timestamp) -> Vec<Ring> {
+        let first = Ring::of(r, step, pass, at);
+        let mut before = first.contact_name();
+        r.more_contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut ring = first.clone();
+                ring.contact = c.contact.clone();
+                ring.contact_label = c.label.clone();
+                ring.contact_no = i as u32 + 1;
+                ring.reason = format!(
+                    "{}; contact {} of {}, {}, as {before} was not accepted",
+                    first.reason,
+                    i + 2,
+                    first.contacts,
+                    ring.contact_name()
+                );
+                before = ring.contact_name();
+                ring
+            })
+            .collect()
+    }
+
+    /// `mobile (+12125550201)`, or the address alone when the contact has no label.
+    fn contact_name(&self) -> String {
+        match &self.contact_label {
+            Some(l) => format!("{l} ({})", self.contact.address()),
+            None => self.contact.address().to_string(),
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One call.
@@ -243,6 +294,10 @@ pub struct CallState {
     /// Numbers of the current step still to ring (one-at-a-time strategies, and the rest of an
     /// all-at-once step after a pickup that did not accept).
     pub pending: Vec<Ring>,
+    /// The further contacts of the people of the current all-at-once step: when a round of
+    /// the step ends with nobody accepting, the next contact of each rings together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later_rounds: Vec<Ring>,
     /// The rings of the current `<Dial>`.
     pub ringing: Vec<Ring>,
     /// When the current all-at-once step's time runs out.

@@ -172,10 +172,12 @@ pub(super) fn prepare(
     let people = engine::people(Some(table));
     let addresses = addresses(table);
     for (who, behaviour) in &case.responders {
-        let (address, b) = engine::responder(&people, who, behaviour)
+        let (to, b) = engine::responder(&people, who, behaviour)
             .map_err(|e| anyhow::anyhow!("responders.{who}: {e}"))?;
         unknown_number(who, &addresses).map_err(|e| anyhow::anyhow!("responders.{who}: {e}"))?;
-        script.responders.insert(address, b);
+        for address in to {
+            script.responders.insert(address, b);
+        }
     }
     check_names(&case.expect, &people, &addresses)?;
     if let Some(o) = &case.expect.outcome
@@ -208,7 +210,7 @@ fn addresses(table: &RoutingTable) -> Vec<String> {
     use switchboard_routing::table::Target;
     let mut out: Vec<String> = engine::people(Some(table))
         .values()
-        .map(|(_, c)| c.address().to_string())
+        .flat_map(|(_, cs)| cs.iter().map(|c| c.address().to_string()))
         .collect();
     for chain in table.chains.values() {
         for step in &chain.steps {
@@ -238,7 +240,7 @@ fn unknown_number(who: &str, addresses: &[String]) -> Result<(), String> {
 /// A person named in `expect` must be in the hotline's schedules (or be a number it rings).
 fn check_names(
     expect: &Expect,
-    people: &HashMap<String, (String, switchboard_routing::Contact)>,
+    people: &HashMap<String, (String, Vec<switchboard_routing::Contact>)>,
     addresses: &[String],
 ) -> anyhow::Result<()> {
     let known = |who: &str| {

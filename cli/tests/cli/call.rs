@@ -3,10 +3,10 @@
 use super::*;
 
 /// `switchboard dev` on `examples/` without Twilio, on a throwaway Redis; killed on drop.
-struct Dev {
+pub(super) struct Dev {
     child: std::process::Child,
-    url: String,
-    redis: switchboard_testkit::RedisServer,
+    pub(super) url: String,
+    pub(super) redis: switchboard_testkit::RedisServer,
 }
 
 impl Drop for Dev {
@@ -16,12 +16,17 @@ impl Drop for Dev {
     }
 }
 
-/// Starts `dev` and waits until the support hotline's table is published.
+/// Starts `dev` on `examples/` and waits until the support hotline's table is published.
 fn dev() -> Dev {
+    dev_on("examples/")
+}
+
+/// Starts `dev` on the folder `dir` (relative to the workspace, or absolute).
+pub(super) fn dev_on(dir: &str) -> Dev {
     let redis = switchboard_testkit::RedisServer::start();
     let port = switchboard_testkit::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["dev", "examples/", "--no-twilio", "--listen"])
+        .args(["dev", dir, "--no-twilio", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .args(["--redis-url", &redis.url])
         .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))

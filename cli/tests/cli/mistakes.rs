@@ -46,7 +46,7 @@ const MISTAKES: [Mistake; 10] = [
         to: "    - person: dba-manger",
         object: "Schedule oncall/database",
         field: "spec.overrides[0].person",
-        fix: "\"dba-manger\" is not one of spec.people: add the person to spec.people or fix the name (did you mean \"dba-manager\"?)",
+        fix: "\"dba-manger\" is neither one of spec.people nor a Person in namespace oncall: add a Person named \"dba-manger\" (or an entry to spec.people) or fix the name (did you mean \"dba-manager\"?)",
     },
     Mistake {
         file: "schedules.yaml",

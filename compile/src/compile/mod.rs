@@ -12,6 +12,7 @@
 
 pub mod chain;
 pub mod hidden;
+pub mod people;
 pub mod policy;
 pub mod schedule;
 
@@ -185,8 +186,33 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
 fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routing::Schedule> {
     let mut schedules: ByNamespace<routing::Schedule> = BTreeMap::new();
     let overrides = unique(&objects.schedule_overrides, &mut out.problems);
+    let mut directories: BTreeMap<String, schedule::Directory<'_>> = BTreeMap::new();
+    for (id, p) in unique(&objects.people, &mut out.problems) {
+        directories.entry(id.namespace).or_default().insert(
+            p.object.metadata.name.as_deref().unwrap_or_default(),
+            &p.object,
+        );
+    }
+    // The people chains ring by name, by (namespace, schedule).
+    let mut chain_people: BTreeMap<(String, &str), Vec<&str>> = BTreeMap::new();
+    for c in &objects.chains {
+        let ns = c.object.namespace().unwrap_or_else(|| "default".into());
+        let refs = c.object.spec.steps.iter().flat_map(|s| &s.targets);
+        for p in refs.filter_map(|t| t.person.as_ref()) {
+            chain_people
+                .entry((ns.clone(), p.schedule.as_str()))
+                .or_default()
+                .push(p.name.as_str());
+        }
+    }
+    let empty = schedule::Directory::new();
     for (id, s) in unique(&objects.schedules, &mut out.problems) {
-        let mut compiled = schedule::compile_schedule(&s.object, &id)
+        let directory = directories.get(&id.namespace).unwrap_or(&empty);
+        let also = chain_people
+            .get(&(id.namespace.clone(), id.name.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut compiled = schedule::compile_schedule(&s.object, &id, directory, also)
             .map_err(|ps| {
                 out.problems
                     .extend(ps.into_iter().map(|p| p.at(s.origin.as_ref())))
@@ -203,6 +229,7 @@ fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routi
             schedule::add_override_objects(
                 c,
                 mine.iter().map(|(oid, o)| (oid, &o.object)),
+                directory,
                 &mut found,
             );
             for p in found {

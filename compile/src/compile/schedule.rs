@@ -3,15 +3,22 @@
 use std::collections::BTreeSet;
 
 use jiff::{Timestamp, civil, tz::TimeZone};
-use switchboard_crds::schedule::{Day, Layer, Override, Person, Rotation};
+use switchboard_crds::schedule::{Day, Layer, Override, Rotation};
 use switchboard_routing as routing;
 
+use super::people::{add_from_directory, people};
 use crate::problem::{ObjectId, Problem};
 
-/// Compiles one Schedule, or says everything that is wrong with it.
+pub use super::people::Directory;
+
+/// Compiles one Schedule, or says everything that is wrong with it. `directory` holds the
+/// namespace's Person objects; `also` names people that chains ring through this schedule,
+/// so that the directory people among them are in the compiled schedule too.
 pub fn compile_schedule(
     s: &switchboard_crds::Schedule,
     id: &ObjectId,
+    directory: &Directory<'_>,
+    also: &[&str],
 ) -> Result<routing::Schedule, Vec<Problem>> {
     let spec = &s.spec;
     let mut problems = Vec::new();
@@ -32,9 +39,10 @@ pub fn compile_schedule(
     );
     let names = Names {
         known: spec.people.iter().map(|p| p.name.as_str()).collect(),
+        directory,
         id,
     };
-    let people = people(&spec.people, id, &mut problems);
+    let mut people = people(&spec.people, id, &mut problems);
     let layers = spec
         .layers
         .iter()
@@ -59,6 +67,13 @@ pub fn compile_schedule(
     if !problems.is_empty() {
         return Err(problems);
     }
+    let named = spec
+        .layers
+        .iter()
+        .flat_map(|l| l.members.iter().map(String::as_str))
+        .chain(spec.overrides.iter().map(|o| o.person.as_str()))
+        .chain(also.iter().copied());
+    add_from_directory(&mut people, named, directory);
     Ok(routing::Schedule {
         name: id.name.clone(),
         time_zone: spec.time_zone.clone(),
@@ -73,17 +88,19 @@ pub fn compile_schedule(
 pub fn add_override_objects<'a>(
     schedule: &mut routing::Schedule,
     overrides: impl IntoIterator<Item = (&'a ObjectId, &'a switchboard_crds::ScheduleOverride)>,
+    directory: &Directory<'_>,
     problems: &mut Vec<Problem>,
 ) {
     let Ok(tz) = schedule.tz() else {
         return;
     };
-    let known: BTreeSet<&str> = schedule.people.iter().map(|p| p.name.as_str()).collect();
+    let inline: Vec<String> = schedule.people.iter().map(|p| p.name.clone()).collect();
     let mut added = Vec::new();
     for (id, o) in overrides {
         let mut found = Vec::new();
         let names = Names {
-            known: known.clone(),
+            known: inline.iter().map(String::as_str).collect(),
+            directory,
             id,
         };
         let window = one_override(
@@ -101,24 +118,34 @@ pub fn add_override_objects<'a>(
     // Objects come in no particular order (a watch cache's): sorted, the table and its
     // revision do not depend on it.
     added.sort_by(|a, b| (a.start, a.end, &a.person).cmp(&(b.start, b.end, &b.person)));
+    let named: Vec<String> = added.iter().map(|o| o.person.clone()).collect();
+    add_from_directory(
+        &mut schedule.people,
+        named.iter().map(String::as_str),
+        directory,
+    );
     schedule.overrides.extend(added);
 }
 
-/// The names of `spec.people`, to check every reference to a person against.
+/// The names of `spec.people` and of the namespace's Person objects, to check every
+/// reference to a person against.
 struct Names<'a> {
     known: BTreeSet<&'a str>,
+    directory: &'a Directory<'a>,
     id: &'a ObjectId,
 }
 
 impl Names<'_> {
     fn check(&self, field: String, name: &str, problems: &mut Vec<Problem>) {
-        if !self.known.contains(name) {
-            let hint = crate::problem::did_you_mean(name, self.known.iter().copied());
+        if !self.known.contains(name) && !self.directory.contains_key(name) {
+            let all = self.known.iter().chain(self.directory.keys()).copied();
+            let hint = crate::problem::did_you_mean(name, all);
             problems.push(Problem::field(
                 self.id,
                 field,
                 format!(
-                    "{name:?} is not one of spec.people: add the person to spec.people or fix the name{hint}"
+                    "{name:?} is neither one of spec.people nor a Person in namespace {}: add a Person named {name:?} (or an entry to spec.people) or fix the name{hint}",
+                    self.id.namespace
                 ),
             ));
         }
@@ -150,31 +177,6 @@ fn time_zone(
             None
         }
     }
-}
-
-fn people(spec: &[Person], id: &ObjectId, problems: &mut Vec<Problem>) -> Vec<routing::Person> {
-    let mut people = Vec::new();
-    for (i, p) in spec.iter().enumerate() {
-        let contact = match (&p.phone, &p.sip) {
-            (Some(phone), None) => routing::Contact::Phone(phone.clone()),
-            (None, Some(sip)) => routing::Contact::Sip(sip.clone()),
-            _ => {
-                problems.push(Problem::field(
-                    id,
-                    format!("spec.people[{i}]"),
-                    "a person sets exactly one of phone or sip",
-                ));
-                continue;
-            }
-        };
-        people.push(routing::Person {
-            name: p.name.clone(),
-            display_name: p.display_name.clone().unwrap_or_else(|| p.name.clone()),
-            contact,
-            language: p.language.clone(),
-        });
-    }
-    people
 }
 
 /// `spec.layers[i]`, or None when any part of it is wrong (each wrong part is a problem).

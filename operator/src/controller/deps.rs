@@ -16,7 +16,7 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
 };
 
 use crate::manifests::{Objects, Sourced};
@@ -84,6 +84,68 @@ pub fn add_overrides(objects: &mut Objects, overrides: &[Arc<ScheduleOverride>])
         })
         .map(sourced)
         .collect();
+}
+
+/// Adds to `objects` the Person objects of the namespaces of its Schedules (the directory a
+/// Schedule's members, overrides and chains' person targets are looked up in).
+pub fn add_people(objects: &mut Objects, people: &[Arc<Person>]) {
+    let namespaces: BTreeSet<String> = objects
+        .schedules
+        .iter()
+        .map(|s| s.object.namespace().unwrap_or_default())
+        .collect();
+    objects.people = people
+        .iter()
+        .filter(|p| namespaces.contains(&p.namespace().unwrap_or_default()))
+        .map(sourced)
+        .collect();
+}
+
+/// The Schedules of namespace `ns` that name person `name`: in a layer, an override, a
+/// ScheduleOverride or a chain's person target. Inline entries of `spec.people` do not count:
+/// they are people of their own, whom a Person of the same name does not change.
+pub fn schedules_naming(
+    ns: &str,
+    name: &str,
+    schedules: &[Arc<Schedule>],
+    overrides: &[Arc<ScheduleOverride>],
+    chains: &[Arc<EscalationChain>],
+) -> Vec<ObjectRef<Schedule>> {
+    let mut named: BTreeSet<String> = same_ns(ns, overrides)
+        .filter(|o| o.spec.person == name)
+        .map(|o| o.spec.schedule_ref.name.clone())
+        .collect();
+    for c in same_ns(ns, chains) {
+        let targets = c.spec.steps.iter().flat_map(|s| &s.targets);
+        named.extend(
+            targets
+                .filter_map(|t| t.person.as_ref())
+                .filter(|p| p.name == name)
+                .map(|p| p.schedule.clone()),
+        );
+    }
+    same_ns(ns, schedules)
+        .filter(|s| !s.spec.people.iter().any(|p| p.name == name))
+        .filter(|s| {
+            named.contains(&s.name_any())
+                || s.spec
+                    .layers
+                    .iter()
+                    .any(|l| l.members.iter().any(|m| m == name))
+                || s.spec.overrides.iter().any(|o| o.person == name)
+        })
+        .map(|s| ObjectRef::from_obj(&**s))
+        .collect()
+}
+
+/// The Person objects of namespace `ns`, by name, as the compile step looks people up.
+pub fn directory<'a>(
+    ns: &'a str,
+    people: &'a [Arc<Person>],
+) -> switchboard_compile::compile::schedule::Directory<'a> {
+    same_ns(ns, people)
+        .map(|p| (p.metadata.name.as_deref().unwrap_or_default(), &**p))
+        .collect()
 }
 
 /// The Schedule an override names.

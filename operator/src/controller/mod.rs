@@ -22,7 +22,7 @@ use std::sync::Arc;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
 };
 
 use crate::metrics::Metrics;
@@ -75,6 +75,8 @@ pub struct Stores {
     pub schedules: Store<Schedule>,
     /// ScheduleOverrides.
     pub overrides: Store<ScheduleOverride>,
+    /// People (the directory).
+    pub people: Store<Person>,
 }
 
 /// The pod this process runs in: `POD_NAME` from the downward API, or the `HOSTNAME`

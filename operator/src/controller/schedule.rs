@@ -13,7 +13,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use switchboard_crds::condition::REFERENCES_RESOLVED;
 use switchboard_crds::schedule::HandoffStatus;
-use switchboard_crds::{Schedule, ScheduleOverride, ScheduleStatus};
+use switchboard_crds::{Person, Schedule, ScheduleOverride, ScheduleStatus};
 
 use super::status::{Check, conditions};
 use super::{Context, Error};
@@ -25,6 +25,7 @@ use crate::problem::ObjectId;
 pub fn desired_status(
     s: &Schedule,
     overrides: &[Arc<ScheduleOverride>],
+    people: &[Arc<Person>],
     now: jiff::Timestamp,
     previous: &ScheduleStatus,
 ) -> (ScheduleStatus, Option<Duration>) {
@@ -47,9 +48,11 @@ pub fn desired_status(
             (oid, &**o)
         })
         .collect();
-    let compiled = compile_schedule(s, &id).map(|mut c| {
+    let directory = super::deps::directory(&id.namespace, people);
+    let compiled = compile_schedule(s, &id, &directory, &[]).map(|mut c| {
         // A wrong override is reported on itself (its own controller), not on the Schedule.
-        add_override_objects(&mut c, ids.iter().map(|(i, o)| (i, *o)), &mut Vec::new());
+        let mine = ids.iter().map(|(i, o)| (i, *o));
+        add_override_objects(&mut c, mine, &directory, &mut Vec::new());
         c
     });
     let check = match compiled {
@@ -101,7 +104,13 @@ pub async fn reconcile(s: Arc<Schedule>, ctx: Arc<Context>) -> Result<Action, Er
         .inc();
     let previous = s.status.clone().unwrap_or_default();
     let overrides = ctx.stores.overrides.state();
-    let (status, wait) = desired_status(&s, &overrides, jiff::Timestamp::now(), &previous);
+    let (status, wait) = desired_status(
+        &s,
+        &overrides,
+        &ctx.stores.people.state(),
+        jiff::Timestamp::now(),
+        &previous,
+    );
     if status != previous {
         super::apply_status(&ctx, &*s, &status).await?;
     }

@@ -16,7 +16,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::{Resource, ResourceExt};
 use switchboard_crds::condition::REFERENCES_RESOLVED;
 use switchboard_crds::schedule_override::DELETE_AFTER_END_LABEL;
-use switchboard_crds::{Schedule, ScheduleOverride, ScheduleOverrideStatus};
+use switchboard_crds::{Person, Schedule, ScheduleOverride, ScheduleOverrideStatus};
 use tracing::warn;
 
 use super::status::{Check, conditions};
@@ -48,11 +48,13 @@ fn id_of<K: Resource<DynamicType = ()>>(o: &K) -> ObjectId {
 pub fn desired(
     o: &ScheduleOverride,
     schedules: &[Arc<Schedule>],
+    people: &[Arc<Person>],
     now: jiff::Timestamp,
     previous: &ScheduleOverrideStatus,
 ) -> Desired {
     let id = id_of(o);
     let ns = o.namespace().unwrap_or_default();
+    let directory = super::deps::directory(&ns, people);
     let name = &o.spec.schedule_ref.name;
     let in_ns: Vec<&Arc<Schedule>> = schedules
         .iter()
@@ -79,7 +81,7 @@ pub fn desired(
                 .iter()
                 .map(|s| s.metadata.name.as_deref().unwrap_or_default()),
         )),
-        Some(s) => match compile_schedule(s, &id_of(&***s)) {
+        Some(s) => match compile_schedule(s, &id_of(&***s), &directory, &[]) {
             Err(_) => invalid(Problem::invalid_reference(
                 &id,
                 "spec.scheduleRef.name",
@@ -89,7 +91,7 @@ pub fn desired(
             Ok(mut compiled) => {
                 compiled.overrides.clear();
                 let mut problems = Vec::new();
-                add_override_objects(&mut compiled, [(&id, o)], &mut problems);
+                add_override_objects(&mut compiled, [(&id, o)], &directory, &mut problems);
                 match (problems.into_iter().next(), compiled.overrides.first()) {
                     (Some(p), _) => invalid(p),
                     (None, None) => invalid(Problem::field(&id, "spec", "cannot be read")),
@@ -146,6 +148,7 @@ pub async fn reconcile(o: Arc<ScheduleOverride>, ctx: Arc<Context>) -> Result<Ac
     let d = desired(
         &o,
         &ctx.stores.schedules.state(),
+        &ctx.stores.people.state(),
         jiff::Timestamp::now(),
         &previous,
     );

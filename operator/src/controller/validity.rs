@@ -70,11 +70,12 @@ pub async fn reconcile_policy(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     count(&ctx, "IncomingCallPolicy");
-    let objects = deps::policy_closure(
+    let mut objects = deps::policy_closure(
         &p,
         &ctx.stores.chains.state(),
         &ctx.stores.schedules.state(),
     );
+    deps::add_people(&mut objects, &ctx.stores.people.state());
     let previous = p.status.clone().unwrap_or_default();
     let c = check(&objects);
     let status = IncomingCallPolicyStatus {
@@ -95,7 +96,8 @@ pub async fn reconcile_policy(
 /// Reconciles a chain's status.
 pub async fn reconcile_chain(c: Arc<EscalationChain>, ctx: Arc<Context>) -> Result<Action, Error> {
     count(&ctx, "EscalationChain");
-    let objects = deps::chain_closure(&c, &ctx.stores.schedules.state());
+    let mut objects = deps::chain_closure(&c, &ctx.stores.schedules.state());
+    deps::add_people(&mut objects, &ctx.stores.people.state());
     let previous = c.status.clone().unwrap_or_default();
     let chk = check(&objects);
     let status = EscalationChainStatus {

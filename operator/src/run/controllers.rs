@@ -4,9 +4,10 @@
 //!
 //! ```text
 //!   stores (policies, chains, schedules) listed ─► GC ─► context ─► live-table guard
-//!   PhoneNumber ◄── policy, chain, schedule, peer number, Secret (metadata) changes
-//!   IncomingCallPolicy ◄── chain, schedule, PhoneNumber     EscalationChain ◄── schedule
-//!   Schedule
+//!   PhoneNumber ◄── policy, chain, schedule, override, person, peer number, Secret (metadata)
+//!   IncomingCallPolicy ◄── chain, schedule, person, PhoneNumber
+//!   EscalationChain ◄── schedule, person      Schedule ◄── override, person
+//!   ScheduleOverride ◄── schedule
 //! ```
 
 use std::future::Future;
@@ -22,7 +23,7 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
 };
 use tracing::{info, warn};
 
@@ -53,7 +54,8 @@ pub(super) async fn start(
     }
     let wc = watcher::Config::default();
     let (policy_store, chain_store, schedule_store) = reflect(client, ns, &wc);
-    let override_store = reflect_overrides(client, ns, &wc);
+    let override_store = reflect_one::<ScheduleOverride>(client, ns, &wc);
+    let people_store = reflect_one::<Person>(client, ns, &wc);
     // Not one reconcile before every store a reconcile reads has listed: an object missing
     // from a store that has not listed yet is unknown, not deleted, and a PhoneNumber
     // reconciled then would be compiled without its policy (kube-runtime's controllers wait
@@ -69,6 +71,13 @@ pub(super) async fn start(
         }
         () = shutdown_signal() => return Ok(None),
     }
+    tokio::select! {
+        r = people_store.wait_until_ready() => {
+            r.map_err(|e| anyhow::anyhow!("the Person watch stopped before it listed: {e}"))?;
+            info!(kind = "Person", "listed");
+        }
+        () = shutdown_signal() => return Ok(None),
+    }
     let controller = Controller::new(numbers, wc.clone());
     let stores = Stores {
         numbers: controller.store(),
@@ -76,6 +85,7 @@ pub(super) async fn start(
         chains: chain_store,
         schedules: schedule_store,
         overrides: override_store,
+        people: people_store,
     };
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -95,10 +105,15 @@ pub(super) async fn start(
     let policies_ctl = policies(client, ns, &stores, &wc, ctx.clone());
     let chains_ctl = chains(client, ns, &stores, &wc, ctx.clone());
     let overrides_ctl = schedule_overrides(client, ns, &stores, &wc, ctx.clone());
+    let s = stores.clone();
     let schedules_ctl = Controller::new(scoped::<Schedule>(client, ns), wc.clone())
         // Who is on call (the status) changes with the overrides of the schedule.
-        .watches(scoped::<ScheduleOverride>(client, ns), wc, |o| {
+        .watches(scoped::<ScheduleOverride>(client, ns), wc.clone(), |o| {
             Some(deps::schedule_of_override(&o))
+        })
+        // A Schedule naming a Person that is created or deleted becomes valid or not.
+        .watches(scoped::<Person>(client, ns), wc, move |p| {
+            schedules_naming(&p, &s)
         })
         .graceful_shutdown_on(shutdown_signal())
         .run(
@@ -157,14 +172,39 @@ fn reflect(
     (policy_store, chain_store, schedule_store)
 }
 
-/// The store of ScheduleOverrides, which a PhoneNumber's and a Schedule's reconcile read.
-fn reflect_overrides(
-    client: &Client,
-    ns: Option<&str>,
-    wc: &watcher::Config,
-) -> reflector::Store<ScheduleOverride> {
+/// The Schedules that name person `p` (by the stores' state).
+fn schedules_naming(p: &Person, s: &Stores) -> Vec<ObjectRef<Schedule>> {
+    deps::schedules_naming(
+        &p.namespace().unwrap_or_default(),
+        &p.name_any(),
+        &s.schedules.state(),
+        &s.overrides.state(),
+        &s.chains.state(),
+    )
+}
+
+/// The chains that use a Schedule naming person `p`.
+fn chains_of_person(p: &Person, s: &Stores) -> Vec<ObjectRef<EscalationChain>> {
+    let ns = p.namespace().unwrap_or_default();
+    schedules_naming(p, s)
+        .into_iter()
+        .flat_map(|sc| deps::chains_of_schedule(&ns, &sc.name, &s.chains.state()))
+        .collect()
+}
+
+/// The store of one more kind the reconciles read (ScheduleOverrides, People).
+fn reflect_one<K>(client: &Client, ns: Option<&str>, wc: &watcher::Config) -> reflector::Store<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     let (store, writer) = reflector::store();
-    let api: Api<ScheduleOverride> = scoped(client, ns);
+    let api: Api<K> = scoped(client, ns);
     tokio::spawn(
         reflector::reflector(writer, watcher(api, wc.clone()))
             .default_backoff()
@@ -261,6 +301,23 @@ fn phone_numbers(
                 )
             }
         })
+        .watches(scoped::<Person>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |p: Person| {
+                let ns = p.namespace().unwrap_or_default();
+                let mut users = Vec::new();
+                for sched in schedules_naming(&p, &s) {
+                    users.extend(deps::schedule_users(
+                        &ns,
+                        &sched.name,
+                        &s.numbers.state(),
+                        &s.policies.state(),
+                        &s.chains.state(),
+                    ));
+                }
+                users
+            }
+        })
         // The other claimants of a number: a duplicate takes over when its owner goes.
         .watches(scoped::<PhoneNumber>(client, ns), wc.clone(), {
             let s = stores.clone();
@@ -332,6 +389,16 @@ fn policies(
                     .collect::<Vec<_>>()
             },
         )
+        .watches(scoped::<Person>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |p: Person| {
+                let ns = p.namespace().unwrap_or_default();
+                chains_of_person(&p, &s)
+                    .into_iter()
+                    .flat_map(|c| deps::policies_of_chain(&ns, &c.name, &s.policies.state()))
+                    .collect::<Vec<_>>()
+            }
+        })
         .watches(
             scoped::<PhoneNumber>(client, ns),
             wc.clone(),
@@ -372,6 +439,10 @@ fn chains(
                 )
             },
         )
+        .watches(scoped::<Person>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |p: Person| chains_of_person(&p, &s)
+        })
         .graceful_shutdown_on(shutdown_signal())
         .run(
             controller::validity::reconcile_chain,

@@ -20,7 +20,7 @@ use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{self};
 use kube::{Client, ResourceExt};
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, PhoneNumber, Schedule, ScheduleOverride,
+    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
 };
 use tracing::{error, info, warn};
 
@@ -52,15 +52,25 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> anyhow::Res
         ),
         Err(e) => Err(e).context("listing PhoneNumbers"),
     }?;
-    // The newest kind: CRDs applied from an older release lack it, and its watch would never
-    // list (the controllers wait for it).
-    let overrides: Api<ScheduleOverride> = scoped(client, namespace);
-    match overrides.list(&ListParams::default().limit(1)).await {
+    // The newest kinds: CRDs applied from an older release lack them, and their watches
+    // would never list (the controllers wait for them).
+    newer_kind_listed(scoped::<ScheduleOverride>(client, namespace)).await?;
+    newer_kind_listed(scoped::<Person>(client, namespace)).await
+}
+
+/// Lists one object of a kind added after the first release, naming the fix when its CRD is
+/// missing.
+async fn newer_kind_listed<K>(api: Api<K>) -> anyhow::Result<()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let kind = K::kind(&());
+    match api.list(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => anyhow::bail!(
-            "the ScheduleOverride CRD is not installed: the switchboard.dev CRDs are older than this operator. Apply this release's: kubectl apply --server-side -f crds/switchboard.dev.yaml (helm upgrade does not update CRDs)"
+            "the {kind} CRD is not installed: the switchboard.dev CRDs are older than this operator. Apply this release's: kubectl apply --server-side -f crds/switchboard.dev.yaml (helm upgrade does not update CRDs)"
         ),
-        Err(e) => Err(e).context("listing ScheduleOverrides"),
+        Err(e) => Err(e).context(format!("listing {kind} objects")),
     }
 }
 

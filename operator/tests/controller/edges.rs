@@ -211,7 +211,7 @@ async fn with_a_watched_namespace_the_crd_check_lists_only_that_namespace() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let verifier = tokio::spawn(async move {
         let mut paths = Vec::new();
-        for kind in ["PhoneNumberList", "ScheduleOverrideList"] {
+        for kind in ["PhoneNumberList", "ScheduleOverrideList", "PersonList"] {
             let (req, send) = handle.next_request().await.unwrap();
             paths.push(req.uri().path().to_string());
             send.send_response(
@@ -233,8 +233,45 @@ async fn with_a_watched_namespace_the_crd_check_lists_only_that_namespace() {
         verifier.await.unwrap(),
         [
             "/apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers",
-            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/scheduleoverrides"
+            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/scheduleoverrides",
+            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/people"
         ]
+    );
+}
+
+#[tokio::test]
+async fn crds_older_than_the_operator_are_named_with_the_fix() {
+    // CRDs applied from the release before the Person kind: its list is a 404.
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(async move {
+        while let Some((req, send)) = handle.next_request().await {
+            let (status, body) = if req.uri().path().ends_with("/people") {
+                (
+                    404,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "the server could not find the requested resource"}),
+                )
+            } else {
+                (
+                    200,
+                    json!({"apiVersion": "switchboard.dev/v1alpha1", "kind": "List", "metadata": {}, "items": []}),
+                )
+            };
+            send.send_response(
+                Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                    .unwrap(),
+            );
+        }
+    });
+    let e = switchboard_operator::run::check_crds(&Client::new(service, "default"), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the Person CRD is not installed")
+            && e.contains("kubectl apply --server-side -f crds/switchboard.dev.yaml"),
+        "{e}"
     );
 }
 

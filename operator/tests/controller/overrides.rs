@@ -140,7 +140,13 @@ fn an_override_is_pending_then_active_then_ended_and_invalid_with_the_reason() {
         .collect();
     let o = take_shift("x", "eli", "2030-01-01T18:00:00Z", "2030-01-02T09:00:00Z");
     let state = |o: &ScheduleOverride, at: &str| {
-        let d = schedule_override::desired(o, &schedules, at.parse().unwrap(), &Default::default());
+        let d = schedule_override::desired(
+            o,
+            &schedules,
+            &[],
+            at.parse().unwrap(),
+            &Default::default(),
+        );
         let ready = d
             .status
             .common

@@ -9,6 +9,8 @@ pub fn person(name: &str) -> Person {
         name: name.to_string(),
         display_name: name.to_string(),
         contact: Contact::Phone(format!("+1555000{:04}", name.len())),
+        contact_label: None,
+        more_contacts: vec![],
         language: None,
     }
 }

@@ -110,6 +110,7 @@ pub fn incoming(
         pass: 0,
         next_step: 0,
         pending: vec![],
+        later_rounds: vec![],
         ringing: vec![],
         step_deadline: None,
         seq: 0,

@@ -44,6 +44,10 @@ pub(super) fn next_dial(
                 None => continue,
             }
         }
+        if state.pending.is_empty() && !state.later_rounds.is_empty() {
+            let (rings, timeout) = next_round(chain, &mut state, now);
+            return dial(t, state, rings, timeout, now, urls);
+        }
         if state.next_step >= chain.steps.len() {
             if state.pass >= chain.repeat {
                 return finish_unanswered(t, state, now, urls);
@@ -88,6 +92,41 @@ fn pending_rings(chain: &Chain, state: &mut CallState, now: Timestamp) -> Option
     }
 }
 
+/// The next round of an all-at-once step whose round ended with nobody accepting: the next
+/// contact of each person who has one, rung together for the step's ring timeout.
+fn next_round(chain: &Chain, state: &mut CallState, now: Timestamp) -> (Vec<Ring>, u32) {
+    let next = state
+        .later_rounds
+        .iter()
+        .map(|r| r.contact_no)
+        .min()
+        .unwrap_or(0);
+    let (round, rest): (Vec<Ring>, Vec<Ring>) = std::mem::take(&mut state.later_rounds)
+        .into_iter()
+        .partition(|r| r.contact_no == next);
+    state.later_rounds = rest;
+    let step = round.first().and_then(|r| chain.steps.get(r.step));
+    let timeout = step.map(|s| s.ring_timeout_seconds).unwrap_or(20);
+    let deadline = SignedDuration::from_secs(i64::from(timeout));
+    state.step_deadline = Some(now.saturating_add(deadline).unwrap_or(now));
+    state.event(
+        now,
+        format!(
+            "step {}: nobody accepted; ringing contact {} of everyone who has one",
+            step.map(|s| s.name.as_str()).unwrap_or("?"),
+            next + 1
+        ),
+    );
+    let rings = round
+        .into_iter()
+        .map(|mut r| {
+            r.at = now;
+            r
+        })
+        .collect();
+    (rings, timeout)
+}
+
 /// Plans the chain's next step: Some(rings, timeout) to ring a Simultaneous step now; None when
 /// the step was skipped or its targets were queued in `state.pending` to ring one by one.
 fn plan_next_step(
@@ -128,20 +167,27 @@ fn plan_next_step(
         state.event(now, format!("step {}: nobody to ring, skipped", step.name));
         return None;
     }
-    let rings: Vec<Ring> = plan
-        .responders
-        .iter()
-        .map(|r| Ring::of(r, step_index, state.pass, now))
-        .collect();
+    let first = |r| Ring::of(r, step_index, state.pass, now);
+    let further = |r| Ring::further(r, step_index, state.pass, now);
     match step.strategy {
+        // Everyone's first contact at once, then each further contact as a round of its own.
         RingStrategy::Simultaneous => {
             let timeout = SignedDuration::from_secs(i64::from(step.ring_timeout_seconds));
             state.step_deadline = Some(now.saturating_add(timeout).unwrap_or(now));
-            Some((rings, step.ring_timeout_seconds))
+            state.later_rounds = plan.responders.iter().flat_map(further).collect();
+            Some((
+                plan.responders.iter().map(first).collect(),
+                step.ring_timeout_seconds,
+            ))
         }
+        // A person's turn is each of their contacts in order, before the next person.
         RingStrategy::Sequential | RingStrategy::Random => {
             state.step_deadline = None;
-            state.pending = rings;
+            state.pending = plan
+                .responders
+                .iter()
+                .flat_map(|r| std::iter::once(first(r)).chain(further(r)))
+                .collect();
             None
         }
     }
@@ -220,6 +266,7 @@ pub(super) fn finish_unanswered(
 ) -> (CallState, Response) {
     state.ringing.clear();
     state.pending.clear();
+    state.later_rounds.clear();
     let message = if state.rung.is_empty() {
         &t.policy.messages.no_one_on_call
     } else {

@@ -50,6 +50,7 @@ pub(super) async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Err
         &ctx.stores.schedules.state(),
     );
     deps::add_overrides(&mut objects, &ctx.stores.overrides.state());
+    deps::add_people(&mut objects, &ctx.stores.people.state());
 
     // validate + build
     let (compiled, problem) = validate(pn, &objects, &creds, &ns);

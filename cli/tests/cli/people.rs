@@ -1,0 +1,133 @@
+//! The people directory: a Person defined once and named by three Schedules, whose contacts
+//! are rung in order within their turn, in a copy of the examples.
+
+use super::*;
+
+/// Dana Scully as a Person with two contacts, instead of an entry of the database Schedule's
+/// `spec.people`, and a member of the platform and payments rotations too.
+const DANA: &str = r#"apiVersion: switchboard.dev/v1alpha1
+kind: Person
+metadata: { name: dana, namespace: oncall }
+spec:
+  displayName: Dana Scully
+  contacts:
+    - { label: mobile, phone: "+12125550201" }
+    - { label: desk, phone: "+12125550211" }
+"#;
+
+fn examples_with_dana_in_the_directory() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let schedules = dir.path().join("schedules.yaml");
+    let text = std::fs::read_to_string(&schedules).unwrap();
+    let mut edited = text.clone();
+    for (from, to) in [
+        (
+            "    - { name: dana, displayName: Dana Scully, phone: \"+12125550201\" }\n",
+            "",
+        ),
+        ("members: [maya, liam]", "members: [maya, liam, dana]"),
+        ("members: [olaf]", "members: [olaf, dana]"),
+    ] {
+        assert!(edited.contains(from), "schedules.yaml lacks {from:?}");
+        edited = edited.replacen(from, to, 1);
+    }
+    assert!(!edited.contains("phone: \"+12125550201\""));
+    std::fs::write(&schedules, edited).unwrap();
+    std::fs::write(dir.path().join("people.yaml"), DANA).unwrap();
+    dir
+}
+
+#[test]
+fn a_person_in_three_schedules_is_defined_once_and_their_second_contact_is_rung() {
+    let dir = examples_with_dana_in_the_directory();
+    let path = dir.path().to_str().unwrap();
+    let (code, out, err) = switchboard(&["validate", path]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // The README's call: the database's on-call (Dana) does not answer her mobile; her desk
+    // phone is rung next, within her turn, before the step moves on to the manager.
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        path,
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00[America/New_York]",
+        "--press",
+        "2",
+        "--responder",
+        "+12125550201=no-answer",
+        "--responder",
+        "+12125550211=accept",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    for expected in [
+        "ringing Dana Scully (+12125550201) for 25s, step 1 (on-call), pass 1: on call in schedule database via layer/business-hours",
+        "ringing Dana Scully (+12125550211) for 25s, step 1 (on-call), pass 1: on call in schedule database via layer/business-hours; contact 2 of 2, desk (+12125550211), as mobile (+12125550201) was not accepted",
+        "pass 1 step 1: Dana Scully (+12125550201) -> no-answer",
+        "pass 1 step 1: Dana Scully (+12125550211) -> accepted",
+        "answered by:    Dana Scully after",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("Hana Ito (+12125550299) presses"), "{out}");
+}
+
+#[test]
+fn an_all_at_once_step_rings_everyones_next_contact_as_a_round_of_its_own() {
+    let dir = examples_with_dana_in_the_directory();
+    // The platform team (Dana among its members) rung together; nobody answers the first
+    // round, then Dana's desk phone, the only second contact, is rung and accepts.
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        dir.path().to_str().unwrap(),
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00[America/New_York]",
+        "--press",
+        "1",
+        "--responder",
+        "+12125550211=accept",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    for expected in [
+        "step whole-rotation: nobody accepted; ringing contact 2 of everyone who has one",
+        "contact 2 of 2, desk (+12125550211), as mobile (+12125550201) was not accepted",
+        "Dana Scully (+12125550211) presses 1",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    let round = out
+        .lines()
+        .find(|l| l.contains("ringing contact 2 of everyone"))
+        .unwrap();
+    let after: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != round)
+        .filter(|l| l.contains("switchboard: ringing "))
+        .collect();
+    assert_eq!(after.len(), 1, "only Dana has a second contact: {after:?}");
+}
+
+#[test]
+fn a_name_in_neither_the_schedule_nor_the_directory_says_where_it_was_looked_for() {
+    let dir = examples_with_dana_in_the_directory();
+    let schedules = dir.path().join("schedules.yaml");
+    let text = std::fs::read_to_string(&schedules).unwrap();
+    std::fs::write(&schedules, text.replacen("[olaf, dana]", "[olaf, dsna]", 1)).unwrap();
+    let (code, out, _) = switchboard(&["validate", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    let first = out.lines().find(|l| l.starts_with("error: ")).unwrap();
+    assert!(
+        first.contains("Schedule oncall/payments: spec.layers[1].members[1]: \"dsna\" is neither one of spec.people nor a Person in namespace oncall")
+            && first.contains("did you mean \"dana\"?"),
+        "{first}"
+    );
+}
