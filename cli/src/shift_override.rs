@@ -200,6 +200,13 @@ fn in_folder(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
     );
     let object = object(&wanted, args, Some(&made));
     let file = dir.join(format!("override-{made}.yaml"));
+    if file.exists() {
+        bail!(
+            "{} exists already: remove it first (switchboard override --remove {made} --dir {})",
+            file.display(),
+            dir.display()
+        );
+    }
     let yaml = serde_norway::to_string(&object)?;
     let header = "# Written by `switchboard override`; `switchboard override --remove NAME --dir DIR` removes it.\n";
     std::fs::write(&file, format!("{header}{yaml}"))
@@ -240,7 +247,8 @@ fn resolve(
             schedule.spec.time_zone
         )
     })?;
-    let now = Timestamp::now();
+    // Whole seconds: what `kubectl get overrides` shows is read by people.
+    let now = Timestamp::now().round(jiff::Unit::Second)?;
     let start = match &args.from {
         Some(t) => instant(t, &zone, now).context("--from")?,
         None => now,

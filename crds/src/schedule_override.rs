@@ -28,7 +28,10 @@ pub const DELETE_AFTER_END_LABEL: &str = "switchboard.dev/delete-after-end";
     doc = "A one-off replacement on a Schedule (\"take my shift tonight\"), kept apart from the Schedule so that GitOps tools leave it alone and on-call engineers can create it without editing schedules.",
     namespaced,
     status = "ScheduleOverrideStatus",
+    // Both, as cert-manager does (`cert`, `certs`): kubectl matches a short name exactly, and
+    // `kubectl get overrides` is what people type (found against a real API server).
     shortname = "override",
+    shortname = "overrides",
     category = "switchboard",
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".spec.scheduleRef.name"}"#,
     printcolumn = r#"{"name":"Person","type":"string","jsonPath":".spec.person"}"#,
