@@ -176,6 +176,54 @@ async fn a_namespace_deleted_secret_first_still_detaches_its_number() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_deleted_with_the_role_that_read_its_secret_still_detaches_its_number() {
+    // With the chart's operator.secretNamespaces the Role that lets the operator read the
+    // Secret lives in the PhoneNumber's namespace: deleting the namespace takes it too, and
+    // the Secret's GET is then a 403, not a 404 (seen on a real cluster: retried for ever, it
+    // held the namespace in Terminating).
+    let pn = with_finalizer(examples_hotline().await);
+    let deleting = deleting(&pn);
+    let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": "secrets \"twilio-credentials\" is forbidden: User \"system:serviceaccount:switchboard:sb-switchboard-operator\" cannot get resource \"secrets\" in API group \"\" in the namespace \"oncall\""});
+    let s = setup_with(
+        false,
+        scenario(vec![
+            get_secret(Some(secret())),
+            event("TwilioConfigured"),
+            event("RoutesPublished"),
+            patch_status(&pn).has("\"Ready\""),
+            expect(
+                "GET /api/v1/namespaces/oncall/secrets/twilio-credentials".into(),
+                (403, forbidden),
+            ),
+            event("Cleanup").has("pointed the number back"),
+            remove_finalizer(&pn),
+            // The second pass only asks again for the finalizer's removal.
+            remove_finalizer(&pn),
+        ]),
+    )
+    .await;
+    phone_number::reconcile(Arc::new(pn.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    phone_number::reconcile(Arc::new(deleting.clone()), s.ctx.clone())
+        .await
+        .unwrap();
+    // A second pass before the finalizer's removal reached the store (the Secret's deletion
+    // is a watch event too): nothing more is asked, and nothing is called left behind.
+    phone_number::reconcile(Arc::new(deleting), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_followed(&s.seen, 8);
+    let n = hotline_in_twilio(&s.twilio);
+    assert_eq!(
+        n["voice_url"], "https://demo.twilio.com/welcome/voice/",
+        "detached"
+    );
+    assert_eq!(s.ctx.metrics.numbers_left_behind.get(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_that_cannot_be_cleaned_up_is_counted_and_named() {
     // An operator that never saw the Secret (it went before this process started).
     let pn = with_finalizer(examples_hotline().await);

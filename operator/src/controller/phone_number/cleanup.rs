@@ -3,9 +3,7 @@
 
 //! every few minutes, which is when console edits to its webhooks are found and undone.
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use switchboard_crds::PhoneNumber;
@@ -13,7 +11,6 @@ use tracing::{error, info};
 
 use super::super::{Context, Error, deps};
 use crate::pipeline::{self};
-use crate::twilio::client::Credentials;
 
 use super::*;
 
@@ -48,6 +45,9 @@ pub(super) async fn left_behind(
 
 pub(super) async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Error> {
     let ns = pn.namespace().unwrap_or_default();
+    if ctx.kept.is_cleaned_up(pn) {
+        return Ok(Action::await_change());
+    }
     let status = pn.status.clone().unwrap_or_default();
     let number = deps::claimed_number(pn).map(str::to_string);
     // A duplicate never acted on the number: its deletion leaves the owner's number alone.
@@ -61,18 +61,20 @@ pub(super) async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, E
         ctx.live.unpublish(&mut conn, number).await?;
         info!(phone_number = %pn.name_any(), number, "routing table removed");
     }
-    let secret_name = &pn.spec.credentials_secret_ref.name;
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(secret_name)
-        .await?;
-    let creds = match Credentials::from_secret(secret.as_ref(), secret_name) {
+    // A deleted namespace takes the Secret with it, and with the chart's
+    // operator.secretNamespaces also the Role that let the operator read it: gone (404) and
+    // no longer readable (403) both fall back to the credentials kept from the last reconcile
+    // (a 403 retried for ever would hold the namespace in Terminating; seen on a real cluster).
+    let creds = match super::apply::credentials(pn, ctx, &ns).await? {
         Ok(c) => Ok(c),
         Err(m) => match ctx.kept.get(pn) {
             Some(c) => {
-                info!(phone_number = %pn.name_any(), namespace = ns, "the credentials Secret is gone: cleaning up with the credentials this PhoneNumber was last reconciled with");
+                info!(phone_number = %pn.name_any(), namespace = ns, reason = %m, "the credentials Secret cannot be read: cleaning up with the credentials this PhoneNumber was last reconciled with");
                 Ok(c)
             }
-            None => Err(m),
+            None => Err(format!(
+                "{m} (a namespace being deleted takes its Secrets, and the Role that let the operator read them, with it; this operator had not kept the credentials since it started)"
+            )),
         },
     };
     match creds {
@@ -104,6 +106,6 @@ pub(super) async fn cleanup(pn: &PhoneNumber, ctx: &Context) -> Result<Action, E
         }
         Err(m) => left_behind(ctx, pn, number.as_deref(), m).await,
     }
-    ctx.kept.forget(pn);
+    ctx.kept.cleaned_up(pn);
     Ok(Action::await_change())
 }

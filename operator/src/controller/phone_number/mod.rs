@@ -51,9 +51,15 @@ pub const RESYNC: Duration = Duration::from_secs(300);
 /// written anywhere) so that its cleanup can still release or detach the number when the
 /// Secret went first: deleting a namespace deletes its Secrets and PhoneNumbers together, and a
 /// Secret has no finalizer to wait for the PhoneNumbers' cleanup.
+///
+/// It also remembers which deleted PhoneNumbers (by uid) were cleaned up already: a second
+/// cleanup pass that starts before the finalizer's removal has reached the store (a watch
+/// event of the Secret the namespace deletion removes) must not report a number it released
+/// a moment ago as left behind (seen on a real cluster).
 #[derive(Default)]
 pub struct KeptCredentials(
     std::sync::Mutex<std::collections::HashMap<(String, String), Credentials>>,
+    std::sync::Mutex<std::collections::HashSet<String>>,
 );
 
 impl std::fmt::Debug for KeptCredentials {
@@ -80,6 +86,21 @@ impl KeptCredentials {
     fn forget(&self, pn: &PhoneNumber) {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
         kept.remove(&Self::key(pn));
+    }
+
+    /// Forgets `pn`'s credentials and remembers that its cleanup is done.
+    fn cleaned_up(&self, pn: &PhoneNumber) {
+        self.forget(pn);
+        if let Some(uid) = &pn.metadata.uid {
+            let mut done = self.1.lock().unwrap_or_else(|e| e.into_inner());
+            done.insert(uid.clone());
+        }
+    }
+
+    /// Whether this deleted object (its uid) was cleaned up already.
+    fn is_cleaned_up(&self, pn: &PhoneNumber) -> bool {
+        let done = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        pn.metadata.uid.as_ref().is_some_and(|u| done.contains(u))
     }
 }
 
