@@ -20,6 +20,18 @@ mod simulate_and_calls;
 #[path = "cli/validate_and_oncall.rs"]
 mod validate_and_oncall;
 
+/// A copy of the YAML files of `examples/` (not its subfolders) in a temporary folder.
+fn copy_of_examples() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }

@@ -5,18 +5,15 @@ use super::*;
 
 /// A copy of `examples/` with Dana and Eli's business-hours turns swapped.
 fn swapped_examples() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(examples()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let mut text = std::fs::read_to_string(&path).unwrap();
-            if path.ends_with("schedules.yaml") {
-                assert!(text.contains("members: [dana, eli]"));
-                text = text.replace("members: [dana, eli]", "members: [eli, dana]");
-            }
-            std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
-        }
-    }
+    let dir = copy_of_examples();
+    let schedules = dir.path().join("schedules.yaml");
+    let text = std::fs::read_to_string(&schedules).unwrap();
+    assert!(text.contains("members: [dana, eli]"));
+    std::fs::write(
+        &schedules,
+        text.replace("members: [dana, eli]", "members: [eli, dana]"),
+    )
+    .unwrap();
     dir
 }
 

@@ -101,13 +101,7 @@ const MISTAKES: [Mistake; 10] = [
 #[test]
 fn each_of_ten_mistakes_gives_one_root_error_first_naming_file_object_field_and_fix() {
     for m in &MISTAKES {
-        let dir = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(examples()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-            }
-        }
+        let dir = copy_of_examples();
         let target = dir.path().join(m.file);
         let text = std::fs::read_to_string(&target).unwrap();
         assert!(text.contains(m.from), "{} lacks {:?}", m.file, m.from);

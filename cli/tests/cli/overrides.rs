@@ -12,17 +12,6 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn copy_of_examples() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(examples()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
-
 fn revision(dev: &call::Dev) -> String {
     let mut conn = redis::Client::open(dev.redis.url.as_str())
         .unwrap()

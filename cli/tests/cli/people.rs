@@ -16,13 +16,7 @@ spec:
 "#;
 
 fn examples_with_dana_in_the_directory() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(examples()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    let dir = copy_of_examples();
     let schedules = dir.path().join("schedules.yaml");
     let text = std::fs::read_to_string(&schedules).unwrap();
     let mut edited = text.clone();
