@@ -6,6 +6,7 @@ mod calls;
 mod dev;
 mod diff;
 mod engine;
+mod gaps;
 mod oncall;
 mod rota;
 mod shift_override;

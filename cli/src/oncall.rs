@@ -55,9 +55,13 @@ pub struct Args {
     /// (RFC 5545) into FILE, for calendars to subscribe to.
     #[arg(long, value_name = "FILE")]
     pub ics: Option<PathBuf>,
-    /// How many days `--svg` and `--ics` cover.
+    /// How many days `--svg`, `--ics` and `--gaps` cover.
     #[arg(long, default_value_t = 14)]
     pub days: u32,
+    /// List when, in the next days (`--days`), a schedule has nobody on call or a chain's
+    /// first step has nobody to ring; exits 1 when there is any such gap.
+    #[arg(long, conflicts_with_all = ["svg", "ics"])]
+    pub gaps: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -95,11 +99,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => anyhow::bail!("no valid schedules found"),
         }
     }
+    let labelled: Vec<(String, &Schedule)> = selected
+        .iter()
+        .map(|((ns, name), s)| (format!("{ns}/{name}"), *s))
+        .collect();
+    if args.gaps {
+        let from = start_of(at)?;
+        let until = from
+            .checked_add(jiff::SignedDuration::from_hours(i64::from(args.days) * 24))
+            .context("--days")?;
+        let code = crate::gaps::print(&compiled, &labelled, from, until)?;
+        return Ok(if schedule_problems.is_empty() {
+            code
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     if args.svg.is_some() || args.ics.is_some() {
-        let labelled: Vec<(String, &Schedule)> = selected
-            .iter()
-            .map(|((ns, name), s)| (format!("{ns}/{name}"), *s))
-            .collect();
         pictures(&args, &labelled, at)?;
         return Ok(if schedule_problems.is_empty() {
             ExitCode::SUCCESS
@@ -154,15 +170,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `--svg` and `--ics`: the schedules' next `--days` from `at` (a local `at` read in UTC).
-fn pictures(args: &Args, labelled: &[(String, &Schedule)], at: At) -> anyhow::Result<()> {
-    let from = match at {
+/// Where `--svg`, `--ics` and `--gaps` start: `at` (a local `at` read in UTC).
+fn start_of(at: At) -> anyhow::Result<Timestamp> {
+    Ok(match at {
         At::Instant(ts) => ts,
         At::Local(dt) => TimeZone::UTC
             .to_ambiguous_timestamp(dt)
             .compatible()
             .context("--at")?,
-    };
+    })
+}
+
+/// `--svg` and `--ics`: the schedules' next `--days` from `at`.
+fn pictures(args: &Args, labelled: &[(String, &Schedule)], at: At) -> anyhow::Result<()> {
+    let from = start_of(at)?;
     let until = from
         .checked_add(jiff::SignedDuration::from_hours(i64::from(args.days) * 24))
         .context("--days")?;
@@ -202,7 +223,7 @@ fn person(schedule: &Schedule, name: Option<&str>) -> String {
     }
 }
 
-fn print_table<const N: usize>(rows: &[[String; N]]) {
+pub(crate) fn print_table<const N: usize>(rows: &[[String; N]]) {
     let mut widths = [0usize; N];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

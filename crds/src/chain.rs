@@ -22,6 +22,7 @@ use crate::common::CommonStatus;
     category = "switchboard",
     printcolumn = r#"{"name":"Steps","type":"integer","jsonPath":".status.steps"}"#,
     printcolumn = r#"{"name":"Repeat","type":"integer","jsonPath":".spec.repeat"}"#,
+    printcolumn = r#"{"name":"Next Gap","type":"string","jsonPath":".status.nextGap.start","description":"The first time in the next two weeks when the first step has nobody to ring"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -152,4 +153,7 @@ pub struct EscalationChainStatus {
     /// How many steps the chain has.
     #[serde(default)]
     pub steps: u32,
+    /// The first period in the next two weeks when the first step has nobody to ring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_gap: Option<crate::common::GapStatus>,
 }

@@ -127,4 +127,22 @@ pub mod condition {
     pub const ROUTES_PUBLISHED: &str = "RoutesPublished";
     /// Twilio sends the number's calls and texts to Switchboard's webhook server.
     pub const TWILIO_CONFIGURED: &str = "TwilioConfigured";
+    /// Someone can be rung at every moment of the next two weeks (Schedules, and the first
+    /// step of EscalationChains). Advice: it does not count towards `Ready`, since a hotline
+    /// may be meant to have nobody at night.
+    pub const COVERED: &str = "Covered";
+}
+
+/// A period with nobody to ring.
+#[derive(
+    serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GapStatus {
+    /// When it starts, in RFC 3339 with the schedule's own UTC offset.
+    #[schemars(length(max = 40))]
+    pub start: String,
+    /// When someone is on call again (the end of the two weeks looked at, when later).
+    #[schemars(length(max = 40))]
+    pub end: String,
 }

@@ -24,6 +24,7 @@ use crate::common::CommonStatus;
     printcolumn = r#"{"name":"On Call","type":"string","jsonPath":".status.onCall","description":"Who is on call now"}"#,
     printcolumn = r#"{"name":"Next Handoff","type":"string","jsonPath":".status.nextHandoff.at","description":"When who is on call changes next, in the schedule's time zone (a date column would show a future time as <invalid>)"}"#,
     printcolumn = r#"{"name":"Next","type":"string","jsonPath":".status.nextHandoff.to","description":"Who is on call after the next handoff"}"#,
+    printcolumn = r#"{"name":"Next Gap","type":"string","jsonPath":".status.nextGap.start","description":"The first time in the next two weeks with nobody on call"}"#,
     printcolumn = r#"{"name":"Time Zone","type":"string","jsonPath":".spec.timeZone","priority":1}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -247,6 +248,10 @@ pub struct ScheduleStatus {
     /// The next change of who is on call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_handoff: Option<HandoffStatus>,
+    /// The first period in the next two weeks with nobody on call (the `Covered` condition
+    /// says how many more); absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_gap: Option<crate::common::GapStatus>,
 }
 
 /// One change of who is on call.

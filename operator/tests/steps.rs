@@ -140,3 +140,89 @@ async fn start_up_removes_tables_no_phone_number_owns() {
         ["+14155550100"]
     );
 }
+
+#[test]
+fn a_schedule_with_nobody_overnight_is_ready_but_not_covered_and_says_when_first() {
+    let o = load(&["examples/schedules.yaml"]);
+    let mut db = o
+        .schedules
+        .iter()
+        .find(|s| s.object.name_any() == "database")
+        .unwrap()
+        .object
+        .clone();
+    let now: jiff::Timestamp = "2027-01-04T15:00:00Z".parse().unwrap();
+    let covered = |s: &switchboard_crds::ScheduleStatus| {
+        s.common
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Covered")
+            .cloned()
+            .unwrap()
+    };
+    let (status, _) = schedule::desired_status(&db, &[], &[], now, &Default::default());
+    assert_eq!(covered(&status).status, "True");
+    assert_eq!(status.next_gap, None);
+
+    // The around-the-clock layer limited to 07:00-22:00 New York time.
+    db.spec.layers[0].restrictions = vec![switchboard_crds::schedule::Restriction {
+        days: vec![],
+        start: "07:00".into(),
+        end: "22:00".into(),
+    }];
+    let (status, _) = schedule::desired_status(&db, &[], &[], now, &Default::default());
+    let ready = &status.common.conditions[0];
+    assert_eq!(
+        (ready.type_.as_str(), ready.status.as_str()),
+        ("Ready", "True")
+    );
+    let c = covered(&status);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "NobodyToRing")
+    );
+    assert!(
+        c.message.starts_with("nobody is on call from 2027-01-04T22:00:00-05:00 to 2027-01-05T07:00:00-05:00; 13 more in the next 14 days"),
+        "{}",
+        c.message
+    );
+    assert_eq!(status.next_gap.unwrap().start, "2027-01-04T22:00:00-05:00");
+}
+
+#[test]
+fn a_chain_whose_first_step_rings_only_an_uncovered_on_call_has_the_same_gaps() {
+    let mut o = load(&["examples/schedules.yaml", "examples/chains.yaml"]);
+    let db = o
+        .schedules
+        .iter_mut()
+        .find(|s| s.object.name_any() == "database")
+        .unwrap();
+    db.object.spec.layers[0].restrictions = vec![switchboard_crds::schedule::Restriction {
+        days: vec![],
+        start: "07:00".into(),
+        end: "22:00".into(),
+    }];
+    let compiled = switchboard_operator::compile(&o, &Default::default());
+    let chain = |name: &str| {
+        o.chains
+            .iter()
+            .find(|c| c.object.name_any() == name)
+            .unwrap()
+            .object
+            .clone()
+    };
+    let now: jiff::Timestamp = "2027-01-04T15:00:00Z".parse().unwrap();
+    let schedule = |n: &str| {
+        compiled
+            .schedules
+            .get(&("oncall".to_string(), n.to_string()))
+    };
+    use switchboard_operator::controller::coverage;
+    let (gaps, zone) = coverage::first_step_gaps(&chain("database"), schedule, now).unwrap();
+    assert_eq!(zone, "America/New_York");
+    assert_eq!(gaps.len(), 14, "one a night for two weeks: {gaps:?}");
+    assert_eq!(gaps[0].start, "2027-01-05T03:00:00Z".parse().unwrap());
+    // The platform chain's first step rings a covered schedule.
+    let (gaps, _) = coverage::first_step_gaps(&chain("platform"), schedule, now).unwrap();
+    assert!(gaps.is_empty(), "{gaps:?}");
+}

@@ -16,6 +16,7 @@ pub mod alert;
 pub mod connect;
 pub mod error;
 pub mod escalation;
+pub mod gaps;
 pub mod keys;
 pub mod oncall;
 #[cfg(feature = "redis")]
@@ -30,6 +31,7 @@ pub mod voice;
 pub use alert::{Alert, AlertKind, AlertRoute, Forward, Outcome, Plan, SharedRoute, Stage};
 pub use error::{ScheduleError, TableError};
 pub use escalation::{CallProgress, Responder, StepPlan};
+pub use gaps::Gap;
 pub use oncall::{Handoff, OnCall, Source};
 pub use schedule::{
     Contact, Days, LabelledContact, Layer, Override, Person, Schedule, ShiftLength, Window,

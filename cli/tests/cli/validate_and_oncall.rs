@@ -128,3 +128,47 @@ fn oncall_rejects_an_unreadable_time() {
     assert_eq!(code, 2);
     assert!(err.contains("--at \"tomorrow\" is not a time"), "{err}");
 }
+
+#[test]
+fn oncall_gaps_lists_when_a_schedule_and_the_chain_that_rings_it_have_nobody() {
+    let (code, out, err) = switchboard(&["oncall", "examples/", "--gaps"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("no gaps: "), "{out}");
+
+    // The database's around-the-clock layer limited to 07:00-22:00: nobody overnight.
+    let dir = copy_of_examples();
+    let schedules = dir.path().join("schedules.yaml");
+    let text = std::fs::read_to_string(&schedules).unwrap();
+    let from = "      members: [fran, gus]\n";
+    assert!(text.contains(from));
+    let to =
+        "      members: [fran, gus]\n      restrictions: [{ start: \"07:00\", end: \"22:00\" }]\n";
+    std::fs::write(&schedules, text.replacen(from, to, 1)).unwrap();
+    let (code, out, err) = switchboard(&[
+        "oncall",
+        dir.path().to_str().unwrap(),
+        "--gaps",
+        "--schedule",
+        "database",
+        "--days",
+        "2",
+        "--at",
+        "2027-01-04T12:00:00Z",
+    ]);
+    assert_eq!(code, 1, "a gap exits 1: {out}{err}");
+    for expected in [
+        "nobody to ring in the next 2 days:",
+        "Schedule oncall/database",
+        "EscalationChain oncall/database step 1 (on-call)",
+        "Mon 2027-01-04 22:00 EST  Tue 2027-01-05 07:00 EST  9h",
+        "Tue 2027-01-05 22:00 EST  Wed 2027-01-06 07:00 EST  9h",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    // Both the schedule and its chain, each night: four rows and the header.
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" EST ")).count(),
+        4,
+        "{out}"
+    );
+}

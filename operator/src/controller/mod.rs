@@ -9,6 +9,7 @@
 //!   reflector stores (deps.rs) to the PhoneNumbers that use them
 //! ```
 
+pub mod coverage;
 pub mod deps;
 pub mod live;
 pub mod phone_number;

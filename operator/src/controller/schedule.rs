@@ -39,6 +39,7 @@ pub fn desired_status(
         ..ScheduleStatus::default()
     };
     let mut wait = None;
+    let mut coverage = None;
     let mine = overrides
         .iter()
         .filter(|o| o.namespace() == s.namespace() && o.spec.schedule_ref.name == s.name_any());
@@ -79,6 +80,11 @@ pub fn desired_status(
                     let secs = h.at.duration_since(now).as_secs().max(1) as u64;
                     wait = Some(Duration::from_secs(secs));
                 }
+                let gaps = super::coverage::schedule_gaps(&compiled, now);
+                let (check, gap) =
+                    super::coverage::covered(&gaps, &compiled.time_zone, "nobody is on call");
+                status.next_gap = gap;
+                coverage = Some(check);
                 Check::ok(REFERENCES_RESOLVED, "Valid", "the schedule compiles")
             }
         },
@@ -91,6 +97,10 @@ pub fn desired_status(
         &t,
         &previous.common.conditions,
     );
+    // Advice beside Ready, not part of it.
+    status.common.conditions.extend(coverage.map(|c| {
+        super::status::condition(&c, s.meta().generation, &t, &previous.common.conditions)
+    }));
     (status, wait)
 }
 

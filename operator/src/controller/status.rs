@@ -60,23 +60,32 @@ pub fn conditions(
     };
     std::iter::once(&ready)
         .chain(checks)
-        .map(|c| {
-            let status = if c.ok { "True" } else { "False" };
-            let since = previous
-                .iter()
-                .find(|p| p.type_ == c.type_ && p.status == status)
-                .map(|p| p.last_transition_time.clone())
-                .unwrap_or_else(|| now.clone());
-            Condition {
-                type_: c.type_.to_string(),
-                status: status.to_string(),
-                reason: c.reason.clone(),
-                message: c.message.clone(),
-                observed_generation: generation,
-                last_transition_time: since,
-            }
-        })
+        .map(|c| condition(c, generation, now, previous))
         .collect()
+}
+
+/// One condition for `c`, keeping the previous transition time while its status is the same.
+/// Used alone for advice that does not count towards `Ready` (`Covered`).
+pub fn condition(
+    c: &Check,
+    generation: Option<i64>,
+    now: &Time,
+    previous: &[Condition],
+) -> Condition {
+    let status = if c.ok { "True" } else { "False" };
+    let since = previous
+        .iter()
+        .find(|p| p.type_ == c.type_ && p.status == status)
+        .map(|p| p.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    Condition {
+        type_: c.type_.to_string(),
+        status: status.to_string(),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+        observed_generation: generation,
+        last_transition_time: since,
+    }
 }
 
 #[cfg(test)]

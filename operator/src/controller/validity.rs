@@ -98,16 +98,36 @@ pub async fn reconcile_chain(c: Arc<EscalationChain>, ctx: Arc<Context>) -> Resu
     count(&ctx, "EscalationChain");
     let mut objects = deps::chain_closure(&c, &ctx.stores.schedules.state());
     deps::add_people(&mut objects, &ctx.stores.people.state());
+    // Who can be rung (the Covered condition) includes the overrides in force.
+    deps::add_overrides(&mut objects, &ctx.stores.overrides.state());
     let previous = c.status.clone().unwrap_or_default();
     let chk = check(&objects);
-    let status = EscalationChainStatus {
+    let mut status = EscalationChainStatus {
         common: common(&chk, c.meta().generation, &previous.common),
         steps: c.spec.steps.len() as u32,
+        next_gap: None,
     };
+    // Whether the first step can ring someone over the next two weeks: advice beside Ready.
+    let compiled = compile(&objects, &AccountSids::new());
+    let ns = c.namespace().unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    let schedule = |name: &str| compiled.schedules.get(&(ns.clone(), name.to_string()));
+    if let Some((gaps, zone)) = super::coverage::first_step_gaps(&c, schedule, now) {
+        let what = "the first step has nobody to ring";
+        let (covered, gap) = super::coverage::covered(&gaps, &zone, what);
+        status.next_gap = gap;
+        status.common.conditions.push(super::status::condition(
+            &covered,
+            c.meta().generation,
+            &Time(now),
+            &previous.common.conditions,
+        ));
+    }
     if status != previous {
         super::apply_status(&ctx, &*c, &status).await?;
     }
-    Ok(Action::await_change())
+    // Coverage moves with the clock, not only with changes.
+    Ok(Action::requeue(Duration::from_secs(3600)))
 }
 
 /// Backoff for these reconciles.
