@@ -149,6 +149,9 @@ impl Plan {
         });
         if let Some(a) = table.and_then(|t| t.policy.acceptance.as_ref()) {
             script.accept_digit = a.digit.clone();
+            if let Some(d) = &a.decline_digit {
+                script.decline_digit = d.clone();
+            }
         }
         script
     }

@@ -276,15 +276,17 @@ pub enum CallerId {
 }
 
 /// The "press 1 to accept" check.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.declineDigit) || !has(self.digit) || self.declineDigit != self.digit").message("acceptance.declineDigit must differ from acceptance.digit").field_path(".declineDigit"))]
 pub struct Acceptance {
     /// Ask responders to accept. Turn it off only for targets that are never a personal phone
     /// (a staffed desk, a SIP queue): then the first pickup is connected.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// What the responder hears after who is calling which hotline.
-    /// Default: "Press 1 to accept this call, or hang up to pass it on."
+    /// What the responder hears after who is calling which hotline. Default: "Press 1 to
+    /// accept this call, or 2 to pass it on." (with this policy's keys). A prompt of your own
+    /// should name the decline key too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub prompt: Option<String>,
@@ -296,6 +298,11 @@ pub struct Acceptance {
     #[serde(default = "default_accept_timeout")]
     #[schemars(range(min = 3, max = 60))]
     pub timeout_seconds: u32,
+    /// The key that passes the call on at once (the next responder is rung without waiting
+    /// out the step's timeout), `0` to `9`. Default `2` (none when `digit` is `2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
+    pub decline_digit: Option<String>,
 }
 
 impl Default for Acceptance {
@@ -305,6 +312,7 @@ impl Default for Acceptance {
             prompt: None,
             digit: default_accept_digit(),
             timeout_seconds: default_accept_timeout(),
+            decline_digit: None,
         }
     }
 }

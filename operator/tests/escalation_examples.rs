@@ -188,3 +188,50 @@ fn a_random_step_is_repeatable_within_a_call_and_varies_between_calls() {
         (0..20).map(|i| order(&format!("CA{i}"))).collect();
     assert!(distinct.len() > 1, "20 calls all got the same order");
 }
+
+#[test]
+fn the_decline_key_is_2_unless_2_accepts_and_the_default_prompt_names_the_keys() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let files = manifest_files(&[dir], false).unwrap();
+    let mut loaded = load_files(&files, &SchemaChecker::new()).unwrap();
+    let support = |l: &switchboard_operator::Loaded| {
+        compile(&l.objects, &AccountSids::new())
+            .tables
+            .into_iter()
+            .find(|t| t.policy.name == "support")
+            .unwrap()
+            .policy
+            .acceptance
+            .unwrap()
+    };
+    assert_eq!(support(&loaded).decline_digit.as_deref(), Some("2"));
+    let policy = loaded
+        .objects
+        .policies
+        .iter_mut()
+        .find(|p| p.object.metadata.name.as_deref() == Some("support"))
+        .unwrap();
+    let a = &mut policy.object.spec.acceptance;
+    a.prompt = None;
+    a.digit = "2".into();
+    let got = support(&loaded);
+    // A policy written before the decline key, accepting with 2: no decline key.
+    assert_eq!(got.decline_digit, None);
+    assert_eq!(
+        got.prompt,
+        "Press 2 to accept this call, or hang up to pass it on."
+    );
+    let policy = loaded
+        .objects
+        .policies
+        .iter_mut()
+        .find(|p| p.object.metadata.name.as_deref() == Some("support"))
+        .unwrap();
+    policy.object.spec.acceptance.decline_digit = Some("9".into());
+    let got = support(&loaded);
+    assert_eq!(got.decline_digit.as_deref(), Some("9"));
+    assert_eq!(
+        got.prompt,
+        "Press 2 to accept this call, or 9 to pass it on."
+    );
+}

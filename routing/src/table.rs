@@ -284,6 +284,9 @@ pub struct Acceptance {
     pub digit: String,
     /// Seconds to press it.
     pub timeout_seconds: u32,
+    /// The key that passes the call on at once, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_digit: Option<String>,
 }
 
 /// Voicemail settings.

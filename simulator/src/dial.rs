@@ -366,8 +366,14 @@ impl Simulator {
             }
         }
         let action = verb.attr("action").unwrap_or_default().to_string();
-        if let Behaviour::Accept { .. } | Behaviour::AcceptThenDrop { .. } = leg.behaviour {
-            let digit = call.script.accept_digit.clone();
+        if let Behaviour::Accept { .. }
+        | Behaviour::AcceptThenDrop { .. }
+        | Behaviour::Decline { .. } = leg.behaviour
+        {
+            let digit = match leg.behaviour {
+                Behaviour::Decline { .. } => call.script.decline_digit.clone(),
+                _ => call.script.accept_digit.clone(),
+            };
             self.say(call, format!("{who} presses {digit}"));
             let (digits, finished) = gathered(verb, &digit);
             let mut extra = vec![];

@@ -30,6 +30,11 @@ pub enum Behaviour {
         /// Seconds of ringing before the pickup.
         after: u32,
     },
+    /// Picks up after `after` seconds and presses the decline key (passes the call on).
+    Decline {
+        /// Seconds of ringing before the pickup.
+        after: u32,
+    },
     /// Picks up after `after` seconds and hangs up at once.
     HangUp {
         /// Seconds of ringing before the pickup.
@@ -75,12 +80,15 @@ impl FromStr for Behaviour {
             "accept-then-drop" => Behaviour::AcceptThenDrop {
                 after: after.unwrap_or(5),
             },
+            "decline" => Behaviour::Decline {
+                after: after.unwrap_or(5),
+            },
             "no-answer" => Behaviour::NoAnswer,
             "busy" => Behaviour::Busy,
             "fail" => Behaviour::Fail,
             other => {
                 return Err(format!(
-                    "unknown behaviour `{other}`: use accept, ignore, voicemail, hang-up, accept-then-drop, no-answer, busy or fail"
+                    "unknown behaviour `{other}`: use accept, decline, ignore, voicemail, hang-up, accept-then-drop, no-answer, busy or fail"
                 ));
             }
         })
@@ -94,6 +102,7 @@ impl Behaviour {
             | Behaviour::Ignore { after }
             | Behaviour::Voicemail { after }
             | Behaviour::AcceptThenDrop { after }
+            | Behaviour::Decline { after }
             | Behaviour::HangUp { after } => Some(after),
             Behaviour::NoAnswer | Behaviour::Busy | Behaviour::Fail => None,
         }
@@ -128,6 +137,8 @@ pub struct Script {
     pub names: HashMap<String, String>,
     /// The key a responder presses to accept.
     pub accept_digit: String,
+    /// The key a responder presses to decline (`decline`).
+    pub decline_digit: String,
     /// The caller hangs up this many seconds into the call.
     pub caller_hangs_up_after: Option<u32>,
     /// Seconds a connected call lasts.
@@ -152,6 +163,7 @@ impl Script {
             responders: HashMap::new(),
             names: HashMap::new(),
             accept_digit: "1".into(),
+            decline_digit: "2".into(),
             caller_hangs_up_after: None,
             talk_seconds: 60,
             caller_ends_the_conversation: false,
@@ -274,11 +286,12 @@ mod tests {
         assert_eq!("accept".parse(), Ok(Behaviour::Accept { after: 5 }));
         assert_eq!("voicemail@2".parse(), Ok(Behaviour::Voicemail { after: 2 }));
         assert_eq!("busy".parse(), Ok(Behaviour::Busy));
+        assert_eq!("decline@8".parse(), Ok(Behaviour::Decline { after: 8 }));
         assert!(
             "answer"
                 .parse::<Behaviour>()
                 .unwrap_err()
-                .contains("accept, ignore")
+                .contains("accept, decline, ignore")
         );
         assert!("accept@x".parse::<Behaviour>().is_err());
     }

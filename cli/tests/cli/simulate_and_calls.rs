@@ -317,3 +317,33 @@ fn a_plain_number_target_is_named_once_in_the_transcript_and_the_call_log() {
     );
     assert!(!out.contains("+12125550999 (+12125550999)"), "{out}");
 }
+
+#[test]
+fn a_responder_who_declines_passes_the_call_on_at_once() {
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "examples/",
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00[America/New_York]",
+        "--press",
+        "2",
+        "--responder",
+        "dana=decline",
+        "--responder",
+        "dba-manager=accept",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    for expected in [
+        "Dana Scully (+12125550201) hears: \"Press 1 to take this call, or 2 to pass it on.\"",
+        "[  48s] Dana Scully (+12125550201) presses 2",
+        "switchboard: Dana Scully declined the call (pressed 2): passing it on",
+        // Two seconds later (Twilio ending her leg), not when her 25 s ring timeout runs out.
+        "[  50s] Twilio rings Hana Ito (+12125550299) for up to 20s",
+        "pass 1 step 1: Dana Scully (+12125550201) -> not-accepted",
+        "answered by:    Hana Ito after 71s",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+}

@@ -17,7 +17,11 @@ pub const DEFAULT_VOICEMAIL_GREETING: &str =
 /// Said before hanging up.
 pub const DEFAULT_GOODBYE: &str = "Goodbye.";
 /// The responder's acceptance prompt.
-pub const DEFAULT_ACCEPT_PROMPT: &str = "Press 1 to accept this call, or hang up to pass it on.";
+pub const DEFAULT_ACCEPT_PROMPT: &str = "Press 1 to accept this call, or 2 to pass it on.";
+
+/// The default prompt when the policy has no decline key.
+pub const DEFAULT_ACCEPT_ONLY_PROMPT: &str =
+    "Press 1 to accept this call, or hang up to pass it on.";
 /// Said before a recorded conversation.
 pub const DEFAULT_RECORDING_ANNOUNCEMENT: &str = "This call will be recorded.";
 /// The question before the spoken description.
@@ -294,13 +298,27 @@ fn build(
             CallerId::Hotline => table::CallerId::Hotline,
             CallerId::Caller => table::CallerId::Caller,
         },
-        acceptance: spec.acceptance.enabled.then(|| table::Acceptance {
-            prompt: spec.acceptance.prompt.clone().unwrap_or_else(|| {
-                DEFAULT_ACCEPT_PROMPT
-                    .replace("Press 1", &format!("Press {}", spec.acceptance.digit))
-            }),
-            digit: spec.acceptance.digit.clone(),
-            timeout_seconds: spec.acceptance.timeout_seconds,
+        acceptance: spec.acceptance.enabled.then(|| {
+            let a = &spec.acceptance;
+            // `2` unless it is the accept key (a policy written before the decline key).
+            let decline = a
+                .decline_digit
+                .clone()
+                .or_else(|| (a.digit != "2").then(|| "2".to_string()))
+                .filter(|d| *d != a.digit);
+            table::Acceptance {
+                prompt: a.prompt.clone().unwrap_or_else(|| match &decline {
+                    Some(d) => DEFAULT_ACCEPT_PROMPT
+                        .replace("Press 1", &format!("Press {}", a.digit))
+                        .replace("or 2", &format!("or {d}")),
+                    None => {
+                        DEFAULT_ACCEPT_ONLY_PROMPT.replace("Press 1", &format!("Press {}", a.digit))
+                    }
+                }),
+                digit: a.digit.clone(),
+                timeout_seconds: a.timeout_seconds,
+                decline_digit: decline,
+            }
         }),
         voicemail: spec.voicemail.enabled.then_some(table::Voicemail {
             max_length_seconds: spec.voicemail.max_length_seconds,

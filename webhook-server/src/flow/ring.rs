@@ -398,6 +398,11 @@ pub fn accept(
         .as_ref()
         .map(|a| a.digit.as_str())
         .unwrap_or("1");
+    let decline = t
+        .policy
+        .acceptance
+        .as_ref()
+        .and_then(|a| a.decline_digit.as_deref());
     let current = seq == state.seq && state.phase == Phase::Ringing && state.accepted.is_none();
     match state.ringing.get(ring).cloned() {
         Some(r) if current && digits == digit => {
@@ -413,6 +418,23 @@ pub fn accept(
                 .say("The caller has hung up. Goodbye.", None, None)
                 .hangup(),
         ),
+        // The decline key: this leg hangs up now, so Twilio ends the `<Dial>` and its action
+        // moves the escalation on, without waiting out the whisper's or the step's timeout.
+        Some(r) if current && decline == Some(digits) => {
+            state.event(
+                now,
+                format!(
+                    "{} declined the call (pressed {digits}): passing it on",
+                    r.display_name
+                ),
+            );
+            (
+                state,
+                Response::new()
+                    .say("Passing the call on. Goodbye.", None, None)
+                    .hangup(),
+            )
+        }
         _ => (
             state,
             Response::new()
