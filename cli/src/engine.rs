@@ -181,16 +181,16 @@ pub fn responder(
     Ok((address, behaviour))
 }
 
-/// Every person of the table's schedules, by name, with their contacts in order.
+/// Every person of the table's schedules and directory, by name, with their contacts in order.
 pub fn people(table: Option<&RoutingTable>) -> HashMap<String, (String, Vec<Contact>)> {
     let mut people = HashMap::new();
-    for s in table.into_iter().flat_map(|t| t.schedules.values()) {
-        for p in &s.people {
-            let contacts = std::iter::once(p.contact.clone())
-                .chain(p.more_contacts.iter().map(|c| c.contact.clone()))
-                .collect();
-            people.insert(p.name.clone(), (p.display_name.clone(), contacts));
-        }
+    let schedules = table.into_iter().flat_map(|t| t.schedules.values());
+    let directory = table.into_iter().flat_map(|t| t.people.values());
+    for p in schedules.flat_map(|s| &s.people).chain(directory) {
+        let contacts = std::iter::once(p.contact.clone())
+            .chain(p.more_contacts.iter().map(|c| c.contact.clone()))
+            .collect();
+        people.insert(p.name.clone(), (p.display_name.clone(), contacts));
     }
     people
 }

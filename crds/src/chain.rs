@@ -127,18 +127,19 @@ pub struct Target {
     pub sip: Option<String>,
 }
 
-/// A person of a Schedule: one of its `spec.people`, or a Person object in the namespace
-/// (rung with the Schedule's settings).
+/// A person to ring: a Person object of the namespace (`name` alone), or a person of a
+/// Schedule (`schedule` and `name`: one of its `spec.people`, or a Person it may name).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonRef {
-    /// The Schedule that defines the person.
+    /// The Schedule whose `spec.people` defines the person; leave it out for a Person object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
         length(max = 253)
     )]
-    pub schedule: String,
-    /// The person's `name` in that Schedule's `spec.people`, or a Person object's name.
+    pub schedule: Option<String>,
+    /// The person's `name`: in that Schedule's `spec.people`, or a Person object's name.
     #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
     pub name: String,
 }

@@ -195,6 +195,17 @@ impl RoutingTable {
                     "schedule {schedule} is missing from the routing table"
                 )),
             },
+            Target::Person { schedule, person } if schedule.is_empty() => {
+                match self.people.get(person) {
+                    Some(p) => out.push(Responder::person(
+                        p,
+                        format!("named in the chain ({person})"),
+                    )),
+                    None => {
+                        notes.push(format!("person {person} is missing from the routing table"))
+                    }
+                }
+            }
             Target::Person { schedule, person } => {
                 match self.schedules.get(schedule).and_then(|s| s.person(person)) {
                     Some(p) => out.push(Responder::person(

@@ -47,6 +47,11 @@ pub struct RoutingTable {
     pub chains: BTreeMap<String, Chain>,
     /// The schedules the chains use, by name.
     pub schedules: BTreeMap<String, Schedule>,
+    /// The Person objects the chains name directly (not through a schedule), by name.
+    /// Optional, so that a webhook server of the previous release still reads the table (it
+    /// finds no such person, notes it and rings the rest of the step).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub people: BTreeMap<String, crate::schedule::Person>,
     /// `alert_route()`, built once; not part of the document (`RouteMemo::default()`).
     #[serde(skip)]
     pub route_memo: RouteMemo,
@@ -365,9 +370,10 @@ pub enum Target {
         /// Schedule name.
         schedule: String,
     },
-    /// One person of a schedule.
+    /// One person of a schedule, or of the table's `people` (the directory) when `schedule`
+    /// is empty.
     Person {
-        /// Schedule name.
+        /// Schedule name; empty for a person of the directory.
         schedule: String,
         /// Person name.
         person: String,

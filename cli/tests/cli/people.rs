@@ -125,3 +125,71 @@ fn a_name_in_neither_the_schedule_nor_the_directory_says_where_it_was_looked_for
         "{first}"
     );
 }
+
+#[test]
+fn a_chain_rings_a_person_of_the_directory_without_naming_a_schedule() {
+    let dir = examples_with_dana_in_the_directory();
+    // Hana Ito (the DBA manager) leaves the database Schedule's people for the directory,
+    // and the chain names her on her own.
+    let schedules = dir.path().join("schedules.yaml");
+    let text = std::fs::read_to_string(&schedules).unwrap();
+    let hana = "    - { name: dba-manager, displayName: Hana Ito, phone: \"+12125550299\" }\n";
+    assert!(text.contains(hana));
+    // Its override (`person: dba-manager`) now names the Person too.
+    std::fs::write(&schedules, text.replacen(hana, "", 1)).unwrap();
+    let chains = dir.path().join("chains.yaml");
+    let text = std::fs::read_to_string(&chains).unwrap();
+    let from = "person: { schedule: database, name: dba-manager }";
+    assert!(text.contains(from));
+    std::fs::write(
+        &chains,
+        text.replacen(from, "person: { name: dba-manager }", 1),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("people-hana.yaml"),
+        "apiVersion: switchboard.dev/v1alpha1\nkind: Person\nmetadata: { name: dba-manager, namespace: oncall }\nspec:\n  displayName: Hana Ito\n  contacts: [{ phone: \"+12125550299\" }]\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (code, out, err) = switchboard(&["validate", path]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        path,
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00[America/New_York]",
+        "--press",
+        "2",
+        "--responder",
+        "dana=voicemail",
+        "--responder",
+        "dba-manager=accept",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("ringing Hana Ito (+12125550299) for 20s, step 2 (manager-then-noc), pass 1: named in the chain (dba-manager)"),
+        "{out}"
+    );
+    assert!(out.contains("answered by:    Hana Ito after"), "{out}");
+
+    // A typo in the name: no Person of that name, with the fix.
+    let text = std::fs::read_to_string(&chains).unwrap();
+    std::fs::write(
+        &chains,
+        text.replacen(
+            "person: { name: dba-manager }",
+            "person: { name: dba-manger }",
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = switchboard(&["validate", path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("EscalationChain oncall/database: spec.steps[1].targets[0].person.name: no Person named \"dba-manger\" in namespace oncall: create it, or name the Schedule that defines the person in person.schedule (did you mean \"dba-manager\"?)"),
+        "{out}"
+    );
+}

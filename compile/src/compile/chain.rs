@@ -13,11 +13,13 @@ use crate::problem::{ObjectId, Problem};
 pub const MAX_NUMBERS_PER_DIAL: usize = 10;
 
 /// Compiles one chain. `schedules` holds the compiled schedules of the chain's namespace by
-/// name; `None` for a schedule that exists but has problems of its own.
+/// name; `None` for a schedule that exists but has problems of its own. `directory` holds the
+/// namespace's Person objects, for `person` targets that name no schedule.
 pub fn compile_chain(
     c: &switchboard_crds::EscalationChain,
     id: &ObjectId,
     schedules: &BTreeMap<String, Option<&routing::Schedule>>,
+    directory: &super::schedule::Directory<'_>,
 ) -> Result<table::Chain, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut steps = Vec::new();
@@ -28,7 +30,7 @@ pub fn compile_chain(
             .enumerate()
             .filter_map(|(j, t)| {
                 let field = format!("spec.steps[{i}].targets[{j}]");
-                target(t, &field, id, schedules, &mut problems)
+                target(t, &field, id, (schedules, directory), &mut problems)
             })
             .collect();
         if step.strategy == RingStrategy::Simultaneous {
@@ -65,7 +67,10 @@ fn target(
     t: &Target,
     field: &str,
     id: &ObjectId,
-    schedules: &BTreeMap<String, Option<&routing::Schedule>>,
+    (schedules, directory): (
+        &BTreeMap<String, Option<&routing::Schedule>>,
+        &super::schedule::Directory<'_>,
+    ),
     problems: &mut Vec<Problem>,
 ) -> Option<table::Target> {
     let mut schedule_ref = |name: &str, sub: &str| -> bool {
@@ -102,13 +107,16 @@ fn target(
             schedule: s.clone(),
         }),
         (None, None, Some(p), None, None) => {
-            if !schedule_ref(&p.schedule, "person.schedule") {
+            let Some(schedule_name) = &p.schedule else {
+                return directory_person(&p.name, field, id, directory, problems);
+            };
+            if !schedule_ref(schedule_name, "person.schedule") {
                 return None;
             }
-            let schedule = schedules.get(&p.schedule).copied().flatten()?;
+            let schedule = schedules.get(schedule_name).copied().flatten()?;
             if schedule.person(&p.name).is_some() {
                 Some(table::Target::Person {
-                    schedule: p.schedule.clone(),
+                    schedule: schedule_name.clone(),
                     person: p.name.clone(),
                 })
             } else {
@@ -116,7 +124,7 @@ fn target(
                     &p.name,
                     schedule.people.iter().map(|x| x.name.as_str()),
                 );
-                problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {:?} has no person {:?}: add them to its spec.people or fix the name{hint}", p.schedule, p.name)));
+                problems.push(Problem::field(id, format!("{field}.person.name"), format!("Schedule {schedule_name:?} has no person {:?}: add them to its spec.people or fix the name{hint}", p.name)));
                 None
             }
         }
@@ -131,6 +139,47 @@ fn target(
             None
         }
     }
+}
+
+/// The Person objects `chain` names directly (`person` targets without a schedule).
+pub fn directory_people_of(chain: &table::Chain) -> impl Iterator<Item = &str> {
+    chain
+        .steps
+        .iter()
+        .flat_map(|s| &s.targets)
+        .filter_map(|t| match t {
+            table::Target::Person { schedule, person } if schedule.is_empty() => {
+                Some(person.as_str())
+            }
+            _ => None,
+        })
+}
+
+/// A `person` target naming no schedule: a Person of the namespace, rung from the table's
+/// `people`.
+fn directory_person(
+    name: &str,
+    field: &str,
+    id: &ObjectId,
+    directory: &super::schedule::Directory<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<table::Target> {
+    if directory.contains_key(name) {
+        return Some(table::Target::Person {
+            schedule: String::new(),
+            person: name.to_string(),
+        });
+    }
+    let hint = crate::problem::did_you_mean(name, directory.keys().copied());
+    problems.push(Problem::field(
+        id,
+        format!("{field}.person.name"),
+        format!(
+            "no Person named {name:?} in namespace {}: create it, or name the Schedule that defines the person in person.schedule{hint}",
+            id.namespace
+        ),
+    ));
+    None
 }
 
 /// A Simultaneous step rings every target (each person of a team) in one `<Dial>`.
@@ -168,6 +217,7 @@ pub fn schedules_of(chain: &table::Chain) -> impl Iterator<Item = &str> {
         .iter()
         .flat_map(|s| &s.targets)
         .filter_map(|t| match t {
+            table::Target::Person { schedule, .. } if schedule.is_empty() => None,
             table::Target::OnCall { schedule }
             | table::Target::Team { schedule }
             | table::Target::Person { schedule, .. } => Some(schedule.as_str()),

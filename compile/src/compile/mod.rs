@@ -142,8 +142,9 @@ fn unique<'a, K: kube::Resource<DynamicType = ()>>(
 /// Compiles a whole set of objects.
 pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
     let mut out = Compiled::default();
-    let schedules = compile_schedules(objects, &mut out);
-    let chains = compile_chains(objects, &schedules, &mut out.problems);
+    let directories = directories(objects, &mut out.problems);
+    let schedules = compile_schedules(objects, &directories, &mut out);
+    let chains = compile_chains(objects, &schedules, &directories, &mut out.problems);
     let policies = compile_policies(objects, &chains, &mut out.problems);
     let mut numbers: BTreeMap<String, ObjectId> = BTreeMap::new();
     for (id, n) in unique(&objects.phone_numbers, &mut out.problems) {
@@ -174,35 +175,58 @@ pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
                 n.object.spec.credentials_secret_ref.name.clone(),
             ))
             .cloned();
-        let table = table_for(&id, number, account_sid, policy, &chains, &schedules);
+        let directory = directories.get(&id.namespace);
+        let table = table_for(
+            &id,
+            number,
+            account_sid,
+            policy,
+            &chains,
+            &schedules,
+            directory,
+        );
         out.tables.push(table);
     }
     crate::problem::order(&mut out.problems);
     out
 }
 
-/// Every Schedule, compiled (with the ScheduleOverride objects that name it) or None (its
-/// problems reported); valid ones also in `out.schedules`.
-fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routing::Schedule> {
-    let mut schedules: ByNamespace<routing::Schedule> = BTreeMap::new();
-    let overrides = unique(&objects.schedule_overrides, &mut out.problems);
-    let mut directories: BTreeMap<String, schedule::Directory<'_>> = BTreeMap::new();
-    for (id, p) in unique(&objects.people, &mut out.problems) {
+/// The Person objects of each namespace, by name (a repeated one reported).
+fn directories<'a>(
+    objects: &'a Objects,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, schedule::Directory<'a>> {
+    let mut directories: BTreeMap<String, schedule::Directory<'a>> = BTreeMap::new();
+    for (id, p) in unique(&objects.people, problems) {
         directories.entry(id.namespace).or_default().insert(
             p.object.metadata.name.as_deref().unwrap_or_default(),
             &p.object,
         );
     }
-    // The people chains ring by name, by (namespace, schedule).
+    directories
+}
+
+/// Every Schedule, compiled (with the ScheduleOverride objects that name it) or None (its
+/// problems reported); valid ones also in `out.schedules`.
+fn compile_schedules<'a>(
+    objects: &'a Objects,
+    directories: &BTreeMap<String, schedule::Directory<'a>>,
+    out: &mut Compiled,
+) -> ByNamespace<routing::Schedule> {
+    let mut schedules: ByNamespace<routing::Schedule> = BTreeMap::new();
+    let overrides = unique(&objects.schedule_overrides, &mut out.problems);
+    // The people chains ring through a schedule, by (namespace, schedule).
     let mut chain_people: BTreeMap<(String, &str), Vec<&str>> = BTreeMap::new();
     for c in &objects.chains {
         let ns = c.object.namespace().unwrap_or_else(|| "default".into());
         let refs = c.object.spec.steps.iter().flat_map(|s| &s.targets);
         for p in refs.filter_map(|t| t.person.as_ref()) {
-            chain_people
-                .entry((ns.clone(), p.schedule.as_str()))
-                .or_default()
-                .push(p.name.as_str());
+            if let Some(schedule) = &p.schedule {
+                chain_people
+                    .entry((ns.clone(), schedule.as_str()))
+                    .or_default()
+                    .push(p.name.as_str());
+            }
         }
     }
     let empty = schedule::Directory::new();
@@ -273,15 +297,18 @@ fn compile_schedules(objects: &Objects, out: &mut Compiled) -> ByNamespace<routi
 fn compile_chains(
     objects: &Objects,
     schedules: &ByNamespace<routing::Schedule>,
+    directories: &BTreeMap<String, schedule::Directory<'_>>,
     problems: &mut Vec<Problem>,
 ) -> ByNamespace<table::Chain> {
     let mut chains: ByNamespace<table::Chain> = BTreeMap::new();
+    let empty = schedule::Directory::new();
     for (id, c) in unique(&objects.chains, problems) {
+        let directory = directories.get(&id.namespace).unwrap_or(&empty);
         let in_ns: BTreeMap<String, Option<&routing::Schedule>> = schedules
             .get(&id.namespace)
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_ref())).collect())
             .unwrap_or_default();
-        let compiled = chain::compile_chain(&c.object, &id, &in_ns)
+        let compiled = chain::compile_chain(&c.object, &id, &in_ns, directory)
             .map_err(|ps| problems.extend(ps.into_iter().map(|p| p.at(c.origin.as_ref()))))
             .ok();
         chains
@@ -374,10 +401,12 @@ fn table_for(
     policy: &table::Policy,
     chains: &ByNamespace<table::Chain>,
     schedules: &ByNamespace<routing::Schedule>,
+    directory: Option<&schedule::Directory<'_>>,
 ) -> RoutingTable {
     let ns_chains = &chains[&id.namespace];
     let mut table_chains = BTreeMap::new();
     let mut table_schedules = BTreeMap::new();
+    let mut direct: Vec<&str> = Vec::new();
     for chain_name in policy::chains_of(policy) {
         let chain = ns_chains[chain_name]
             .as_ref()
@@ -388,7 +417,12 @@ fn table_for(
                 .expect("a valid chain names valid schedules");
             table_schedules.insert(schedule_name.to_string(), schedule.clone());
         }
+        direct.extend(chain::directory_people_of(chain));
         table_chains.insert(chain_name.to_string(), chain.clone());
+    }
+    let mut people = Vec::new();
+    if let Some(directory) = directory {
+        people::add_from_directory(&mut people, direct, directory);
     }
     RoutingTable {
         schema_version: table::SCHEMA_VERSION,
@@ -402,6 +436,7 @@ fn table_for(
         policy: policy.clone(),
         chains: table_chains,
         schedules: table_schedules,
+        people: people.into_iter().map(|p| (p.name.clone(), p)).collect(),
         route_memo: table::RouteMemo::default(),
     }
     .seal()

@@ -14,7 +14,7 @@ pub type Directory<'a> = BTreeMap<&'a str, &'a switchboard_crds::Person>;
 
 /// Adds to `people` each of `named` that is not among them but is in `directory`, in the
 /// order first named (the Schedule's own `spec.people` win over a Person of the same name).
-pub(super) fn add_from_directory<'n>(
+pub(crate) fn add_from_directory<'n>(
     people: &mut Vec<routing::Person>,
     named: impl IntoIterator<Item = &'n str>,
     directory: &Directory<'_>,

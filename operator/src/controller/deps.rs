@@ -39,7 +39,7 @@ fn schedule_names(c: &EscalationChain) -> BTreeSet<String> {
             [
                 t.on_call.clone(),
                 t.team.clone(),
-                t.person.as_ref().map(|p| p.schedule.clone()),
+                t.person.as_ref().and_then(|p| p.schedule.clone()),
             ]
         })
         .flatten()
@@ -86,13 +86,19 @@ pub fn add_overrides(objects: &mut Objects, overrides: &[Arc<ScheduleOverride>])
         .collect();
 }
 
-/// Adds to `objects` the Person objects of the namespaces of its Schedules (the directory a
-/// Schedule's members, overrides and chains' person targets are looked up in).
+/// Adds to `objects` the Person objects of the namespaces of its Schedules and chains (the
+/// directory a Schedule's members, overrides and chains' person targets are looked up in).
 pub fn add_people(objects: &mut Objects, people: &[Arc<Person>]) {
     let namespaces: BTreeSet<String> = objects
         .schedules
         .iter()
         .map(|s| s.object.namespace().unwrap_or_default())
+        .chain(
+            objects
+                .chains
+                .iter()
+                .map(|c| c.object.namespace().unwrap_or_default()),
+        )
         .collect();
     objects.people = people
         .iter()
@@ -121,7 +127,7 @@ pub fn schedules_naming(
             targets
                 .filter_map(|t| t.person.as_ref())
                 .filter(|p| p.name == name)
-                .map(|p| p.schedule.clone()),
+                .filter_map(|p| p.schedule.clone()),
         );
     }
     same_ns(ns, schedules)
@@ -145,6 +151,26 @@ pub fn directory<'a>(
 ) -> switchboard_compile::compile::schedule::Directory<'a> {
     same_ns(ns, people)
         .map(|p| (p.metadata.name.as_deref().unwrap_or_default(), &**p))
+        .collect()
+}
+
+/// The chains of namespace `ns` that name person `name` directly (a `person` target
+/// without a schedule).
+pub fn chains_naming(
+    ns: &str,
+    name: &str,
+    chains: &[Arc<EscalationChain>],
+) -> Vec<ObjectRef<EscalationChain>> {
+    same_ns(ns, chains)
+        .filter(|c| {
+            c.spec
+                .steps
+                .iter()
+                .flat_map(|s| &s.targets)
+                .filter_map(|t| t.person.as_ref())
+                .any(|p| p.schedule.is_none() && p.name == name)
+        })
+        .map(|c| ObjectRef::from_obj(&**c))
         .collect()
 }
 

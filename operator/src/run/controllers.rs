@@ -186,9 +186,11 @@ fn schedules_naming(p: &Person, s: &Stores) -> Vec<ObjectRef<Schedule>> {
 /// The chains that use a Schedule naming person `p`.
 fn chains_of_person(p: &Person, s: &Stores) -> Vec<ObjectRef<EscalationChain>> {
     let ns = p.namespace().unwrap_or_default();
+    let direct = deps::chains_naming(&ns, &p.name_any(), &s.chains.state());
     schedules_naming(p, s)
         .into_iter()
         .flat_map(|sc| deps::chains_of_schedule(&ns, &sc.name, &s.chains.state()))
+        .chain(direct)
         .collect()
 }
 
@@ -306,6 +308,14 @@ fn phone_numbers(
             move |p: Person| {
                 let ns = p.namespace().unwrap_or_default();
                 let mut users = Vec::new();
+                for c in deps::chains_naming(&ns, &p.name_any(), &s.chains.state()) {
+                    users.extend(deps::chain_users(
+                        &ns,
+                        &c.name,
+                        &s.numbers.state(),
+                        &s.policies.state(),
+                    ));
+                }
                 for sched in schedules_naming(&p, &s) {
                     users.extend(deps::schedule_users(
                         &ns,

@@ -79,3 +79,50 @@ async fn a_person_of_the_directory_reaches_the_table_with_every_contact_in_order
         .collect();
     assert_eq!(more, ["+12125550211"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_naming_a_person_of_the_directory_carries_them_in_the_table() {
+    let (pn, s) = published_hotline().await;
+    // The database chain's manager step names the Person "dana" directly.
+    let chains: Vec<switchboard_crds::EscalationChain> = s
+        .ctx
+        .stores
+        .chains
+        .state()
+        .iter()
+        .map(|c| {
+            let mut c = (**c).clone();
+            if c.metadata.name.as_deref() == Some("database") {
+                let target = &mut c.spec.steps[1].targets[0];
+                target.person = Some(switchboard_crds::chain::PersonRef {
+                    schedule: None,
+                    name: "dana".into(),
+                });
+            }
+            c
+        })
+        .collect();
+    let (chain_store, mut w) = reflector::store();
+    fill(&mut w, chains);
+    let (people_store, mut w) = reflector::store();
+    fill(&mut w, [dana()]);
+    let ctx = with_stores(
+        &s.ctx,
+        Stores {
+            chains: chain_store,
+            people: people_store,
+            ..s.ctx.stores.clone()
+        },
+    );
+    phone_number::reconcile(Arc::new(pn), ctx).await.unwrap();
+    let table: switchboard_routing::RoutingTable =
+        serde_json::from_str(&hotline_table(&s.redis.url).await.unwrap()).unwrap();
+    let p = &table.people["dana"];
+    assert_eq!(p.more_contacts.len(), 1);
+    assert!(table.chains["database"].steps[1].targets.contains(
+        &switchboard_routing::table::Target::Person {
+            schedule: String::new(),
+            person: "dana".into()
+        }
+    ));
+}
