@@ -20,6 +20,23 @@ mod simulate_and_calls;
 #[path = "cli/validate_and_oncall.rs"]
 mod validate_and_oncall;
 
+/// `switchboard simulate DIR` playing the README's call (the database team, chosen with 2,
+/// on Monday 2026-11-23 at 10:00 in New York), with `extra` arguments.
+fn readme_call(dir: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "simulate",
+        dir,
+        "--to",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00[America/New_York]",
+        "--press",
+        "2",
+    ];
+    args.extend(extra);
+    switchboard(&args)
+}
+
 /// A copy of the YAML files of `examples/` (not its subfolders) in a temporary folder.
 fn copy_of_examples() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

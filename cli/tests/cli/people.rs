@@ -46,20 +46,15 @@ fn a_person_in_three_schedules_is_defined_once_and_their_second_contact_is_rung(
 
     // The README's call: the database's on-call (Dana) does not answer her mobile; her desk
     // phone is rung next, within her turn, before the step moves on to the manager.
-    let (code, out, err) = switchboard(&[
-        "simulate",
+    let (code, out, err) = readme_call(
         path,
-        "--to",
-        "+14155550100",
-        "--at",
-        "2026-11-23T10:00[America/New_York]",
-        "--press",
-        "2",
-        "--responder",
-        "+12125550201=no-answer",
-        "--responder",
-        "+12125550211=accept",
-    ]);
+        &[
+            "--responder",
+            "+12125550201=no-answer",
+            "--responder",
+            "+12125550211=accept",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     for expected in [
         "ringing Dana Scully (+12125550201) for 25s, step 1 (on-call), pass 1: on call in schedule database via layer/business-hours",
@@ -154,20 +149,15 @@ fn a_chain_rings_a_person_of_the_directory_without_naming_a_schedule() {
     let path = dir.path().to_str().unwrap();
     let (code, out, err) = switchboard(&["validate", path]);
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = switchboard(&[
-        "simulate",
+    let (code, out, err) = readme_call(
         path,
-        "--to",
-        "+14155550100",
-        "--at",
-        "2026-11-23T10:00[America/New_York]",
-        "--press",
-        "2",
-        "--responder",
-        "dana=voicemail",
-        "--responder",
-        "dba-manager=accept",
-    ]);
+        &[
+            "--responder",
+            "dana=voicemail",
+            "--responder",
+            "dba-manager=accept",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("ringing Hana Ito (+12125550299) for 20s, step 2 (manager-then-noc), pass 1: named in the chain (dba-manager)"),

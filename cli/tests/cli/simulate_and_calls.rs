@@ -320,20 +320,15 @@ fn a_plain_number_target_is_named_once_in_the_transcript_and_the_call_log() {
 
 #[test]
 fn a_responder_who_declines_passes_the_call_on_at_once() {
-    let (code, out, err) = switchboard(&[
-        "simulate",
+    let (code, out, err) = readme_call(
         "examples/",
-        "--to",
-        "+14155550100",
-        "--at",
-        "2026-11-23T10:00[America/New_York]",
-        "--press",
-        "2",
-        "--responder",
-        "dana=decline",
-        "--responder",
-        "dba-manager=accept",
-    ]);
+        &[
+            "--responder",
+            "dana=decline",
+            "--responder",
+            "dba-manager=accept",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     for expected in [
         "Dana Scully (+12125550201) hears: \"Press 1 to take this call, or 2 to pass it on.\"",
