@@ -50,6 +50,8 @@ pub struct Metrics {
     pub texts: Family<OutcomeLabels, Counter>,
     /// 1 when the store (Redis) answered the last probe, 0 when it did not.
     pub store_up: Gauge,
+    /// Responders who pressed the decline key (passed the call on).
+    pub declines: Counter,
 }
 
 impl Default for Metrics {
@@ -115,6 +117,12 @@ impl Default for Metrics {
                 reason: reason.to_string(),
             });
         }
+        let declines = Counter::default();
+        registry.register(
+            "declines",
+            "Responders who pressed the decline key, passing the call on",
+            declines.clone(),
+        );
         let store_up = Gauge::default();
         registry.register(
             "store_up",
@@ -123,6 +131,7 @@ impl Default for Metrics {
         );
         Metrics {
             store_up,
+            declines,
             registry,
             calls,
             time_to_answer,

@@ -300,6 +300,9 @@ pub struct CallState {
     pub later_rounds: Vec<Ring>,
     /// The rings of the current `<Dial>`.
     pub ringing: Vec<Ring>,
+    /// How many responders pressed the decline key (for the metric).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub declines: u32,
     /// When the current all-at-once step's time runs out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_deadline: Option<Timestamp>,

@@ -112,6 +112,7 @@ pub fn incoming(
         pending: vec![],
         later_rounds: vec![],
         ringing: vec![],
+        declines: 0,
         step_deadline: None,
         seq: 0,
         picked_up: None,

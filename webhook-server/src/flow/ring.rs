@@ -421,6 +421,7 @@ pub fn accept(
         // The decline key: this leg hangs up now, so Twilio ends the `<Dial>` and its action
         // moves the escalation on, without waiting out the whisper's or the step's timeout.
         Some(r) if current && decline == Some(digits) => {
+            state.declines += 1;
             state.event(
                 now,
                 format!(

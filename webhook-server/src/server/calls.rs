@@ -444,6 +444,11 @@ pub(super) fn observe(st: &AppState, before: Option<&CallState>, after: &CallSta
         info!(event = %e, "call event");
     }
     let m = &st.0.metrics;
+    let declined_before = before.map_or(0, |b| b.declines);
+    if after.declines > declined_before {
+        m.declines
+            .inc_by(u64::from(after.declines - declined_before));
+    }
     if before.and_then(|b| b.accepted.as_ref()).is_none()
         && let Some((_, at)) = &after.accepted
     {

@@ -208,3 +208,48 @@ async fn an_invalid_menu_digit_twice_is_asked_again_then_the_third_answer_counts
     assert!(t.dials.is_empty());
     assert_eq!(call.outcome, Some(Outcome::NoAnswer));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_who_declines_moves_the_escalation_on_at_once_and_is_counted() {
+    let c = Cluster::start(1, monday_10am()).await;
+    let script = database_call()
+        .responder(DANA, Behaviour::Decline { after: 3 })
+        .responder(DBA_MANAGER, Behaviour::Accept { after: 5 });
+    let t = c.simulator().run(script).await.unwrap();
+    let call = finished(&c, &t).await;
+    assert_eq!(flat(&t), [DANA, DBA_MANAGER]);
+    assert_eq!(t.connected.as_deref(), Some(DBA_MANAGER), "{}", t.render());
+    assert!(
+        call.events
+            .iter()
+            .any(|(_, e)| e.contains("declined the call (pressed 2): passing it on")),
+        "{:?}",
+        call.events
+    );
+    assert_eq!(
+        call.rung[0].result.map(|r| r.as_str()),
+        Some("not-accepted")
+    );
+    // The manager's phone rings as Dana's leg ends: sooner than after a pickup that presses
+    // nothing and waits out the acceptance timeout (10 s in the examples).
+    let gap = call.rung[1].at.duration_since(call.rung[0].at).as_secs();
+    let c2 = Cluster::start(1, monday_10am()).await;
+    let silent = database_call()
+        .responder(DANA, Behaviour::Ignore { after: 3 })
+        .responder(DBA_MANAGER, Behaviour::Accept { after: 5 });
+    let t2 = c2.simulator().run(silent).await.unwrap();
+    let call2 = finished(&c2, &t2).await;
+    let silent_gap = call2.rung[1].at.duration_since(call2.rung[0].at).as_secs();
+    assert!(
+        gap + 10 <= silent_gap,
+        "declined: next ring after {gap}s; silent pickup: after {silent_gap}s"
+    );
+    assert!(
+        c.replicas[0]
+            .metrics()
+            .encode()
+            .contains("switchboard_webhook_declines_total 1"),
+        "{}",
+        c.replicas[0].metrics().encode()
+    );
+}
