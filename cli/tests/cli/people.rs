@@ -183,3 +183,17 @@ fn a_chain_rings_a_person_of_the_directory_without_naming_a_schedule() {
         "{out}"
     );
 }
+
+#[test]
+fn a_schedules_own_person_hiding_a_person_of_the_same_name_is_a_warning() {
+    // Halfway through a move to the directory: Dana is a Person and still in spec.people.
+    let dir = copy_of_examples();
+    std::fs::write(dir.path().join("people.yaml"), DANA).unwrap();
+    let (code, out, err) = switchboard(&["validate", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "a warning does not fail validate: {out}{err}");
+    assert!(
+        out.contains("warning: ")
+            && out.contains("Schedule oncall/database: spec.people[0]: \"dana\" is defined here and as a Person of namespace oncall: this entry wins; remove it to use the Person"),
+        "{out}"
+    );
+}

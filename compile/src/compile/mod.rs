@@ -43,9 +43,32 @@ pub struct Compiled {
 
 impl Compiled {
     /// What is worth a warning though nothing is invalid: layers that never ring anyone in the
-    /// eight weeks from `now` ([`hidden::hidden_layers`]), with the origins of `objects`.
+    /// eight weeks from `now` ([`hidden::hidden_layers`]), and a Schedule's own person that
+    /// hides a Person of the same name, with the origins of `objects`.
     pub fn warnings(&self, objects: &Objects, now: jiff::Timestamp) -> Vec<Problem> {
         let mut out = Vec::new();
+        for s in &objects.schedules {
+            let id = id_of(&s.object);
+            for (i, p) in s.object.spec.people.iter().enumerate() {
+                let shadowed = objects.people.iter().any(|d| {
+                    d.object.metadata.name.as_deref() == Some(p.name.as_str())
+                        && id_of(&d.object).namespace == id.namespace
+                });
+                if shadowed {
+                    out.push(
+                        Problem::field(
+                            &id,
+                            format!("spec.people[{i}]"),
+                            format!(
+                                "{:?} is defined here and as a Person of namespace {}: this entry wins; remove it to use the Person",
+                                p.name, id.namespace
+                            ),
+                        )
+                        .at(s.origin.as_ref()),
+                    );
+                }
+            }
+        }
         for ((namespace, name), s) in &self.schedules {
             let id = ObjectId::new("Schedule", namespace, name);
             let origin = objects
