@@ -47,45 +47,60 @@ impl Schedule {
 }
 
 impl RoutingTable {
-    /// The periods in `[from, until)` when the first step of `chain` has nobody to ring: every
-    /// one of its targets is an on-call target whose schedule has nobody then (a team, person,
-    /// number or SIP target always gives someone). A missing schedule counts as nobody.
+    /// The periods in `[from, until)` when the first step of `chain` has nobody to ring
+    /// ([`step_gaps`]). A missing schedule counts as nobody.
     pub fn first_step_gaps(
         &self,
         chain: &Chain,
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<Gap>, ScheduleError> {
-        let Some(step) = chain.steps.first() else {
-            return Ok(vec![Gap {
-                start: from,
-                end: until,
-            }]);
-        };
-        let mut gaps = vec![Gap {
+        let all = Gap {
             start: from,
             end: until,
-        }];
+        };
+        let Some(step) = chain.steps.first() else {
+            return Ok(vec![all]);
+        };
+        let mut targets = Vec::new();
         for target in &step.targets {
             let Target::OnCall { schedule } = target else {
-                return Ok(Vec::new());
+                targets.push(None);
+                break;
             };
-            let theirs = match self.schedules.get(schedule) {
+            targets.push(Some(match self.schedules.get(schedule) {
                 Some(s) => s.gaps(from, until)?,
-                None => vec![Gap {
-                    start: from,
-                    end: until,
-                }],
-            };
-            gaps = intersect(&gaps, &theirs);
+                None => vec![all],
+            }));
         }
-        Ok(gaps)
+        Ok(step_gaps(from, until, targets))
     }
 }
 
-/// The periods in both lists (each sorted and disjoint): when a step ringing the on-call of
-/// two schedules has nobody, both have nobody.
-pub fn intersect(a: &[Gap], b: &[Gap]) -> Vec<Gap> {
+/// The periods in `[from, until)` when a step has nobody to ring, given each target's gaps:
+/// `Some` for an on-call target (its schedule's gaps), `None` for a target that always gives
+/// someone (a team, a person, a number, a SIP address). A step rings nobody only where all
+/// its targets do.
+pub fn step_gaps(
+    from: Timestamp,
+    until: Timestamp,
+    targets: impl IntoIterator<Item = Option<Vec<Gap>>>,
+) -> Vec<Gap> {
+    let mut gaps = vec![Gap {
+        start: from,
+        end: until,
+    }];
+    for target in targets {
+        match target {
+            Some(theirs) => gaps = intersect(&gaps, &theirs),
+            None => return Vec::new(),
+        }
+    }
+    gaps
+}
+
+/// The periods in both lists (each sorted and disjoint).
+fn intersect(a: &[Gap], b: &[Gap]) -> Vec<Gap> {
     let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {

@@ -40,13 +40,10 @@ pub struct Ring {
     /// What the contact is (`mobile`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_label: Option<String>,
-    /// Which of the person's contacts this is (0: the first), and how many they have (0 for
-    /// a ring stored by a release that knew one contact per person).
+    /// Which of the person's contacts this is (0: the first, as for a ring stored by a release
+    /// that knew one contact per person).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub contact_no: u32,
-    /// How many contacts the person has.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub contacts: u32,
     /// Whisper language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
@@ -211,7 +208,6 @@ impl Ring {
             contact: r.contact.clone(),
             contact_label: r.contact_label.clone(),
             contact_no: 0,
-            contacts: r.rings() as u32,
             language: r.language.clone(),
             reason: r.reason.clone(),
             step,
@@ -224,6 +220,10 @@ impl Ring {
     /// The rings of `r`'s further contacts, in order, each tried when the one before was not
     /// accepted: the same person and reason, with which contact it is and why.
     pub fn further(r: &Responder, step: usize, pass: u32, at: Timestamp) -> Vec<Ring> {
+        // Most people have one contact: nothing to build on the call path.
+        if r.more_contacts.is_empty() {
+            return Vec::new();
+        }
         let first = Ring::of(r, step, pass, at);
         let mut before = first.contact_name();
         r.more_contacts
@@ -238,7 +238,7 @@ impl Ring {
                     "{}; contact {} of {}, {}, as {before} was not accepted",
                     first.reason,
                     i + 2,
-                    first.contacts,
+                    r.rings(),
                     ring.contact_name()
                 );
                 before = ring.contact_name();

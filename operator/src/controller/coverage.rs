@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use switchboard_crds::EscalationChain;
 use switchboard_crds::common::GapStatus;
 use switchboard_crds::condition::COVERED;
+use switchboard_routing::gaps::step_gaps;
 use switchboard_routing::{Gap, Schedule};
 
 use super::status::Check;
@@ -26,10 +27,7 @@ pub fn covered(gaps: &[Gap], time_zone: &str, what: &str) -> (Check, Option<GapS
             None,
         );
     };
-    let at = |t: Timestamp| match jiff::tz::TimeZone::get(time_zone) {
-        Ok(tz) => t.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-        Err(_) => t.to_string(),
-    };
+    let at = |t: Timestamp| super::schedule::in_zone(t, time_zone);
     let more = match gaps.len() - 1 {
         0 => String::new(),
         n => format!("; {n} more in the next 14 days"),
@@ -54,9 +52,9 @@ pub fn schedule_gaps(s: &Schedule, now: Timestamp) -> Vec<Gap> {
     s.gaps(now, until).unwrap_or_default()
 }
 
-/// The gaps of chain `c`'s first step from `now` over [`HORIZON`], given its namespace's
-/// compiled schedules; None when a schedule it names is not compiled (the chain is not valid,
-/// and its `Ready` says why), with the zone of the first schedule named.
+/// The gaps of chain `c`'s first step from `now` over [`HORIZON`] ([`step_gaps`]), given its
+/// namespace's compiled schedules; None when a schedule it names is not compiled (the chain is
+/// not valid, and its `Ready` says why), with the zone of the first schedule named.
 pub fn first_step_gaps<'a>(
     c: &EscalationChain,
     schedule: impl Fn(&str) -> Option<&'a Schedule>,
@@ -64,19 +62,18 @@ pub fn first_step_gaps<'a>(
 ) -> Option<(Vec<Gap>, String)> {
     let until = now.saturating_add(HORIZON).unwrap_or(now);
     let step = c.spec.steps.first()?;
-    let mut gaps = vec![Gap {
-        start: now,
-        end: until,
-    }];
     let mut zone = None;
+    let mut targets = Vec::new();
     for t in &step.targets {
         let Some(name) = &t.on_call else {
             // A team, a person, a number or a SIP address: always someone to ring.
-            return Some((Vec::new(), zone.unwrap_or_else(|| "UTC".into())));
+            targets.push(None);
+            break;
         };
         let s = schedule(name)?;
         zone.get_or_insert_with(|| s.time_zone.clone());
-        gaps = switchboard_routing::gaps::intersect(&gaps, &schedule_gaps(s, now));
+        targets.push(Some(schedule_gaps(s, now)));
     }
+    let gaps = step_gaps(now, until, targets);
     Some((gaps, zone.unwrap_or_else(|| "UTC".into())))
 }

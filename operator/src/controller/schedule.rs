@@ -145,7 +145,7 @@ pub fn error_policy(_s: Arc<Schedule>, error: &Error, ctx: Arc<Context>) -> Acti
 
 /// `at` in RFC 3339 with the schedule's own offset (`2026-11-30T09:00:00-05:00`), as people of
 /// that zone read it in `kubectl get schedules`; UTC when the zone is unknown.
-fn in_zone(at: jiff::Timestamp, time_zone: &str) -> String {
+pub(super) fn in_zone(at: jiff::Timestamp, time_zone: &str) -> String {
     match jiff::tz::TimeZone::get(time_zone) {
         Ok(tz) => at.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
         Err(_) => at.to_string(),

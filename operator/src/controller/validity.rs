@@ -22,7 +22,11 @@ use crate::metrics::{FailureLabels, KindLabels};
 
 /// The condition of an object compiled with what it uses.
 pub fn check(objects: &Objects) -> Check {
-    let compiled = compile(objects, &AccountSids::new());
+    check_compiled(&compile(objects, &AccountSids::new()))
+}
+
+/// The condition of what an object and what it uses compiled to.
+fn check_compiled(compiled: &crate::compile::Compiled) -> Check {
     match compiled.problems.first() {
         Some(p) => {
             let whose = p
@@ -101,14 +105,14 @@ pub async fn reconcile_chain(c: Arc<EscalationChain>, ctx: Arc<Context>) -> Resu
     // Who can be rung (the Covered condition) includes the overrides in force.
     deps::add_overrides(&mut objects, &ctx.stores.overrides.state());
     let previous = c.status.clone().unwrap_or_default();
-    let chk = check(&objects);
+    let compiled = compile(&objects, &AccountSids::new());
+    let chk = check_compiled(&compiled);
     let mut status = EscalationChainStatus {
         common: common(&chk, c.meta().generation, &previous.common),
         steps: c.spec.steps.len() as u32,
         next_gap: None,
     };
     // Whether the first step can ring someone over the next two weeks: advice beside Ready.
-    let compiled = compile(&objects, &AccountSids::new());
     let ns = c.namespace().unwrap_or_default();
     let now = jiff::Timestamp::now();
     let schedule = |name: &str| compiled.schedules.get(&(ns.clone(), name.to_string()));

@@ -27,7 +27,7 @@ use switchboard_crds::{
 };
 use tracing::{info, warn};
 
-use super::{Config, collect_garbage, scoped, shutdown_signal, wait_until_listed};
+use super::{Config, collect_garbage, listed, scoped, shutdown_signal, wait_until_listed};
 use crate::controller::{self, Context, Stores, deps, phone_number};
 use crate::metrics::Metrics;
 
@@ -53,29 +53,22 @@ pub(super) async fn start(
         }
     }
     let wc = watcher::Config::default();
-    let (policy_store, chain_store, schedule_store) = reflect(client, ns, &wc);
-    let override_store = reflect_one::<ScheduleOverride>(client, ns, &wc);
-    let people_store = reflect_one::<Person>(client, ns, &wc);
+    let policy_store = reflect::<IncomingCallPolicy>(client, ns, &wc);
+    let chain_store = reflect::<EscalationChain>(client, ns, &wc);
+    let schedule_store = reflect::<Schedule>(client, ns, &wc);
+    let override_store = reflect::<ScheduleOverride>(client, ns, &wc);
+    let people_store = reflect::<Person>(client, ns, &wc);
     // Not one reconcile before every store a reconcile reads has listed: an object missing
     // from a store that has not listed yet is unknown, not deleted, and a PhoneNumber
     // reconciled then would be compiled without its policy (kube-runtime's controllers wait
     // for their own store, not for these).
+    let all_listed = async {
+        wait_until_listed(&policy_store, &chain_store, &schedule_store).await?;
+        listed(&override_store).await?;
+        listed(&people_store).await
+    };
     tokio::select! {
-        r = wait_until_listed(&policy_store, &chain_store, &schedule_store) => r?,
-        () = shutdown_signal() => return Ok(None),
-    }
-    tokio::select! {
-        r = override_store.wait_until_ready() => {
-            r.map_err(|e| anyhow::anyhow!("the ScheduleOverride watch stopped before it listed: {e}"))?;
-            info!(kind = "ScheduleOverride", "listed");
-        }
-        () = shutdown_signal() => return Ok(None),
-    }
-    tokio::select! {
-        r = people_store.wait_until_ready() => {
-            r.map_err(|e| anyhow::anyhow!("the Person watch stopped before it listed: {e}"))?;
-            info!(kind = "Person", "listed");
-        }
+        r = all_listed => r?,
         () = shutdown_signal() => return Ok(None),
     }
     let controller = Controller::new(numbers, wc.clone());
@@ -134,44 +127,6 @@ pub(super) async fn start(
     }))
 }
 
-/// The reflector stores of the kinds a PhoneNumber's reconcile reads (its own store is its
-/// controller's).
-fn reflect(
-    client: &Client,
-    ns: Option<&str>,
-    wc: &watcher::Config,
-) -> (
-    reflector::Store<IncomingCallPolicy>,
-    reflector::Store<EscalationChain>,
-    reflector::Store<Schedule>,
-) {
-    let (policy_store, policy_writer) = reflector::store();
-    let (chain_store, chain_writer) = reflector::store();
-    let (schedule_store, schedule_writer) = reflector::store();
-    let policies: Api<IncomingCallPolicy> = scoped(client, ns);
-    let chains: Api<EscalationChain> = scoped(client, ns);
-    let schedules: Api<Schedule> = scoped(client, ns);
-    tokio::spawn(
-        reflector::reflector(policy_writer, watcher(policies, wc.clone()))
-            .default_backoff()
-            .touched_objects()
-            .for_each(|_| async {}),
-    );
-    tokio::spawn(
-        reflector::reflector(chain_writer, watcher(chains, wc.clone()))
-            .default_backoff()
-            .touched_objects()
-            .for_each(|_| async {}),
-    );
-    tokio::spawn(
-        reflector::reflector(schedule_writer, watcher(schedules, wc.clone()))
-            .default_backoff()
-            .touched_objects()
-            .for_each(|_| async {}),
-    );
-    (policy_store, chain_store, schedule_store)
-}
-
 /// The Schedules that name person `p` (by the stores' state).
 fn schedules_naming(p: &Person, s: &Stores) -> Vec<ObjectRef<Schedule>> {
     deps::schedules_naming(
@@ -194,8 +149,9 @@ fn chains_of_person(p: &Person, s: &Stores) -> Vec<ObjectRef<EscalationChain>> {
         .collect()
 }
 
-/// The store of one more kind the reconciles read (ScheduleOverrides, People).
-fn reflect_one<K>(client: &Client, ns: Option<&str>, wc: &watcher::Config) -> reflector::Store<K>
+/// The reflector store of one kind the reconciles read (a PhoneNumber's own store is its
+/// controller's).
+fn reflect<K>(client: &Client, ns: Option<&str>, wc: &watcher::Config) -> reflector::Store<K>
 where
     K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
         + Clone

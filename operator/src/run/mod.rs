@@ -313,16 +313,22 @@ pub async fn wait_until_listed(
     chains: &reflector::Store<EscalationChain>,
     schedules: &reflector::Store<Schedule>,
 ) -> anyhow::Result<()> {
-    for (kind, ready) in [
-        ("IncomingCallPolicy", policies.wait_until_ready().boxed()),
-        ("EscalationChain", chains.wait_until_ready().boxed()),
-        ("Schedule", schedules.wait_until_ready().boxed()),
-    ] {
-        ready
-            .await
-            .with_context(|| format!("the {kind} watch stopped before it listed"))?;
-        info!(kind, "listed");
-    }
+    listed(policies).await?;
+    listed(chains).await?;
+    listed(schedules).await
+}
+
+/// Waits until `store` has listed, naming its kind when its watch stopped first.
+pub async fn listed<K>(store: &reflector::Store<K>) -> anyhow::Result<()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    let kind = K::kind(&());
+    store
+        .wait_until_ready()
+        .await
+        .with_context(|| format!("the {kind} watch stopped before it listed"))?;
+    info!(kind = %kind, "listed");
     Ok(())
 }
 
