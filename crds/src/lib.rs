@@ -15,6 +15,7 @@
 
 pub mod chain;
 pub mod common;
+pub mod hours;
 pub mod person;
 pub mod phone_number;
 pub mod policy;

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{CommonStatus, LocalRef, SecretKeyRef};
+pub use crate::hours::{ClosedAction, Holiday, OpeningHours, WhenClosed};
 
 /// How a hotline answers: greeting, optional menu, blocklist, the "press 1 to accept" check,
 /// voicemail, recording and the escalation chain(s) that ring responders.
@@ -27,16 +28,19 @@ use crate::common::{CommonStatus, LocalRef, SecretKeyRef};
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = Rule::new("has(self.chainRef) != has(self.menu)").message("set exactly one of spec.chainRef (ring one escalation chain) or spec.menu (let the caller choose)"))]
-#[x_kube(validation = Rule::new("self.mode == 'Active' || has(self.modeMessage)").message("spec.modeMessage is required when spec.mode is Disabled or Maintenance: it is what callers hear").field_path(".modeMessage"))]
+#[x_kube(validation = Rule::new("self.mode == 'VoicemailOnly' ? !(has(self.chainRef) && has(self.menu)) : has(self.chainRef) != has(self.menu)").message("set exactly one of spec.chainRef (ring one escalation chain) or spec.menu (let the caller choose); a VoicemailOnly policy may have neither"))]
+#[x_kube(validation = Rule::new("self.mode in ['Active', 'VoicemailOnly'] || has(self.modeMessage)").message("spec.modeMessage is required when spec.mode is Disabled or Maintenance: it is what callers hear").field_path(".modeMessage"))]
 #[serde(rename_all = "camelCase")]
 pub struct IncomingCallPolicySpec {
-    /// `Active` routes calls. `Disabled` and `Maintenance` answer every call with `modeMessage`
-    /// and hang up, ringing nobody.
+    /// `Active` routes calls. `VoicemailOnly` rings nobody live: after the greeting (and the
+    /// menu, when there is one) every caller hears `modeMessage`, if set, and leaves a voicemail,
+    /// which raises the alert. `Disabled` and `Maintenance` answer every call with
+    /// `modeMessage` and hang up, ringing nobody.
     #[serde(default)]
     pub mode: Mode,
 
-    /// What callers hear when `mode` is `Disabled` or `Maintenance`.
+    /// What callers hear when `mode` is `Disabled` or `Maintenance` (required then), or before
+    /// the voicemail greeting when it is `VoicemailOnly`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub mode_message: Option<String>,
@@ -74,6 +78,12 @@ pub struct IncomingCallPolicySpec {
     /// A keypad menu: each digit leads to its own escalation chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub menu: Option<Menu>,
+
+    /// When the hotline takes calls as usual, its holidays, and what a caller gets while it
+    /// is closed (voicemail, a message, another chain, or "press 1 if this is an emergency").
+    /// Leave it out for a hotline that is always open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_hours: Option<OpeningHours>,
 
     /// Callers who are rejected before anything else happens: exact E.164 numbers
     /// (`+14155550123`) or prefixes ending in `*` (`+4420*`).
@@ -157,6 +167,8 @@ pub enum Mode {
     /// Calls are routed.
     #[default]
     Active,
+    /// Nobody is rung live: every caller leaves a voicemail.
+    VoicemailOnly,
     /// The hotline is switched off; callers hear `modeMessage`.
     Disabled,
     /// The hotline is under maintenance; callers hear `modeMessage`.

@@ -103,6 +103,12 @@ pub struct Alert {
     /// The recording of the connected conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_recording_url: Option<String>,
+    /// Why the hotline was closed when the call came in (`holiday 'Christmas Day'`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<String>,
+    /// When a voicemail left while closed is raised again (the hotline's next opening).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raise_again_at: Option<Timestamp>,
     /// Where it goes.
     pub route: SharedRoute,
     /// For a text: the responders it is forwarded to.
@@ -122,6 +128,9 @@ pub enum Stage {
     Voicemail,
     /// The voicemail's transcription arrived.
     Transcription,
+    /// The hotline opened after a voicemail was left while it was closed: the alert is raised
+    /// again for the people now at work.
+    RaisedAgain,
     /// The call is over (answered, or unanswered when the policy resolves those).
     Resolved,
 }
@@ -134,6 +143,7 @@ impl Stage {
             Stage::Acknowledged => "acknowledged",
             Stage::Voicemail => "voicemail",
             Stage::Transcription => "transcription",
+            Stage::RaisedAgain => "raised-again",
             Stage::Resolved => "resolved",
         }
     }
@@ -207,6 +217,18 @@ impl Alert {
         if voicemail && self.transcription.is_some() {
             stages.push(Stage::Transcription);
         }
+        // A voicemail left while closed, raised again when the hotline opens.
+        let mut wake_at = None;
+        if let Some(at) = self
+            .raise_again_at
+            .filter(|_| voicemail && self.recording_url.is_some())
+        {
+            if now >= at {
+                stages.push(Stage::RaisedAgain);
+            } else {
+                wake_at = Some(at);
+            }
+        }
         let answered = self.outcome == Some(Outcome::Answered);
         if self.ended_at.is_some()
             && (answered || (!voicemail && self.route.alerting.resolve_unanswered))
@@ -215,6 +237,7 @@ impl Alert {
         }
         Plan {
             stages,
+            wake_at,
             ..Plan::default()
         }
     }
@@ -222,7 +245,8 @@ impl Alert {
     /// When each stage of this alert fell due, as a dispatcher watching it from the start
     /// sends them, judged at its end (`ended_at`, else the last thing that happened): the
     /// trigger at once, or when its delay ran out (at the voicemail, if that came first); the
-    /// acknowledgement when a responder accepted; the rest when the call ended. Empty when
+    /// acknowledgement when a responder accepted; a voicemail left while closed raised again
+    /// when the hotline opens; the rest when the call ended. Empty when
     /// nothing is sent ([`Plan::suppressed`]). `switchboard simulate` prints it.
     pub fn timeline(&self) -> Vec<(Timestamp, Stage)> {
         let end = self
@@ -237,13 +261,14 @@ impl Alert {
             } else {
                 self.trigger_due()
             };
-        self.plan(end)
+        self.plan(end.max(self.raise_again_at.unwrap_or(end)))
             .stages
             .into_iter()
             .map(|stage| {
                 let at = match stage {
                     Stage::Triggered => triggered,
                     Stage::Acknowledged => self.accepted_at.unwrap_or(end),
+                    Stage::RaisedAgain => self.raise_again_at.unwrap_or(end),
                     Stage::Voicemail | Stage::Transcription | Stage::Resolved => end,
                 };
                 (at, stage)
@@ -279,7 +304,10 @@ impl Alert {
             .unwrap_or_default();
         let state = match (&self.accepted_by, self.outcome) {
             (Some(who), _) => format!(": accepted by {who}"),
-            (None, Some(Outcome::Voicemail)) => ": voicemail left".to_string(),
+            (None, Some(Outcome::Voicemail)) => match &self.closed {
+                Some(why) => format!(": voicemail left while closed ({why})"),
+                None => ": voicemail left".to_string(),
+            },
             (None, Some(Outcome::Abandoned)) => {
                 ": the caller hung up before anyone answered".to_string()
             }
@@ -318,6 +346,8 @@ mod tests {
             recording_url: None,
             transcription: None,
             conversation_recording_url: None,
+            closed: None,
+            raise_again_at: None,
             route: SharedRoute::new(AlertRoute {
                 targets: vec![],
                 alerting: Alerting {
@@ -378,6 +408,41 @@ mod tests {
         assert_eq!(
             a.plan(now).stages,
             vec![Stage::Triggered, Stage::Voicemail, Stage::Transcription]
+        );
+    }
+
+    #[test]
+    fn a_voicemail_left_while_closed_is_raised_again_when_the_hotline_opens() {
+        let mut a = call(20, false);
+        a.closed = Some("outside opening hours".into());
+        a.raise_again_at = Some(at("2026-11-24T08:00:00Z"));
+        a.outcome = Some(Outcome::Voicemail);
+        a.ended_at = Some(at("2026-11-23T15:02:00Z"));
+        // No recording yet (the caller hung up at the beep): nothing to raise again.
+        let plan = a.plan(at("2026-11-24T09:00:00Z"));
+        assert_eq!(plan.stages, vec![Stage::Triggered]);
+        assert_eq!(plan.wake_at, None);
+        a.recording_url = Some("https://api.twilio.com/rec/RE1".into());
+        // Overnight: the voicemail is sent, and the dispatcher looks again at the opening.
+        let night = a.plan(at("2026-11-23T15:02:01Z"));
+        assert_eq!(night.stages, vec![Stage::Triggered, Stage::Voicemail]);
+        assert_eq!(night.wake_at, Some(at("2026-11-24T08:00:00Z")));
+        let morning = a.plan(at("2026-11-24T08:00:00Z"));
+        assert_eq!(
+            morning.stages,
+            vec![Stage::Triggered, Stage::Voicemail, Stage::RaisedAgain]
+        );
+        assert_eq!(morning.wake_at, None);
+        assert_eq!(
+            a.timeline().last(),
+            Some(&(at("2026-11-24T08:00:00Z"), Stage::RaisedAgain))
+        );
+        // An answered call is never raised again.
+        a.outcome = Some(Outcome::Answered);
+        assert!(
+            !a.plan(at("2026-11-24T09:00:00Z"))
+                .stages
+                .contains(&Stage::RaisedAgain)
         );
     }
 

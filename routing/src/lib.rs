@@ -17,6 +17,7 @@ pub mod connect;
 pub mod error;
 pub mod escalation;
 pub mod gaps;
+pub mod hours;
 pub mod keys;
 pub mod oncall;
 #[cfg(feature = "redis")]

@@ -132,6 +132,24 @@ pub struct Policy {
     /// When alerts trigger and resolve.
     #[serde(default)]
     pub alerting: Alerting,
+    /// Opening hours and holidays; `None`: always open. Optional: a webhook server of the
+    /// previous release ignores them (and routes every call as if open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_hours: Option<crate::hours::OpeningHours>,
+    /// Nobody is rung live: every caller leaves a voicemail (the CRD's `mode: VoicemailOnly`;
+    /// `mode` then says `Active`, so a webhook server of the previous release still reads the
+    /// table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_only: Option<VoicemailOnly>,
+}
+
+/// A voicemail-only hotline.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VoicemailOnly {
+    /// Said before the voicemail greeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// When a call's alert triggers and resolves.

@@ -197,6 +197,8 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         recording_url: None,
         transcription: None,
         conversation_recording_url: None,
+        closed: None,
+        raise_again_at: None,
         route: table.alert_route(),
         forwards,
     };

@@ -16,6 +16,8 @@ pub enum Phase {
     },
     /// Listening to the caller describe the problem.
     Describe,
+    /// Closed: asking whether it is an emergency.
+    Closed,
     /// Ringing responders.
     Ringing,
     /// A responder accepted; the parties talk.
@@ -287,6 +289,12 @@ pub struct CallState {
     /// What the caller said the problem is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Why the hotline was closed when the call came in (`holiday 'Christmas Day'`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<String>,
+    /// When a voicemail left while closed raises its alert again (the hotline's next opening).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raise_again_at: Option<Timestamp>,
     /// Pass through the chain.
     pub pass: u32,
     /// Next step to plan (index into the chain's steps).
@@ -363,6 +371,8 @@ impl CallState {
             chain: self.chain.clone(),
             description: self.description.clone(),
             text: None,
+            closed: self.closed.clone(),
+            raise_again_at: self.raise_again_at,
             accepted_by: self.accepted.as_ref().map(|(r, _)| r.display_name.clone()),
             accepted_at: self.accepted.as_ref().map(|(_, at)| *at),
             outcome: self.outcome,

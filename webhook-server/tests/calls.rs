@@ -12,6 +12,8 @@ use switchboard_webhook::state::{CallState, Outcome};
 mod callbacks;
 #[path = "calls/escalation.rs"]
 mod escalation;
+#[path = "calls/hours.rs"]
+mod hours;
 #[path = "calls/resilience.rs"]
 mod resilience;
 

@@ -5,7 +5,7 @@
 //! |---------------|-------------------------------------------------------------------------|
 //! | Webhook       | JSON `{version, delivery, event, summary, alert}`, signed: `X-Switchboard-Signature: sha256=HMAC-SHA256(key, "<timestamp>.<body>")` |
 //! | Slack         | incoming webhook `{text, blocks}`: one message per stage (incoming webhooks cannot edit a message) |
-//! | PagerDuty     | Events API v2: `trigger` (again with the news: voicemail, transcription, who accepted; one `dedup_key` per call), `acknowledge`, `resolve` |
+//! | PagerDuty     | Events API v2: `trigger` (again with the news: voicemail, transcription, who accepted; one `dedup_key` per call), `acknowledge`, `resolve`; a voicemail raised again when the hotline opens is a new incident (`dedup_key` + `-raised-again`) |
 //! | Alertmanager  | `POST /api/v2/alerts`: one alert, labels fixed per call, annotations updated, `endsAt` on resolution |
 //! | GrafanaOnCall | `{from, message, target}` as Grafana OnCall's own Twilio flow posts, plus `alert_uid`, `state`, `title` for grouping and auto-resolve templates |
 
@@ -176,6 +176,16 @@ fn slack(stage: Stage, a: &Alert) -> Value {
             vec![],
         ),
         Stage::Voicemail => (format!(":mailbox_with_mail: Voicemail from {who}"), vec![]),
+        Stage::RaisedAgain => (
+            format!(
+                ":alarm_clock: The hotline is open: voicemail from {who} left while closed{}",
+                a.closed
+                    .as_deref()
+                    .map(|c| format!(" ({})", esc(c)))
+                    .unwrap_or_default()
+            ),
+            vec![format!("*Policy:* {}", esc(&a.policy))],
+        ),
         Stage::Transcription => (
             format!(":memo: Transcription of the voicemail from {who}"),
             vec![],
@@ -216,12 +226,12 @@ fn slack(stage: Stage, a: &Alert) -> Value {
             lines.push(format!("*Forwarded to:* {}", names.join(", ")));
         }
     }
-    if stage == Stage::Voicemail
+    if matches!(stage, Stage::Voicemail | Stage::RaisedAgain)
         && let Some(u) = &a.recording_url
     {
         lines.push(format!("<{u}|Listen to the recording>"));
     }
-    if stage == Stage::Transcription
+    if matches!(stage, Stage::Transcription | Stage::RaisedAgain)
         && let Some(t) = &a.transcription
     {
         lines.push(format!("“{}”", esc(t)));
@@ -241,7 +251,16 @@ fn dedup_key(a: &Alert) -> String {
     format!("switchboard-{}", a.id)
 }
 
+/// A voicemail raised again when the hotline opens is an alert of its own (PagerDuty opens a
+/// new incident, Alertmanager and Grafana OnCall a new alert group), so the people now at
+/// work are paged even if the first alert was acknowledged or resolved overnight.
+const RAISED_AGAIN_SUFFIX: &str = "-raised-again";
+
 fn pagerduty(key: &str, stage: Stage, a: &Alert) -> Vec<Value> {
+    let dedup = match stage {
+        Stage::RaisedAgain => format!("{}{RAISED_AGAIN_SUFFIX}", dedup_key(a)),
+        _ => dedup_key(a),
+    };
     let trigger = || {
         let mut details = fields(a);
         if let Some(o) = details.as_object_mut() {
@@ -254,11 +273,15 @@ fn pagerduty(key: &str, stage: Stage, a: &Alert) -> Vec<Value> {
         if let Some(u) = &a.conversation_recording_url {
             links.push(json!({"href": u, "text": "Call recording"}));
         }
-        let summary: String = a.summary().chars().take(1024).collect();
+        let summary = match stage {
+            Stage::RaisedAgain => format!("The hotline is open: {}", a.summary()),
+            _ => a.summary(),
+        };
+        let summary: String = summary.chars().take(1024).collect();
         json!({
             "routing_key": key,
             "event_action": "trigger",
-            "dedup_key": dedup_key(a),
+            "dedup_key": dedup,
             "payload": {
                 "summary": summary,
                 "source": a.hotline,
@@ -277,6 +300,8 @@ fn pagerduty(key: &str, stage: Stage, a: &Alert) -> Vec<Value> {
     match stage {
         // A trigger with the same dedup_key updates the open alert instead of opening another.
         Stage::Triggered | Stage::Voicemail | Stage::Transcription => vec![trigger()],
+        // A new incident (its own dedup_key), for the people now at work.
+        Stage::RaisedAgain => vec![trigger()],
         // `acknowledge` carries no details: who accepted goes in a trigger update first.
         Stage::Acknowledged => vec![trigger(), action("acknowledge")],
         Stage::Resolved => vec![action("resolve")],
@@ -304,9 +329,17 @@ fn alertmanager(stage: Stage, a: &Alert) -> Value {
             annotations.insert(k.into(), v.clone().into());
         }
     }
+    if let Some(c) = &a.closed {
+        annotations.insert("closed".into(), c.clone().into());
+    }
     let mut alert = json!({
         "labels": {
-            "alertname": match a.kind { AlertKind::Call => "SwitchboardHotlineCall", AlertKind::Text => "SwitchboardHotlineText" },
+            "alertname": match (a.kind, stage) {
+                // A label set of its own: a new alert, notified afresh.
+                (_, Stage::RaisedAgain) => "SwitchboardHotlineVoicemailRaisedAgain",
+                (AlertKind::Call, _) => "SwitchboardHotlineCall",
+                (AlertKind::Text, _) => "SwitchboardHotlineText",
+            },
             "severity": "critical",
             "policy": a.policy,
             "number": a.hotline,
@@ -337,7 +370,10 @@ fn grafana_oncall(stage: Stage, a: &Alert) -> Value {
         "from": a.caller,
         "message": message,
         "target": target,
-        "alert_uid": a.id,
+        "alert_uid": match stage {
+            Stage::RaisedAgain => format!("{}{RAISED_AGAIN_SUFFIX}", a.id),
+            _ => a.id.clone(),
+        },
         "state": if stage == Stage::Resolved { "ok" } else { "alerting" },
         "title": a.summary(),
         "event": stage.as_str(),
@@ -372,6 +408,8 @@ mod tests {
             ),
             transcription: Some("call me back".into()),
             conversation_recording_url: None,
+            closed: None,
+            raise_again_at: None,
             route: AlertRoute {
                 targets: vec![],
                 alerting: Alerting::default(),
@@ -431,6 +469,51 @@ mod tests {
         assert_eq!(r[0].url, PAGERDUTY_EVENTS_URL);
         let missing = Resolved { secret: None, ..t };
         assert!(requests(&missing, Stage::Triggered, &a, 0).is_err());
+    }
+
+    #[test]
+    fn a_voicemail_raised_again_is_a_new_alert_at_every_kind_of_target() {
+        let mut a = alert();
+        a.closed = Some("holiday 'Christmas Day'".into());
+        a.raise_again_at = Some("2026-12-28T08:00:00Z".parse().unwrap());
+        let body = |kind, stage| -> Value {
+            let t = Resolved {
+                kind,
+                ..target(kind)
+            };
+            serde_json::from_str(&requests(&t, stage, &a, 0).unwrap()[0].body).unwrap()
+        };
+        let slack = body(TargetKind::Slack, Stage::RaisedAgain);
+        let text = slack["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(":alarm_clock: The hotline is open: voicemail from +15105550123 left while closed (holiday 'Christmas Day')"),
+            "{text}"
+        );
+        assert!(text.contains("|Listen to the recording>") && text.contains("call me back"));
+        let first = body(TargetKind::PagerDuty, Stage::Voicemail);
+        let again = body(TargetKind::PagerDuty, Stage::RaisedAgain);
+        assert_eq!(first["dedup_key"], "switchboard-CA1");
+        assert_eq!(again["dedup_key"], "switchboard-CA1-raised-again");
+        assert_eq!(again["event_action"], "trigger");
+        assert!(
+            again["payload"]["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("The hotline is open: Hotline call from +15105550123"),
+            "{again}"
+        );
+        let am = body(TargetKind::Alertmanager, Stage::RaisedAgain);
+        assert_eq!(
+            am[0]["labels"]["alertname"],
+            "SwitchboardHotlineVoicemailRaisedAgain"
+        );
+        assert_eq!(am[0]["annotations"]["closed"], "holiday 'Christmas Day'");
+        let g = body(TargetKind::GrafanaOnCall, Stage::RaisedAgain);
+        assert_eq!(g["alert_uid"], "CA1-raised-again");
+        assert_eq!(g["state"], "alerting");
+        let w = body(TargetKind::Webhook, Stage::RaisedAgain);
+        assert_eq!(w["event"], "raised-again");
+        assert_eq!(w["alert"]["raiseAgainAt"], "2026-12-28T08:00:00Z");
     }
 
     #[test]

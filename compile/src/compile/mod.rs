@@ -12,6 +12,7 @@
 
 pub mod chain;
 pub mod hidden;
+pub mod hours;
 pub mod people;
 pub mod policy;
 pub mod schedule;

@@ -47,10 +47,19 @@ pub fn compile_policy(
     let greeting = check_greeting(spec, id, &mut problems);
     check_voice(spec, id, &mut problems);
     check_notifications(spec, id, &mut problems);
+    let hours = spec
+        .opening_hours
+        .as_ref()
+        .and_then(|h| super::hours::compile_hours(spec, h, id, chains, invalid, &mut problems));
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };
-    Ok(build(spec, id, mode, greeting, entry))
+    let mut policy = build(spec, id, mode, greeting, entry);
+    policy.opening_hours = hours;
+    policy.voicemail_only = (spec.mode == Mode::VoicemailOnly).then(|| table::VoicemailOnly {
+        message: spec.mode_message.clone(),
+    });
+    Ok(policy)
 }
 
 /// The policy's entry: one chain, or a menu whose options each name a chain and a digit of
@@ -63,23 +72,7 @@ fn check_entry(
     problems: &mut Vec<Problem>,
 ) -> Option<table::Entry> {
     let chain_ref = |problems: &mut Vec<Problem>, name: &str, field: String| {
-        if invalid.contains(name) {
-            problems.push(Problem::invalid_reference(
-                id,
-                field,
-                "EscalationChain",
-                name,
-            ));
-        } else if !chains.contains(name) {
-            let known = chains.iter().chain(invalid).map(String::as_str);
-            problems.push(Problem::missing_reference(
-                id,
-                field,
-                "EscalationChain",
-                name,
-                known,
-            ));
-        }
+        check_chain_ref(id, chains, invalid, name, field, problems)
     };
     match (&spec.chain_ref, &spec.menu) {
         (Some(c), None) => {
@@ -119,10 +112,42 @@ fn check_entry(
             }
             Some(compile_menu(menu))
         }
+        // A voicemail-only hotline rings nobody: it needs no chain.
+        (None, None) if spec.mode == Mode::VoicemailOnly => {
+            Some(table::Entry::Chain(String::new()))
+        }
         _ => {
-            problems.push(Problem::field(id, "spec", "set exactly one of spec.chainRef (ring one escalation chain) or spec.menu (let the caller choose)"));
+            problems.push(Problem::field(id, "spec", "set exactly one of spec.chainRef (ring one escalation chain) or spec.menu (let the caller choose); a VoicemailOnly policy may have neither"));
             None
         }
+    }
+}
+
+/// Reports a chain reference that names no chain, or an invalid one.
+pub(super) fn check_chain_ref(
+    id: &ObjectId,
+    chains: &BTreeSet<String>,
+    invalid: &BTreeSet<String>,
+    name: &str,
+    field: String,
+    problems: &mut Vec<Problem>,
+) {
+    if invalid.contains(name) {
+        problems.push(Problem::invalid_reference(
+            id,
+            field,
+            "EscalationChain",
+            name,
+        ));
+    } else if !chains.contains(name) {
+        let known = chains.iter().chain(invalid).map(String::as_str);
+        problems.push(Problem::missing_reference(
+            id,
+            field,
+            "EscalationChain",
+            name,
+            known,
+        ));
     }
 }
 
@@ -134,6 +159,18 @@ fn check_mode(
 ) -> Option<table::Mode> {
     Some(match spec.mode {
         Mode::Active => table::Mode::Active,
+        // Compiled as an active policy with `voicemail_only` set: a webhook server of the
+        // previous release then still reads the table (and rings the chain, as before).
+        Mode::VoicemailOnly => {
+            if !spec.voicemail.enabled {
+                problems.push(Problem::field(
+                    id,
+                    "spec.voicemail.enabled",
+                    "a VoicemailOnly policy takes every call as a voicemail: remove voicemail.enabled: false, or set spec.mode to Active",
+                ));
+            }
+            table::Mode::Active
+        }
         Mode::Disabled | Mode::Maintenance => {
             let Some(message) = spec.mode_message.clone() else {
                 problems.push(Problem::field(
@@ -368,6 +405,8 @@ fn build(
             trigger_delay_seconds: spec.alerting.trigger_delay_seconds,
             resolve_unanswered: spec.alerting.resolve_unanswered,
         },
+        opening_hours: None,
+        voicemail_only: None,
     }
 }
 
@@ -404,10 +443,19 @@ fn notification_kind(t: NotificationType) -> table::TargetKind {
     }
 }
 
-/// The chains a compiled policy rings.
+/// The chains a compiled policy rings: its entry's, and the one it rings while closed.
 pub fn chains_of(policy: &table::Policy) -> Vec<&str> {
-    match &policy.entry {
+    let mut chains = match &policy.entry {
+        table::Entry::Chain(c) if c.is_empty() => vec![],
         table::Entry::Chain(c) => vec![c.as_str()],
         table::Entry::Menu(m) => m.options.iter().map(|o| o.chain.as_str()).collect(),
+    };
+    if let Some(c) = policy
+        .opening_hours
+        .as_ref()
+        .and_then(|h| h.when_closed.action.chain())
+    {
+        chains.push(c);
     }
+    chains
 }

@@ -329,7 +329,7 @@ fn parse_shift_length(s: &str) -> Option<routing::ShiftLength> {
     }
 }
 
-fn parse_time(
+pub(super) fn parse_time(
     s: &str,
     id: &ObjectId,
     field: &str,
@@ -368,7 +368,7 @@ fn parse_instant(
     }
 }
 
-fn weekday(d: Day) -> civil::Weekday {
+pub(super) fn weekday(d: Day) -> civil::Weekday {
     match d {
         Day::Monday => civil::Weekday::Monday,
         Day::Tuesday => civil::Weekday::Tuesday,

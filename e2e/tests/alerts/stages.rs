@@ -238,3 +238,89 @@ async fn an_abandoned_call_resolves_and_a_voicemail_carries_its_recording_and_tr
     assert_eq!(pd[1]["links"][0]["href"], recording);
     assert_eq!(pd[1]["links"][0]["text"], "Voicemail recording");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voicemail_left_while_closed_is_raised_again_at_every_target_when_the_hotline_opens() {
+    use switchboard_routing::hours::{ClosedAction, OpeningHours, WhenClosed};
+    use switchboard_routing::{Days, Window};
+    let h = Harness::start(None).await;
+    // Open on Tuesdays only: the harness's Monday 10:00 in New York is closed, and the hotline
+    // opens on Tuesday 24 November 09:00 there (14:00 UTC).
+    let mut table = (*h.store.table(HOTLINE).await.unwrap().unwrap()).clone();
+    table.policy.opening_hours = Some(OpeningHours {
+        time_zone: "America/New_York".into(),
+        weekly: vec![Window {
+            days: Days::of([jiff::civil::Weekday::Tuesday]),
+            start: jiff::civil::time(9, 0, 0, 0),
+            end: jiff::civil::time(17, 0, 0, 0),
+        }],
+        holidays: vec![],
+        when_closed: WhenClosed {
+            message: "We are closed.".into(),
+            action: ClosedAction::Voicemail,
+            raise_again_when_open: true,
+        },
+    });
+    h.store.put_table(&table.seal()).await.unwrap();
+    let _d = h.dispatch().await;
+    let mut call = switchboard_sim::Script::call(CALLER, HOTLINE);
+    call.message = Some(Message {
+        seconds: 15,
+        transcript: "the invoice run failed overnight".into(),
+    });
+    let t = h.simulator().run(call).await.unwrap();
+    assert!(t.voicemail_left, "{}", t.render());
+    assert!(t.dials.is_empty(), "nobody is rung while closed");
+    assert_eq!(t.heard.first().map(String::as_str), Some("We are closed."));
+
+    // Overnight: triggered, voicemail and its transcription; nothing raised again yet.
+    let got = h.r.webhook.wait_for(3, WAIT).await;
+    assert_eq!(
+        events(&got, "event"),
+        ["triggered", "voicemail", "transcription"]
+    );
+    assert_eq!(got[1].json()["alert"]["closed"], "outside opening hours");
+    assert_eq!(
+        got[1].json()["alert"]["raiseAgainAt"],
+        "2026-11-24T14:00:00Z"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.r.webhook.received().len(), 3);
+
+    // The hotline opens: every target hears of the voicemail again, as an alert of its own.
+    h.clock.store(
+        "2026-11-24T14:00:00Z"
+            .parse::<Timestamp>()
+            .unwrap()
+            .as_millisecond(),
+        Ordering::SeqCst,
+    );
+    let got = h.r.webhook.wait_for(4, WAIT).await;
+    assert_eq!(events(&got, "event")[3], "raised-again");
+    assert_eq!(
+        got[3].json()["summary"],
+        format!(
+            "Hotline call from {CALLER} to {HOTLINE}: voicemail left while closed (outside opening hours)"
+        )
+    );
+    let pd = h.r.pagerduty.wait_for(4, WAIT).await;
+    let last = pd.last().unwrap().json();
+    assert_eq!(
+        last["dedup_key"],
+        format!("switchboard-{}-raised-again", t.call_sid)
+    );
+    assert_eq!(last["event_action"], "trigger");
+    let slack = h.r.slack.wait_for(4, WAIT).await;
+    let text = slack.last().unwrap().json()["text"].clone();
+    assert!(
+        text.as_str()
+            .unwrap()
+            .contains("The hotline is open: voicemail from"),
+        "{text}"
+    );
+    assert_eq!(h.r.alertmanager.wait_for(4, WAIT).await.len(), 4);
+    assert_eq!(h.r.grafana.wait_for(4, WAIT).await.len(), 4);
+    h.drained().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(h.r.webhook.received().len(), 4, "raised again once");
+}

@@ -27,6 +27,14 @@ fn chain_names(p: &IncomingCallPolicy) -> BTreeSet<String> {
     if let Some(menu) = &p.spec.menu {
         names.extend(menu.options.iter().map(|o| o.chain_ref.name.clone()));
     }
+    if let Some(c) = p
+        .spec
+        .opening_hours
+        .as_ref()
+        .and_then(|h| h.when_closed.chain_ref.as_ref())
+    {
+        names.insert(c.name.clone());
+    }
     names
 }
 

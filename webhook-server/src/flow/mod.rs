@@ -1,12 +1,13 @@
 //! The call flow as pure functions: (routing table, call state, webhook) -> (new state, TwiML).
 //!
 //! ```text
-//!   incoming ─► blocked? Reject ─► disabled? say, hang up ─► greeting
+//!   incoming ─► blocked? Reject ─► disabled? say, hang up ─► closed? closed.rs ─► greeting
 //!      ─► menu (Gather digit, retries, default) ─► describe (Gather speech) ─► escalate
 //!   escalate ─► plan next step (who is on call now) ─► Dial(Number url=whisper) ─► dial callback
 //!   whisper ─► Gather "press 1" ─► accept: state.accepted, empty TwiML bridges the call
 //!   dial callback ─► accepted? done : redial rest of step / next target / next step / repeat
 //!                 ─► voicemail (Record) or "no answer", hang up
+//!   voicemail-only hotline: escalate ─► voicemail (Record), nobody rung
 //! ```
 //!
 //! NB: acceptance is read from the call state, not from `DialCallStatus`, because what Twilio
@@ -24,9 +25,11 @@ use jiff::Timestamp;
 use switchboard_routing::table::{Entry, Greeting, Mode, RoutingTable};
 
 mod caller;
+mod closed;
 mod ending;
 mod ring;
 
+pub use closed::emergency;
 pub use ending::{DialResult, dial_result, recording, status, transcription, voicemail};
 pub use ring::{accept, whisper};
 
@@ -107,6 +110,8 @@ pub fn incoming(
         menu_choice: None,
         chain: None,
         description: None,
+        closed: None,
+        raise_again_at: None,
         pass: 0,
         next_step: 0,
         pending: vec![],
@@ -151,6 +156,12 @@ pub fn incoming(
         state.event(now, "the policy is not active");
         state.end(Outcome::Unavailable, now);
         return (state, Response::new().push(say(t, message)).hangup());
+    }
+    if let Some(hours) = &t.policy.opening_hours
+        && t.policy.voicemail_only.is_none()
+        && let Some(why) = hours.closed_at(now)
+    {
+        return closed::answer(t, state, hours, why, now, urls);
     }
     if !t.policy.notifications.is_empty() {
         state.alert_route = Some(t.alert_route());

@@ -2,7 +2,7 @@
 //! and the key press that accepts.
 
 use jiff::{SignedDuration, Timestamp};
-use switchboard_routing::table::{Chain, RingStrategy, RoutingTable};
+use switchboard_routing::table::{Chain, RingStrategy, RoutingTable, Voicemail};
 use switchboard_routing::{CallProgress, Contact, voice};
 
 use super::*;
@@ -15,6 +15,14 @@ pub(super) fn start_escalation(
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
+    if let (Some(only), Some(vm)) = (&t.policy.voicemail_only, &t.policy.voicemail) {
+        let mut r = Response::new();
+        if let Some(m) = &only.message {
+            r = r.push(say(t, m));
+        }
+        let why = "voicemail-only hotline: nobody is rung live";
+        return take_voicemail(t, state, r, vm, why, now, urls);
+    }
     state.phase = Phase::Ringing;
     let mut r = Response::new();
     if let Some(a) = &t.policy.recording_announcement {
@@ -274,26 +282,37 @@ pub(super) fn finish_unanswered(
     };
     let r = Response::new().push(say(t, message));
     match &t.policy.voicemail {
-        Some(vm) => {
-            state.phase = Phase::Voicemail;
-            state.event(now, "nobody accepted: voicemail");
-            let r = r
-                .push(say(t, &t.policy.messages.voicemail_greeting))
-                .push(Verb::Record(Record {
-                    action: urls.voice("voicemail", &[]),
-                    max_length: vm.max_length_seconds,
-                    transcribe_callback: vm.transcribe.then(|| urls.voice("transcription", &[])),
-                    recording_status_callback: None,
-                }));
-            // NB: when the caller records nothing, Twilio skips the action and runs the next verb.
-            let r = r.push(say(t, &t.policy.messages.goodbye)).hangup();
-            (state, r)
-        }
+        Some(vm) => take_voicemail(t, state, r, vm, "nobody accepted: voicemail", now, urls),
         None => {
             state.end(Outcome::NoAnswer, now);
             (state, r.push(say(t, &t.policy.messages.goodbye)).hangup())
         }
     }
+}
+
+/// Appends the voicemail greeting and `<Record>` to `r`: the caller leaves a message.
+pub(super) fn take_voicemail(
+    t: &RoutingTable,
+    mut state: CallState,
+    r: Response,
+    vm: &Voicemail,
+    why: &str,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    state.phase = Phase::Voicemail;
+    state.event(now, why);
+    let r = r
+        .push(say(t, &t.policy.messages.voicemail_greeting))
+        .push(Verb::Record(Record {
+            action: urls.voice("voicemail", &[]),
+            max_length: vm.max_length_seconds,
+            transcribe_callback: vm.transcribe.then(|| urls.voice("transcription", &[])),
+            recording_status_callback: None,
+        }));
+    // NB: when the caller records nothing, Twilio skips the action and runs the next verb.
+    let r = r.push(say(t, &t.policy.messages.goodbye)).hangup();
+    (state, r)
 }
 
 /// A rung responder picked up (`<Number url>`): they hear who is calling and are asked to accept.
@@ -347,6 +366,10 @@ pub fn whisper(
             " The caller chose {}.",
             choice.split_once(' ').map(|(_, n)| n).unwrap_or(choice)
         ));
+    }
+    if state.closed.is_some() {
+        // Rung while closed (an emergency, or the closed chain): say so.
+        intro.push_str(" The hotline is closed: this call came in out of hours.");
     }
     if let Some(d) = &state.description {
         intro.push_str(&format!(" They said: {d}."));

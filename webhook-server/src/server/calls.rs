@@ -27,6 +27,7 @@ pub(super) enum Hook {
     Incoming,
     Menu { attempt: u32 },
     Describe,
+    Closed,
     Dial { seq: u32 },
     Whisper { seq: u32, ring: usize },
     Accept { seq: u32, ring: usize },
@@ -42,6 +43,7 @@ impl Hook {
             Hook::Incoming => "incoming",
             Hook::Menu { .. } => "menu",
             Hook::Describe => "describe",
+            Hook::Closed => "closed",
             Hook::Dial { .. } => "dial",
             Hook::Whisper { .. } => "whisper",
             Hook::Accept { .. } => "accept",
@@ -336,6 +338,7 @@ async fn decide(
     Ok(match hook {
         Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
         Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
+        Hook::Closed => flow::emergency(t, s, p.get("Digits"), now, urls),
         Hook::Dial { seq } => {
             let res = DialResult {
                 seq,

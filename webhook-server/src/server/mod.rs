@@ -204,6 +204,7 @@ pub fn app(state: AppState) -> Router {
         .route("/twilio/voice", caller(Hook::Incoming))
         .route("/twilio/voice/menu", post(menu))
         .route("/twilio/voice/describe", caller(Hook::Describe))
+        .route("/twilio/voice/closed", caller(Hook::Closed))
         .route("/twilio/voice/dial", post(dial))
         .route(
             "/twilio/voice/whisper",
