@@ -198,6 +198,9 @@ pub fn summary(c: &CallState) -> String {
         if c.policy.is_empty() { "-" } else { &c.policy },
         outcome(c)
     );
+    if let Some(why) = &c.closed {
+        out.push_str(&format!("  closed:         {why}\n"));
+    }
     if let Some(choice) = &c.menu_choice {
         out.push_str(&format!("  menu choice:    {choice}\n"));
     }

@@ -198,6 +198,7 @@ fn routes(t: &RoutingTable) -> Vec<Route> {
         label,
     };
     match &t.policy.entry {
+        Entry::Chain(c) if c.is_empty() => vec![route("(voicemail only)".into())],
         Entry::Chain(c) => vec![route(format!("(chain {c})"))],
         Entry::Menu(m) => m
             .options
@@ -214,6 +215,34 @@ fn rung(table: Option<&RoutingTable>, label: &str, at: Timestamp) -> String {
     };
     if let Mode::Disabled { .. } | Mode::Maintenance { .. } = &t.policy.mode {
         return "(not routed: the policy is disabled or in maintenance)".into();
+    }
+    if t.policy.voicemail_only.is_some() {
+        return "(nobody: voicemail only)".into();
+    }
+    if let Some(why) = t
+        .policy
+        .opening_hours
+        .as_ref()
+        .and_then(|h| h.closed_at(at))
+    {
+        use switchboard_routing::hours::ClosedAction;
+        let action = t
+            .policy
+            .opening_hours
+            .as_ref()
+            .map(|h| &h.when_closed.action);
+        return match action {
+            Some(ClosedAction::Chain(c)) => format!("(closed, {why}: chain {c})"),
+            Some(ClosedAction::Emergency { digit, chain, .. }) => format!(
+                "(closed, {why}: {} for an emergency)",
+                chain
+                    .as_deref()
+                    .map_or(format!("the usual chain on {digit}"), |c| format!(
+                        "chain {c} on {digit}"
+                    ))
+            ),
+            _ => format!("(closed, {why})"),
+        };
     }
     let chain = match &t.policy.entry {
         Entry::Chain(c) if label == format!("(chain {c})") => Some(c.as_str()),

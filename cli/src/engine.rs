@@ -281,6 +281,10 @@ pub fn render_or(
                     "  alert: acknowledged ({} accepted)",
                     a.accepted_by.as_deref().unwrap_or("a responder")
                 ),
+                Stage::RaisedAgain => format!(
+                    "  alert: raised again, to {to}: the hotline opens at {at} (left while closed: {})",
+                    a.closed.as_deref().unwrap_or("outside opening hours")
+                ),
                 other => format!("  alert: {}", other.as_str()),
             };
             (at, 2, text)
@@ -289,10 +293,14 @@ pub fn render_or(
     lines.sort_by_key(|(at, source, _)| (*at, *source));
     let mut out = String::new();
     for (at, _, text) in lines {
-        out.push_str(&format!(
-            "[{:>4}s] {text}\n",
-            at.duration_since(start).as_secs()
-        ));
+        let secs = at.duration_since(start).as_secs();
+        // Days later (an alert raised again when the hotline opens): hours read better.
+        let when = if secs >= 100_000 {
+            format!("+{}h", secs / 3600)
+        } else {
+            format!("{secs}s")
+        };
+        out.push_str(&format!("[{when:>5}] {text}\n"));
     }
     out.push('\n');
     match call {

@@ -163,6 +163,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!();
         print_table(&next_rows);
     }
+    if only.is_none() {
+        hotline_hours(&compiled, at)?;
+    }
     Ok(if schedule_problems.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -205,6 +208,71 @@ fn pictures(args: &Args, labelled: &[(String, &Schedule)], at: At) -> anyhow::Re
             path,
             crate::rota::ics(labelled, from, until, Timestamp::now())?,
         )?;
+    }
+    Ok(())
+}
+
+/// The hotlines with opening hours or no live answer: which rule answers a call at `at`.
+fn hotline_hours(compiled: &switchboard_compile::Compiled, at: At) -> anyhow::Result<()> {
+    use switchboard_routing::hours::ClosedAction;
+    let mut rows = vec![
+        [
+            "HOTLINE",
+            "POLICY",
+            "LOCAL TIME",
+            "ANSWERS WITH",
+            "NEXT OPENING",
+        ]
+        .map(String::from),
+    ];
+    for t in &compiled.tables {
+        let policy = format!("{}/{}", t.owner.namespace, t.policy.name);
+        if t.policy.voicemail_only.is_some() {
+            rows.push([
+                t.number.clone(),
+                policy,
+                "-".into(),
+                "voicemail only".into(),
+                "-".into(),
+            ]);
+            continue;
+        }
+        let Some(h) = &t.policy.opening_hours else {
+            continue;
+        };
+        let tz = h.tz().context("the opening hours' time zone")?;
+        let instant = match at {
+            At::Instant(ts) => ts,
+            At::Local(dt) => tz.to_ambiguous_timestamp(dt).compatible().context("--at")?,
+        };
+        let answers = match h.closed_at(instant) {
+            None => "open: the greeting, menu and chain".to_string(),
+            Some(why) => {
+                let then = match &h.when_closed.action {
+                    ClosedAction::Hangup => "the closed message".to_string(),
+                    ClosedAction::Voicemail => "voicemail".to_string(),
+                    ClosedAction::Chain(c) => format!("chain {c}"),
+                    ClosedAction::Emergency { digit, chain, .. } => format!(
+                        "{digit} for an emergency ({}), else voicemail",
+                        chain
+                            .as_deref()
+                            .map_or("the usual entry".into(), |c| format!("chain {c}"))
+                    ),
+                };
+                format!("closed ({why}): {then}")
+            }
+        };
+        let next = match h.closed_at(instant) {
+            Some(_) => h
+                .next_opening(instant)
+                .map_or("-".into(), |o| local(o, &tz)),
+            None => "-".into(),
+        };
+        rows.push([t.number.clone(), policy, local(instant, &tz), answers, next]);
+    }
+    if rows.len() > 1 {
+        println!();
+        print_table(&rows);
     }
     Ok(())
 }
