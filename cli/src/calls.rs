@@ -198,6 +198,9 @@ pub fn summary(c: &CallState) -> String {
         if c.policy.is_empty() { "-" } else { &c.policy },
         outcome(c)
     );
+    if let Some(n) = &c.callback {
+        out.push_str(&format!("  call-back:      requested to {n}\n"));
+    }
     if let Some(why) = &c.closed {
         out.push_str(&format!("  closed:         {why}\n"));
     }

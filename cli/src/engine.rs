@@ -281,6 +281,10 @@ pub fn render_or(
                     "  alert: acknowledged ({} accepted)",
                     a.accepted_by.as_deref().unwrap_or("a responder")
                 ),
+                Stage::CallbackRequested => format!(
+                    "  alert: call-back requested to {}",
+                    a.callback.as_deref().unwrap_or("the caller")
+                ),
                 Stage::RaisedAgain => format!(
                     "  alert: raised again, to {to}: the hotline opens at {at} (left while closed: {})",
                     a.closed.as_deref().unwrap_or("outside opening hours")

@@ -14,6 +14,7 @@
 //! `switchboard-routing`; nothing here is read on the call path.
 
 pub mod chain;
+pub mod choices;
 pub mod common;
 pub mod hours;
 pub mod person;

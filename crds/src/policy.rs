@@ -4,6 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::choices::CallerChoices;
 use crate::common::{CommonStatus, LocalRef, SecretKeyRef};
 pub use crate::hours::{ClosedAction, Holiday, OpeningHours, WhenClosed};
 
@@ -105,6 +106,11 @@ pub struct IncomingCallPolicySpec {
     /// Voicemail when nobody accepts.
     #[serde(default)]
     pub voicemail: Voicemail,
+
+    /// Keys the caller may press between rings, while responders are being tried: leave a
+    /// voicemail now, or ask to be called back. Leave it out to offer nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_choices: Option<CallerChoices>,
 
     /// Longest a connected call may last, in seconds (Twilio `<Dial timeLimit>`; 4 hours at most).
     #[serde(default = "default_max_call_duration")]

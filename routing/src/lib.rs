@@ -46,3 +46,41 @@ pub fn is_e164(number: &str) -> bool {
         (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
     })
 }
+
+/// The numbers Twilio puts in `From` for a caller whose number it cannot pass on: withheld,
+/// restricted, blocked, unknown or unavailable, spelt on a keypad (ANONYMOUS is 266696687).
+/// NB (Twilio, "Why am I getting calls from these strange numbers?"):
+/// <https://help.twilio.com/articles/223179988-Why-am-I-getting-calls-from-these-strange-numbers->
+pub const PLACEHOLDER_CALLERS: [&str; 5] = [
+    "+266696687",
+    "+7378742833",
+    "+2562533",
+    "+8656696",
+    "+86282452253",
+];
+
+/// Whether `from` is a caller's real number: E.164 and none of Twilio's placeholders
+/// ([`PLACEHOLDER_CALLERS`]); `anonymous`, `client:...` and `sip:...` are not.
+pub fn is_known_caller(from: &str) -> bool {
+    is_e164(from) && !PLACEHOLDER_CALLERS.contains(&from)
+}
+
+#[cfg(test)]
+mod caller_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_non_numbers_are_not_known_callers() {
+        assert!(is_known_caller("+15105550123"));
+        for withheld in [
+            "+266696687",
+            "+7378742833",
+            "anonymous",
+            "Anonymous",
+            "client:alice",
+            "",
+        ] {
+            assert!(!is_known_caller(withheld), "{withheld}");
+        }
+    }
+}

@@ -141,6 +141,29 @@ pub struct Policy {
     /// table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voicemail_only: Option<VoicemailOnly>,
+    /// Keys the caller may press between rings; `None` offers nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_choices: Option<CallerChoices>,
+}
+
+/// Keys the caller may press between rings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerChoices {
+    /// What the caller hears.
+    pub prompt: String,
+    /// What a caller who cannot be called back (their number is withheld) hears; `None`
+    /// offers them nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_without_callback: Option<String>,
+    /// The key that leaves a voicemail now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_digit: Option<String>,
+    /// The key that asks for a call-back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_digit: Option<String>,
+    /// Seconds to wait for a key.
+    pub timeout_seconds: u32,
 }
 
 /// A voicemail-only hotline.

@@ -23,6 +23,13 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// Labels of a caller's choice between rings.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChoiceLabels {
+    /// `voicemail`, `callback` or `stayed` (no key: rung on).
+    pub choice: String,
+}
+
 /// Labels of a signature rejection.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -52,6 +59,8 @@ pub struct Metrics {
     pub store_up: Gauge,
     /// Responders who pressed the decline key (passed the call on).
     pub declines: Counter,
+    /// What callers chose when offered their choices between rings.
+    pub caller_choices: Family<ChoiceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -123,6 +132,17 @@ impl Default for Metrics {
             "Responders who pressed the decline key, passing the call on",
             declines.clone(),
         );
+        let caller_choices = Family::<ChoiceLabels, Counter>::default();
+        registry.register(
+            "caller_choices",
+            "Callers offered their choices between rings, by what they chose: voicemail (a message now), callback (a call-back requested) or stayed (rung on)",
+            caller_choices.clone(),
+        );
+        for choice in ["voicemail", "callback", "stayed"] {
+            let _ = caller_choices.get_or_create(&ChoiceLabels {
+                choice: choice.to_string(),
+            });
+        }
         let store_up = Gauge::default();
         registry.register(
             "store_up",
@@ -132,6 +152,7 @@ impl Default for Metrics {
         Metrics {
             store_up,
             declines,
+            caller_choices,
             registry,
             calls,
             time_to_answer,

@@ -199,6 +199,7 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         conversation_recording_url: None,
         closed: None,
         raise_again_at: None,
+        callback: None,
         route: table.alert_route(),
         forwards,
     };

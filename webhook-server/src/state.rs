@@ -18,6 +18,8 @@ pub enum Phase {
     Describe,
     /// Closed: asking whether it is an emergency.
     Closed,
+    /// Between rings: offering the caller's choices (voicemail now, a call-back).
+    Choosing,
     /// Ringing responders.
     Ringing,
     /// A responder accepted; the parties talk.
@@ -295,6 +297,9 @@ pub struct CallState {
     /// When a voicemail left while closed raises its alert again (the hotline's next opening).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raise_again_at: Option<Timestamp>,
+    /// The number the caller asked to be called back at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
     /// Pass through the chain.
     pub pass: u32,
     /// Next step to plan (index into the chain's steps).
@@ -373,6 +378,7 @@ impl CallState {
             text: None,
             closed: self.closed.clone(),
             raise_again_at: self.raise_again_at,
+            callback: self.callback.clone(),
             accepted_by: self.accepted.as_ref().map(|(r, _)| r.display_name.clone()),
             accepted_at: self.accepted.as_ref().map(|(_, at)| *at),
             outcome: self.outcome,

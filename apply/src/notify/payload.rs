@@ -175,6 +175,13 @@ fn slack(stage: Stage, a: &Alert) -> Value {
             ),
             vec![],
         ),
+        Stage::CallbackRequested => (
+            format!(
+                ":telephone_receiver: {who} asked to be called back at {}",
+                esc(a.callback.as_deref().unwrap_or(&a.caller))
+            ),
+            vec![format!("*Policy:* {}", esc(&a.policy))],
+        ),
         Stage::Voicemail => (format!(":mailbox_with_mail: Voicemail from {who}"), vec![]),
         Stage::RaisedAgain => (
             format!(
@@ -299,7 +306,9 @@ fn pagerduty(key: &str, stage: Stage, a: &Alert) -> Vec<Value> {
     let action = |action: &str| json!({"routing_key": key, "event_action": action, "dedup_key": dedup_key(a)});
     match stage {
         // A trigger with the same dedup_key updates the open alert instead of opening another.
-        Stage::Triggered | Stage::Voicemail | Stage::Transcription => vec![trigger()],
+        Stage::Triggered | Stage::CallbackRequested | Stage::Voicemail | Stage::Transcription => {
+            vec![trigger()]
+        }
         // A new incident (its own dedup_key), for the people now at work.
         Stage::RaisedAgain => vec![trigger()],
         // `acknowledge` carries no details: who accepted goes in a trigger update first.
@@ -331,6 +340,9 @@ fn alertmanager(stage: Stage, a: &Alert) -> Value {
     }
     if let Some(c) = &a.closed {
         annotations.insert("closed".into(), c.clone().into());
+    }
+    if let Some(n) = &a.callback {
+        annotations.insert("callback".into(), n.clone().into());
     }
     let mut alert = json!({
         "labels": {
@@ -410,6 +422,7 @@ mod tests {
             conversation_recording_url: None,
             closed: None,
             raise_again_at: None,
+            callback: None,
             route: AlertRoute {
                 targets: vec![],
                 alerting: Alerting::default(),
@@ -514,6 +527,40 @@ mod tests {
         let w = body(TargetKind::Webhook, Stage::RaisedAgain);
         assert_eq!(w["event"], "raised-again");
         assert_eq!(w["alert"]["raiseAgainAt"], "2026-12-28T08:00:00Z");
+    }
+
+    #[test]
+    fn a_call_back_request_names_the_number_at_every_kind_of_target() {
+        let mut a = alert();
+        a.outcome = Some(Outcome::NoAnswer);
+        a.recording_url = None;
+        a.transcription = None;
+        a.callback = Some("+15105550123".into());
+        let body = |kind| -> Value {
+            let t = target(kind);
+            let r = requests(&t, Stage::CallbackRequested, &a, 0).unwrap();
+            serde_json::from_str(&r[0].body).unwrap()
+        };
+        assert_eq!(
+            body(TargetKind::Slack)["text"],
+            ":telephone_receiver: +15105550123 asked to be called back at +15105550123"
+        );
+        let pd = body(TargetKind::PagerDuty);
+        assert_eq!(pd["dedup_key"], "switchboard-CA1");
+        assert_eq!(pd["event_action"], "trigger");
+        assert_eq!(pd["payload"]["custom_details"]["callback"], "+15105550123");
+        assert!(
+            pd["payload"]["summary"]
+                .as_str()
+                .unwrap()
+                .ends_with(": call-back requested to +15105550123"),
+            "{pd}"
+        );
+        assert_eq!(
+            body(TargetKind::Alertmanager)[0]["annotations"]["callback"],
+            "+15105550123"
+        );
+        assert_eq!(body(TargetKind::Webhook)["event"], "callback-requested");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! refers to it gets a problem saying so, so one bad object never takes down the others.
 
 pub mod chain;
+pub mod choices;
 pub mod hidden;
 pub mod hours;
 pub mod people;

@@ -51,11 +51,13 @@ pub fn compile_policy(
         .opening_hours
         .as_ref()
         .and_then(|h| super::hours::compile_hours(spec, h, id, chains, invalid, &mut problems));
+    let choices = super::choices::compile_choices(spec, id, &mut problems);
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };
     let mut policy = build(spec, id, mode, greeting, entry);
     policy.opening_hours = hours;
+    policy.caller_choices = choices;
     policy.voicemail_only = (spec.mode == Mode::VoicemailOnly).then(|| table::VoicemailOnly {
         message: spec.mode_message.clone(),
     });
@@ -407,6 +409,7 @@ fn build(
         },
         opening_hours: None,
         voicemail_only: None,
+        caller_choices: None,
     }
 }
 

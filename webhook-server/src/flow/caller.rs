@@ -18,7 +18,7 @@ pub(super) fn caller_id(policy: CallerId, from: &str, to: &str) -> String {
 
 /// The caller's number as the whisper says it, or what stands for one that is withheld.
 pub(super) fn caller_spoken(from: &str) -> String {
-    if switchboard_routing::is_e164(from) {
+    if switchboard_routing::is_known_caller(from) {
         spell(from)
     } else {
         "a withheld number".to_string()

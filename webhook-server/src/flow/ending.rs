@@ -63,7 +63,7 @@ pub fn dial_result(
         return (state, Response::new().hangup());
     }
     settle_unaccepted(&mut state, res.dial_status, now);
-    next_dial(t, state, now, urls)
+    ring_on(t, state, now, urls)
 }
 
 /// The `<Dial>` of a responder who accepted has ended: the call is answered, unless the
@@ -91,7 +91,7 @@ fn accepted_leg_ended(
                 who.display_name
             ),
         );
-        return next_dial(t, state, now, urls);
+        return ring_on(t, state, now, urls);
     }
     let note = format!(
         "{} talked with the caller for {}s (answered after {}s)",

@@ -8,6 +8,7 @@
 //!   dial callback ─► accepted? done : redial rest of step / next target / next step / repeat
 //!                 ─► voicemail (Record) or "no answer", hang up
 //!   voicemail-only hotline: escalate ─► voicemail (Record), nobody rung
+//!   between rings (callerChoices): Gather ─► voicemail now / call-back requested / ring on
 //! ```
 //!
 //! NB: acceptance is read from the call state, not from `DialCallStatus`, because what Twilio
@@ -25,15 +26,18 @@ use jiff::Timestamp;
 use switchboard_routing::table::{Entry, Greeting, Mode, RoutingTable};
 
 mod caller;
+mod choices;
 mod closed;
 mod ending;
 mod ring;
 
+pub use choices::choice;
 pub use closed::emergency;
 pub use ending::{DialResult, dial_result, recording, status, transcription, voicemail};
 pub use ring::{accept, whisper};
 
 use caller::*;
+use choices::ring_on;
 use ring::*;
 
 use crate::state::{CallState, Outcome, Phase};
@@ -112,6 +116,7 @@ pub fn incoming(
         description: None,
         closed: None,
         raise_again_at: None,
+        callback: None,
         pass: 0,
         next_step: 0,
         pending: vec![],

@@ -28,6 +28,7 @@ pub(super) enum Hook {
     Menu { attempt: u32 },
     Describe,
     Closed,
+    Choice { seq: u32 },
     Dial { seq: u32 },
     Whisper { seq: u32, ring: usize },
     Accept { seq: u32, ring: usize },
@@ -44,6 +45,7 @@ impl Hook {
             Hook::Menu { .. } => "menu",
             Hook::Describe => "describe",
             Hook::Closed => "closed",
+            Hook::Choice { .. } => "choice",
             Hook::Dial { .. } => "dial",
             Hook::Whisper { .. } => "whisper",
             Hook::Accept { .. } => "accept",
@@ -60,6 +62,7 @@ impl Hook {
         match self {
             Hook::Menu { attempt } => format!("menu:{attempt}"),
             Hook::Dial { seq } => format!("dial:{seq}"),
+            Hook::Choice { seq } => format!("choice:{seq}"),
             Hook::Whisper { seq, ring } => format!("whisper:{seq}:{ring}"),
             Hook::Accept { seq, ring } => format!("accept:{seq}:{ring}"),
             Hook::Recording => format!("recording:{}", p.get("RecordingSid")),
@@ -133,6 +136,18 @@ pub(super) async fn menu(
     let attempt = q.map(|q| q.attempt).unwrap_or(0);
     let sid = p.get("CallSid").to_string();
     handle(st, Hook::Menu { attempt }, sid, p).await
+}
+
+pub(super) async fn choice(
+    State(st): State<AppState>,
+    q: Result<Query<SeqQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    let sid = p.get("CallSid").to_string();
+    match q {
+        Ok(Query(q)) => handle(st, Hook::Choice { seq: q.seq }, sid, p).await,
+        Err(_) => malformed(&st, "choice", &sid),
+    }
 }
 
 pub(super) async fn dial(
@@ -339,6 +354,7 @@ async fn decide(
         Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
         Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
         Hook::Closed => flow::emergency(t, s, p.get("Digits"), now, urls),
+        Hook::Choice { seq } => flow::choice(t, s, seq, p.get("Digits"), now, urls),
         Hook::Dial { seq } => {
             let res = DialResult {
                 seq,
@@ -451,6 +467,24 @@ pub(super) fn observe(st: &AppState, before: Option<&CallState>, after: &CallSta
     if after.declines > declined_before {
         m.declines
             .inc_by(u64::from(after.declines - declined_before));
+    }
+    if let Some(b) = before.filter(|b| b.phase == crate::state::Phase::Choosing)
+        && after.phase != crate::state::Phase::Choosing
+    {
+        // A caller who hung up at the choice chose nothing.
+        let choice = match after.phase {
+            _ if after.callback.is_some() && b.callback.is_none() => Some("callback"),
+            crate::state::Phase::Voicemail => Some("voicemail"),
+            crate::state::Phase::Ringing => Some("stayed"),
+            _ => None,
+        };
+        if let Some(choice) = choice {
+            m.caller_choices
+                .get_or_create(&crate::metrics::ChoiceLabels {
+                    choice: choice.to_string(),
+                })
+                .inc();
+        }
     }
     if before.and_then(|b| b.accepted.as_ref()).is_none()
         && let Some((_, at)) = &after.accepted

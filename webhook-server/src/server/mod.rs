@@ -38,7 +38,7 @@ mod calls;
 mod signature_check;
 mod sms;
 
-use calls::{Hook, caller, dial, fallback, menu, responder};
+use calls::{Hook, caller, choice, dial, fallback, menu, responder};
 use signature_check::check_signature;
 use sms::sms;
 
@@ -205,6 +205,7 @@ pub fn app(state: AppState) -> Router {
         .route("/twilio/voice/menu", post(menu))
         .route("/twilio/voice/describe", caller(Hook::Describe))
         .route("/twilio/voice/closed", caller(Hook::Closed))
+        .route("/twilio/voice/choice", post(choice))
         .route("/twilio/voice/dial", post(dial))
         .route(
             "/twilio/voice/whisper",
