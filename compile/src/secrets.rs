@@ -159,7 +159,20 @@ fn notification_secret_problems(loaded: &Loaded) -> Vec<crate::Problem> {
     for p in &loaded.objects.policies {
         let ns = p.object.namespace().unwrap_or_else(|| "default".into());
         let id = crate::ObjectId::new("IncomingCallPolicy", &ns, &p.object.name_any());
-        for (i, n) in p.object.spec.notifications.iter().enumerate() {
+        let spec = &p.object.spec;
+        let mut lists = vec![("spec.notifications".to_string(), &spec.notifications[..])];
+        for (k, o) in spec.menu.iter().flat_map(|m| m.options.iter().enumerate()) {
+            if let Some(a) = &o.alerts {
+                lists.push((
+                    format!("spec.menu.options[{k}].alerts.targets"),
+                    &a.targets[..],
+                ));
+            }
+        }
+        for (prefix, i, n) in lists
+            .iter()
+            .flat_map(|(prefix, ts)| ts.iter().enumerate().map(move |(i, n)| (prefix, i, n)))
+        {
             let refs = [
                 ("secretRef", &n.secret_ref),
                 ("urlSecretRef", &n.url_secret_ref),
@@ -180,7 +193,7 @@ fn notification_secret_problems(loaded: &Loaded) -> Vec<crate::Problem> {
                     });
                 if let Some(why) = problem {
                     problems.push(
-                        crate::Problem::field(&id, format!("spec.notifications[{i}].{field}"), why)
+                        crate::Problem::field(&id, format!("{prefix}[{i}].{field}"), why)
                             .at(p.origin.as_ref()),
                     );
                 }

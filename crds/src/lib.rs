@@ -13,6 +13,7 @@
 //! These are the types users write. The operator compiles them into the routing tables of
 //! `switchboard-routing`; nothing here is read on the call path.
 
+pub mod alerts;
 pub mod chain;
 pub mod choices;
 pub mod common;

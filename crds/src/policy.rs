@@ -4,6 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::alerts::{OptionAlerts, Severity};
 pub use crate::choices::CallerChoices;
 use crate::common::{CommonStatus, LocalRef, SecretKeyRef};
 pub use crate::hours::{ClosedAction, Holiday, OpeningHours, WhenClosed};
@@ -151,6 +152,10 @@ pub struct Alerting {
     #[serde(default)]
     #[schemars(range(max = 600))]
     pub trigger_delay_seconds: u32,
+    /// How severe the alerts are (PagerDuty's severity, Alertmanager's `severity` label). A
+    /// menu option may set its own.
+    #[serde(default)]
+    pub severity: Severity,
     /// Also resolve the alert of a call that ended with nobody answering and no voicemail (the
     /// caller hung up, or nobody answered). Off by default: such an alert stays open so somebody
     /// calls back. Answered calls are always resolved when they end; a voicemail's alert always
@@ -280,6 +285,11 @@ pub struct MenuOption {
     pub name: String,
     /// The escalation chain this choice rings.
     pub chain_ref: LocalRef,
+    /// Where this choice's alerts go (the database team's own PagerDuty service and Slack
+    /// channel) and how severe they are. Default: the policy's `notifications` and
+    /// `alerting.severity`. A call's alert is raised once the caller has chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<OptionAlerts>,
 }
 
 /// Which caller ID a rung responder sees.

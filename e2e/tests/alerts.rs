@@ -133,6 +133,7 @@ impl Harness {
         table.policy.alerting = Alerting {
             trigger_delay_seconds: 0,
             resolve_unanswered: true,
+            severity: None,
         };
 
         // The dispatcher's credentials come from manifests, as the folder operator reads them.

@@ -109,6 +109,10 @@ pub struct Alert {
     /// When a voicemail left while closed is raised again (the hotline's next opening).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raise_again_at: Option<Timestamp>,
+    /// When the caller's menu choice decided where the alert goes (its option has targets of
+    /// its own): nothing is raised before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_at: Option<Timestamp>,
     /// The number the caller asked to be called back at (the call's outcome is then
     /// `no-answer`, which a dispatcher of the previous release still reads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,6 +277,8 @@ impl Alert {
             } else {
                 self.trigger_due()
             };
+        // Nothing is raised before the menu choice that decided where the alert goes.
+        let triggered = triggered.max(self.routed_at.unwrap_or(triggered));
         self.plan(end.max(self.raise_again_at.unwrap_or(end)))
             .stages
             .into_iter()

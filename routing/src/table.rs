@@ -60,7 +60,14 @@ pub struct RoutingTable {
 /// The alert route of a table, built on first use (`RoutingTable::alert_route`) with the
 /// revision it was built from. Tables compare equal whatever their memos hold.
 #[derive(Clone, Debug, Default)]
-pub struct RouteMemo(std::sync::OnceLock<(String, crate::alert::SharedRoute)>);
+pub struct RouteMemo(std::sync::OnceLock<(String, Routes)>);
+
+/// The policy's alert route and each menu option's own, built together.
+#[derive(Clone, Debug)]
+struct Routes {
+    policy: crate::alert::SharedRoute,
+    options: Vec<(String, crate::alert::SharedRoute)>,
+}
 
 impl PartialEq for RouteMemo {
     fn eq(&self, _: &RouteMemo) -> bool {
@@ -185,6 +192,51 @@ pub struct Alerting {
     /// Resolve the alert of a call that ended unanswered without a voicemail.
     #[serde(default)]
     pub resolve_unanswered: bool,
+    /// The alerts' severity; `None` is critical (a table of the previous release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+/// How severe an alert is, in PagerDuty's words (Alertmanager's `severity` label too).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    /// Somebody must act now.
+    #[default]
+    Critical,
+    /// Something is broken.
+    Error,
+    /// Something may break.
+    Warning,
+    /// For information.
+    Info,
+}
+
+impl Severity {
+    /// The lower-case name PagerDuty and Alertmanager use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// Where the alerts of calls (and texts) that chose one menu option go.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionAlerts {
+    /// The option's own targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<NotificationTarget>,
+    /// Only the option's targets (otherwise the policy's and the option's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
+    /// The severity of this option's alerts; `None`: the policy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
 }
 
 /// Whether calls are routed, and if not, what callers hear.
@@ -277,6 +329,10 @@ pub struct MenuOption {
     pub name: String,
     /// The chain it rings.
     pub chain: String,
+    /// Where this option's alerts go, when not (only) to the policy's targets. Optional: a
+    /// webhook server of the previous release alerts the policy's targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<OptionAlerts>,
 }
 
 /// A blocklist, split for matching.
@@ -429,16 +485,61 @@ impl RoutingTable {
     /// Where alerts of calls and texts to this hotline go, built and serialized once per table
     /// revision (the webhook server asks for it with every call).
     pub fn alert_route(&self) -> crate::alert::SharedRoute {
-        let build = || crate::alert::SharedRoute::new(crate::alert::AlertRoute::of(self));
-        let (revision, route) = self
+        self.with_routes(|r| r.policy.clone())
+    }
+
+    /// Where the alerts of a call or text that chose menu option `digit` go: the option's own
+    /// route when it has one, else the policy's. Built once per table revision.
+    pub fn option_route(&self, digit: &str) -> crate::alert::SharedRoute {
+        self.with_routes(|r| {
+            r.options
+                .iter()
+                .find(|(d, _)| d == digit)
+                .map_or_else(|| r.policy.clone(), |(_, route)| route.clone())
+        })
+    }
+
+    /// Whether some menu option sends its alerts elsewhere than the policy's targets.
+    pub fn has_option_routes(&self) -> bool {
+        matches!(&self.policy.entry, Entry::Menu(m) if m.options.iter().any(|o| o.alerts.is_some()))
+    }
+
+    fn with_routes<T>(&self, f: impl Fn(&Routes) -> T) -> T {
+        let build = || {
+            let policy = crate::alert::AlertRoute::of(self);
+            let options = match &self.policy.entry {
+                Entry::Menu(m) => m
+                    .options
+                    .iter()
+                    .filter_map(|o| {
+                        let alerts = o.alerts.as_ref()?;
+                        let mut route = policy.clone();
+                        if alerts.replace {
+                            route.targets.clear();
+                        }
+                        route.targets.extend(alerts.targets.iter().cloned());
+                        if alerts.severity.is_some() {
+                            route.alerting.severity = alerts.severity;
+                        }
+                        Some((o.digit.clone(), crate::alert::SharedRoute::new(route)))
+                    })
+                    .collect(),
+                Entry::Chain(_) => Vec::new(),
+            };
+            Routes {
+                policy: crate::alert::SharedRoute::new(policy),
+                options,
+            }
+        };
+        let (revision, routes) = self
             .route_memo
             .0
             .get_or_init(|| (self.revision.clone(), build()));
         if *revision == self.revision {
-            route.clone()
+            f(routes)
         } else {
             // Changed and sealed again after the memo was filled: build it afresh.
-            build()
+            f(&build())
         }
     }
 

@@ -151,11 +151,16 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         };
     }
     let (menu_choice, chain) = route(table, t.body);
+    // The chosen option's own targets, when it has them.
+    let alert_route = match menu_choice.as_deref().and_then(|c| c.split(' ').next()) {
+        Some(digit) => table.option_route(digit),
+        None => table.alert_route(),
+    };
     let forwards = chain
         .as_deref()
         .map(|c| on_call(table, c, t.message_sid, now))
         .unwrap_or_default();
-    if forwards.is_empty() && policy.notifications.is_empty() {
+    if forwards.is_empty() && alert_route.targets.is_empty() {
         return Answer {
             reply: Response::new().push(Verb::Message(policy.messages.no_one_on_call.clone())),
             alert: None,
@@ -199,8 +204,9 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         conversation_recording_url: None,
         closed: None,
         raise_again_at: None,
+        routed_at: None,
         callback: None,
-        route: table.alert_route(),
+        route: alert_route,
         forwards,
     };
     Answer {
@@ -320,6 +326,38 @@ mod tests {
 
     fn text_of(t: Option<&RoutingTable>, x: &Text<'_>) -> Answer {
         text(t, x, monday_10am())
+    }
+
+    #[test]
+    fn a_text_to_an_option_with_its_own_targets_is_alerted_there() {
+        use switchboard_routing::table::{Entry, OptionAlerts};
+        let mut t = table();
+        let policy_targets = t.policy.notifications.len();
+        let Entry::Menu(menu) = &mut t.policy.entry else {
+            panic!("the fixture has a menu")
+        };
+        let own = t.policy.notifications[0].clone();
+        let mut extra = own.clone();
+        extra.name = "database-channel".into();
+        menu.options[1].alerts = Some(OptionAlerts {
+            targets: vec![extra],
+            replace: false,
+            severity: None,
+        });
+        let t = t.seal();
+        let a = send(&t, "+15105550123", "database: replication lag", "")
+            .alert
+            .unwrap();
+        assert_eq!(
+            a.route.targets.len(),
+            policy_targets + 1,
+            "added to the policy's"
+        );
+        assert_eq!(a.route.targets.last().unwrap().name, "database-channel");
+        let a = send(&t, "+15105550123", "payments failing", "")
+            .alert
+            .unwrap();
+        assert_eq!(a.route.targets.len(), policy_targets);
     }
 
     #[test]

@@ -297,6 +297,12 @@ pub struct CallState {
     /// When a voicemail left while closed raises its alert again (the hotline's next opening).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raise_again_at: Option<Timestamp>,
+    /// The alert waits for the caller's menu choice: some option sends its alerts elsewhere.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub route_pending: bool,
+    /// When the menu choice decided where the alert goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_at: Option<Timestamp>,
     /// The number the caller asked to be called back at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
@@ -364,6 +370,11 @@ pub struct CallState {
 impl CallState {
     /// The call's alert as it is now, when the call raises one.
     pub fn alert(&self) -> Option<Alert> {
+        if self.route_pending && self.outcome.is_none() {
+            // Raised once the caller has chosen where it goes (or, ending first, at the
+            // policy's targets).
+            return None;
+        }
         let route = self.alert_route.clone()?;
         Some(Alert {
             id: self.call_sid.clone(),
@@ -378,6 +389,7 @@ impl CallState {
             text: None,
             closed: self.closed.clone(),
             raise_again_at: self.raise_again_at,
+            routed_at: self.routed_at,
             callback: self.callback.clone(),
             accepted_by: self.accepted.as_ref().map(|(r, _)| r.display_name.clone()),
             accepted_at: self.accepted.as_ref().map(|(_, at)| *at),

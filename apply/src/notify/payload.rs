@@ -103,8 +103,14 @@ fn fields(alert: &Alert) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.remove("route");
         o.remove("forwards");
+        o.insert("severity".into(), severity(alert).into());
     }
     v
+}
+
+/// The alert's severity, as PagerDuty and Alertmanager spell it.
+fn severity(alert: &Alert) -> &'static str {
+    alert.route.alerting.severity.unwrap_or_default().as_str()
 }
 
 /// The signature of a webhook delivery: hex HMAC-SHA256 of `"<timestamp>.<body>"` with `key`.
@@ -222,6 +228,9 @@ fn slack(stage: Stage, a: &Alert) -> Value {
         if let Some(c) = &a.menu_choice {
             lines.push(format!("*Menu:* {}", esc(c)));
         }
+        if severity(a) != "critical" {
+            lines.push(format!("*Severity:* {}", severity(a)));
+        }
         if let Some(d) = &a.description {
             lines.push(format!("*Said:* “{}”", esc(d)));
         }
@@ -292,7 +301,7 @@ fn pagerduty(key: &str, stage: Stage, a: &Alert) -> Vec<Value> {
             "payload": {
                 "summary": summary,
                 "source": a.hotline,
-                "severity": "critical",
+                "severity": severity(a),
                 "timestamp": a.started_at.to_string(),
                 "component": "switchboard",
                 "group": a.policy,
@@ -352,7 +361,7 @@ fn alertmanager(stage: Stage, a: &Alert) -> Value {
                 (AlertKind::Call, _) => "SwitchboardHotlineCall",
                 (AlertKind::Text, _) => "SwitchboardHotlineText",
             },
-            "severity": "critical",
+            "severity": severity(a),
             "policy": a.policy,
             "number": a.hotline,
             "caller": a.caller,
@@ -422,6 +431,7 @@ mod tests {
             conversation_recording_url: None,
             closed: None,
             raise_again_at: None,
+            routed_at: None,
             callback: None,
             route: AlertRoute {
                 targets: vec![],
@@ -561,6 +571,42 @@ mod tests {
             "+15105550123"
         );
         assert_eq!(body(TargetKind::Webhook)["event"], "callback-requested");
+    }
+
+    #[test]
+    fn the_routes_severity_reaches_pagerduty_alertmanager_webhooks_and_slack() {
+        let mut a = alert();
+        let body = |a: &Alert, kind| -> Value {
+            let r = requests(&target(kind), Stage::Triggered, a, 0).unwrap();
+            serde_json::from_str(&r[0].body).unwrap()
+        };
+        assert_eq!(
+            body(&a, TargetKind::PagerDuty)["payload"]["severity"],
+            "critical"
+        );
+        let mut route = (*a.route).clone();
+        route.alerting.severity = Some(switchboard_routing::table::Severity::Warning);
+        a.route = route.into();
+        assert_eq!(
+            body(&a, TargetKind::PagerDuty)["payload"]["severity"],
+            "warning"
+        );
+        assert_eq!(
+            body(&a, TargetKind::Alertmanager)[0]["labels"]["severity"],
+            "warning"
+        );
+        assert_eq!(
+            body(&a, TargetKind::Webhook)["alert"]["severity"],
+            "warning"
+        );
+        let slack = body(&a, TargetKind::Slack);
+        assert!(
+            slack["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("*Severity:* warning"),
+            "{slack}"
+        );
     }
 
     #[test]

@@ -273,7 +273,35 @@ fn check_notifications(
         |name| format!("{name:?} is used by two notification targets: names must be unique"),
         problems,
     );
-    for (i, n) in spec.notifications.iter().enumerate() {
+    check_targets(id, &spec.notifications, "spec.notifications", problems);
+    if let Some(menu) = &spec.menu {
+        for (i, o) in menu.options.iter().enumerate() {
+            let Some(alerts) = &o.alerts else { continue };
+            let prefix = format!("spec.menu.options[{i}].alerts.targets");
+            check_targets(id, &alerts.targets, &prefix, problems);
+            for (j, t) in alerts.targets.iter().enumerate() {
+                let clash = spec.notifications.iter().any(|n| n.name == t.name)
+                    || alerts.targets[..j].iter().any(|n| n.name == t.name);
+                if clash {
+                    problems.push(Problem::field(
+                        id,
+                        format!("{prefix}[{j}].name"),
+                        format!("{:?} is already the name of a notification target of this policy: give each target its own name", t.name),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Each target has its key and where it goes.
+fn check_targets(
+    id: &ObjectId,
+    targets: &[api::NotificationTarget],
+    prefix: &str,
+    problems: &mut Vec<Problem>,
+) {
+    for (i, n) in targets.iter().enumerate() {
         let needs_key = matches!(
             n.target_type,
             NotificationType::Webhook | NotificationType::PagerDuty
@@ -281,7 +309,7 @@ fn check_notifications(
         if needs_key && n.secret_ref.is_none() {
             problems.push(Problem::field(
                 id,
-                format!("spec.notifications[{i}].secretRef"),
+                format!("{prefix}[{i}].secretRef"),
                 "set secretRef: Webhook targets sign with it (HMAC key), PagerDuty targets route with it (routing key)",
             ));
         }
@@ -291,7 +319,7 @@ fn check_notifications(
         {
             problems.push(Problem::field(
                 id,
-                format!("spec.notifications[{i}].url"),
+                format!("{prefix}[{i}].url"),
                 "set url or urlSecretRef: where the notification is sent",
             ));
         }
@@ -386,26 +414,13 @@ fn build(
                 .clone()
                 .unwrap_or_else(|| DEFAULT_SMS_REPLY.into())
         }),
-        notifications: spec
-            .notifications
-            .iter()
-            .map(|n| table::NotificationTarget {
-                name: n.name.clone(),
-                kind: notification_kind(n.target_type),
-                url: n.url.clone(),
-                url_secret: n.url_secret_ref.as_ref().map(|s| table::SecretKey {
-                    name: s.name.clone(),
-                    key: s.key.clone(),
-                }),
-                secret: n.secret_ref.as_ref().map(|s| table::SecretKey {
-                    name: s.name.clone(),
-                    key: s.key.clone(),
-                }),
-            })
-            .collect(),
+        notifications: spec.notifications.iter().map(target).collect(),
         alerting: table::Alerting {
             trigger_delay_seconds: spec.alerting.trigger_delay_seconds,
             resolve_unanswered: spec.alerting.resolve_unanswered,
+            // Critical stays unwritten: the table of a policy without severities is unchanged.
+            severity: Some(severity(spec.alerting.severity))
+                .filter(|s| *s != table::Severity::Critical),
         },
         opening_hours: None,
         voicemail_only: None,
@@ -427,12 +442,40 @@ fn compile_menu(menu: &api::Menu) -> table::Entry {
                 digit: o.digit.clone(),
                 name: o.name.clone(),
                 chain: o.chain_ref.name.clone(),
+                alerts: o.alerts.as_ref().map(|a| table::OptionAlerts {
+                    targets: a.targets.iter().map(target).collect(),
+                    replace: a.replace,
+                    severity: a.severity.map(severity),
+                }),
             })
             .collect(),
         default_digit: menu.default_digit.clone(),
         retries: menu.retries,
         timeout_seconds: menu.timeout_seconds,
     })
+}
+
+fn target(n: &api::NotificationTarget) -> table::NotificationTarget {
+    let key = |s: &switchboard_crds::SecretKeyRef| table::SecretKey {
+        name: s.name.clone(),
+        key: s.key.clone(),
+    };
+    table::NotificationTarget {
+        name: n.name.clone(),
+        kind: notification_kind(n.target_type),
+        url: n.url.clone(),
+        url_secret: n.url_secret_ref.as_ref().map(key),
+        secret: n.secret_ref.as_ref().map(key),
+    }
+}
+
+fn severity(s: api::Severity) -> table::Severity {
+    match s {
+        api::Severity::Critical => table::Severity::Critical,
+        api::Severity::Error => table::Severity::Error,
+        api::Severity::Warning => table::Severity::Warning,
+        api::Severity::Info => table::Severity::Info,
+    }
 }
 
 fn notification_kind(t: NotificationType) -> table::TargetKind {

@@ -28,12 +28,14 @@ fn call(delay: u32, resolve_unanswered: bool) -> Alert {
         conversation_recording_url: None,
         closed: None,
         raise_again_at: None,
+        routed_at: None,
         callback: None,
         route: SharedRoute::new(AlertRoute {
             targets: vec![],
             alerting: Alerting {
                 trigger_delay_seconds: delay,
                 resolve_unanswered,
+                severity: None,
             },
             owner: ObjectName {
                 namespace: "switchboard".into(),

@@ -124,6 +124,7 @@ fn usual_entry(
     match &t.policy.entry {
         Entry::Menu(_) => {
             state.phase = Phase::Menu { attempt: 0 };
+            state.route_pending = t.has_option_routes();
             menu_prompt(t, state, urls)
         }
         Entry::Chain(chain) => {

@@ -117,6 +117,8 @@ pub fn incoming(
         closed: None,
         raise_again_at: None,
         callback: None,
+        route_pending: false,
+        routed_at: None,
         pass: 0,
         next_step: 0,
         pending: vec![],
@@ -180,6 +182,7 @@ pub fn incoming(
     match &t.policy.entry {
         Entry::Menu(_) => {
             state.phase = Phase::Menu { attempt: 0 };
+            state.route_pending = t.has_option_routes();
             let (state, more) = menu_prompt(t, state, urls);
             (state, append(r, more))
         }
@@ -287,6 +290,13 @@ pub fn menu(
         );
     };
     state.menu_choice = Some(format!("{} {}", option.digit, option.name));
+    if state.route_pending {
+        // The option's own targets (or the policy's): the alert is raised from here.
+        let route = t.option_route(&option.digit);
+        state.alert_route = (!route.targets.is_empty()).then_some(route);
+        state.route_pending = false;
+        state.routed_at = Some(now);
+    }
     state.chain = Some(option.chain.clone());
     state.event(
         now,

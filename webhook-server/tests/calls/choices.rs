@@ -114,3 +114,102 @@ async fn a_withheld_number_is_not_offered_a_call_back_and_its_key_rings_on() {
             .any(|(_, e)| e == "the caller pressed 2, which is not a choice: ringing on")
     );
 }
+
+/// The database option's alerts go to the database team's own PagerDuty service only, as
+/// warnings; the others keep the policy's targets.
+fn with_database_alerts() -> RoutingTable {
+    use switchboard_routing::table::{
+        Entry, NotificationTarget, OptionAlerts, SecretKey, Severity, TargetKind,
+    };
+    let mut t = table();
+    let Entry::Menu(menu) = &mut t.policy.entry else {
+        panic!("the fixture has a menu")
+    };
+    let db = menu.options.iter_mut().find(|o| o.digit == "2").unwrap();
+    db.alerts = Some(OptionAlerts {
+        targets: vec![NotificationTarget {
+            name: "database-pagerduty".into(),
+            kind: TargetKind::PagerDuty,
+            url: None,
+            url_secret: None,
+            secret: Some(SecretKey {
+                name: "database-keys".into(),
+                key: "pagerduty".into(),
+            }),
+        }],
+        replace: true,
+        severity: Some(Severity::Warning),
+    });
+    t.seal()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_menu_options_alert_goes_to_its_own_targets_once_the_caller_has_chosen() {
+    let c = Cluster::with_table(1, monday_10am(), with_database_alerts()).await;
+    let policy_targets: Vec<String> = table()
+        .policy
+        .notifications
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    assert!(!policy_targets.is_empty());
+
+    let script = database_call().responder(DANA, Behaviour::Accept { after: 3 });
+    let t = c.simulator().run(script).await.unwrap();
+    let call = finished(&c, &t).await;
+    let alert = call.alert().expect("an alert");
+    let names: Vec<&str> = alert
+        .route
+        .targets
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(names, ["database-pagerduty"], "replaced, not added");
+    assert_eq!(
+        alert.route.alerting.severity,
+        Some(switchboard_routing::table::Severity::Warning)
+    );
+    // Raised at the choice, not when the call came in.
+    let chose = call
+        .events
+        .iter()
+        .find(|(_, e)| e.starts_with("menu: chose 2"))
+        .map(|(at, _)| *at)
+        .unwrap();
+    assert_eq!(alert.routed_at, Some(chose));
+    assert!(alert.timeline()[0].0 >= chose, "{:?}", alert.timeline());
+    // The stored snapshot is the option's too.
+    let stored = c.store().call(&t.call_sid).await.unwrap().unwrap();
+    assert_eq!(
+        stored.alert().unwrap().route.targets[0].name,
+        "database-pagerduty"
+    );
+
+    // Another option keeps the policy's targets.
+    let t = c
+        .simulator()
+        .run(Script::call(CALLER, HOTLINE).press(&["1"]))
+        .await
+        .unwrap();
+    let call = finished(&c, &t).await;
+    let names: Vec<String> = call
+        .alert()
+        .unwrap()
+        .route
+        .targets
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    assert_eq!(names, policy_targets);
+
+    // A caller who hangs up in the menu is alerted to the policy's targets.
+    let mut gone = Script::call(CALLER, HOTLINE);
+    gone.caller_hangs_up_after = Some(5);
+    let t = c.simulator().run(gone).await.unwrap();
+    let call = finished(&c, &t).await;
+    assert_eq!(call.outcome, Some(Outcome::Abandoned));
+    assert_eq!(
+        call.alert().unwrap().route.targets.len(),
+        policy_targets.len()
+    );
+}
