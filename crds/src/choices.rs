@@ -2,6 +2,7 @@
 //! to be called back.
 
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Choices offered to the caller each time a ring ends with nobody accepting and the chain
@@ -38,4 +39,48 @@ pub struct CallerChoices {
 
 fn default_timeout() -> u32 {
     3
+}
+
+/// Who is calling: rules on the caller's number, and whether strangers are taken at all.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Callers {
+    /// Rules that send known callers somewhere of their own, skipping the menu. The most
+    /// specific match wins: an exact number over any prefix, a longer prefix over a shorter
+    /// one, then the first rule. They apply while the hotline is open; a closed hotline does
+    /// what `openingHours.whenClosed` says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub rules: Vec<CallerRule>,
+    /// Take only callers a rule names: everyone else, and every caller who withholds their
+    /// number, hears `rejectMessage` and the call ends (at any hour).
+    #[serde(default)]
+    pub allowlist_only: bool,
+    /// What a caller turned away hears. Default: "Sorry, this hotline only takes calls from
+    /// registered numbers. Goodbye."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1000))]
+    pub reject_message: Option<String>,
+}
+
+/// Callers sent somewhere of their own.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("!(has(self.chainRef) && has(self.menuDigit))").message("set at most one of chainRef and menuDigit: where these callers go"))]
+#[serde(rename_all = "camelCase")]
+pub struct CallerRule {
+    /// A name for the rule, unique in the policy; transcripts and the call log show it.
+    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
+    pub name: String,
+    /// The callers: exact E.164 numbers (`+14155550123`) or prefixes ending in `*`
+    /// (`+4420*`).
+    #[schemars(length(min = 1, max = 1000))]
+    #[schemars(inner(regex(pattern = r"^\+[0-9]{1,15}\*?$"), length(max = 17)))]
+    pub numbers: Vec<String>,
+    /// Ring this chain, skipping the menu.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_ref: Option<crate::common::LocalRef>,
+    /// Go where this menu digit goes (its chain and its alerts), skipping the menu.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
+    pub menu_digit: Option<String>,
 }

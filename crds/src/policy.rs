@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use crate::alerts::{OptionAlerts, Severity};
-pub use crate::choices::CallerChoices;
+pub use crate::choices::{CallerChoices, CallerRule, Callers};
 use crate::common::{CommonStatus, LocalRef, SecretKeyRef};
 pub use crate::hours::{ClosedAction, Holiday, OpeningHours, WhenClosed};
 
@@ -86,6 +86,11 @@ pub struct IncomingCallPolicySpec {
     /// Leave it out for a hotline that is always open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opening_hours: Option<OpeningHours>,
+
+    /// Who is calling: rules that send known callers straight to a chain or a menu option, and
+    /// an allowlist-only mode. (The blocklist below still comes first.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callers: Option<Callers>,
 
     /// Callers who are rejected before anything else happens: exact E.164 numbers
     /// (`+14155550123`) or prefixes ending in `*` (`+4420*`).

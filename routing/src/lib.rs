@@ -12,6 +12,7 @@
 //! `schedule.rs` + `oncall.rs` the on-call engine.
 
 pub mod alert;
+pub mod callers;
 #[cfg(feature = "redis")]
 pub mod connect;
 pub mod error;

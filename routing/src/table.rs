@@ -151,6 +151,10 @@ pub struct Policy {
     /// Keys the caller may press between rings; `None` offers nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_choices: Option<CallerChoices>,
+    /// Rules on who is calling; `None`: every caller alike. Optional: a webhook server of the
+    /// previous release treats every caller alike (and takes strangers an allowlist refuses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callers: Option<crate::callers::Callers>,
 }
 
 /// Keys the caller may press between rings.

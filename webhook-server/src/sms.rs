@@ -10,6 +10,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use switchboard_routing::callers::{RuleTarget, Verdict};
 use switchboard_routing::table::{Entry, Mode, RoutingTable};
 use switchboard_routing::{Alert, AlertKind, CallProgress, Contact, Forward};
 
@@ -150,7 +151,31 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
             note: "the policy is not active".into(),
         };
     }
-    let (menu_choice, chain) = route(table, t.body);
+    let known = policy.callers.as_ref().map(|c| c.judge(t.from));
+    if let Some(Verdict::Rejected { .. }) = known {
+        return nothing(format!(
+            "sender {} is not on the allowlist (spec.callers.allowlistOnly)",
+            t.from
+        ));
+    }
+    let (menu_choice, chain) = match known {
+        // A known sender goes where their rule sends callers.
+        Some(Verdict::Rule { rule, .. }) => match &rule.to {
+            RuleTarget::Chain(c) => (None, Some(c.clone())),
+            RuleTarget::Option(d) => match &policy.entry {
+                Entry::Menu(m) => match m.options.iter().find(|o| &o.digit == d) {
+                    Some(o) => (
+                        Some(format!("{} {}", o.digit, o.name)),
+                        Some(o.chain.clone()),
+                    ),
+                    None => route(table, t.body),
+                },
+                Entry::Chain(_) => route(table, t.body),
+            },
+            RuleTarget::Usual => route(table, t.body),
+        },
+        _ => route(table, t.body),
+    };
     // The chosen option's own targets, when it has them.
     let alert_route = match menu_choice.as_deref().and_then(|c| c.split(' ').next()) {
         Some(digit) => table.option_route(digit),
@@ -326,6 +351,39 @@ mod tests {
 
     fn text_of(t: Option<&RoutingTable>, x: &Text<'_>) -> Answer {
         text(t, x, monday_10am())
+    }
+
+    #[test]
+    fn a_known_sender_goes_where_their_rule_sends_callers_and_strangers_are_ignored_when_allowlisted()
+     {
+        use switchboard_routing::callers::{CallerRule, Callers};
+        let mut t = table();
+        t.policy.callers = Some(Callers {
+            rules: vec![CallerRule {
+                name: "dba".into(),
+                exact: vec!["+15105550123".into()],
+                prefixes: vec![],
+                to: RuleTarget::Option("2".into()),
+            }],
+            allowlist_only: true,
+            reject_message: "Sorry.".into(),
+        });
+        let t = t.seal();
+        let a = send(&t, "+15105550123", "payments failing", "")
+            .alert
+            .unwrap();
+        assert_eq!(
+            a.menu_choice.as_deref(),
+            Some("2 the database team"),
+            "the rule wins over the word"
+        );
+        let stranger = send(&t, "+12125550100", "payments failing", "");
+        assert!(stranger.alert.is_none());
+        assert!(
+            stranger.note.contains("not on the allowlist"),
+            "{}",
+            stranger.note
+        );
     }
 
     #[test]

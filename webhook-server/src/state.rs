@@ -368,6 +368,47 @@ pub struct CallState {
 }
 
 impl CallState {
+    /// A call that has just come in, from `from` to the hotline `to`.
+    pub fn new(call_sid: &str, from: &str, to: &str, now: Timestamp) -> CallState {
+        CallState {
+            call_sid: call_sid.to_string(),
+            to: to.to_string(),
+            from: from.to_string(),
+            started_at: now,
+            policy: String::new(),
+            revision: String::new(),
+            phase: Phase::Ringing,
+            menu_choice: None,
+            chain: None,
+            description: None,
+            closed: None,
+            raise_again_at: None,
+            callback: None,
+            route_pending: false,
+            routed_at: None,
+            pass: 0,
+            next_step: 0,
+            pending: vec![],
+            later_rounds: vec![],
+            ringing: vec![],
+            declines: 0,
+            step_deadline: None,
+            seq: 0,
+            picked_up: None,
+            picked_up_at: None,
+            accepted: None,
+            rung: vec![],
+            talk_seconds: None,
+            recording_url: None,
+            conversation_recording_url: None,
+            transcription: None,
+            outcome: None,
+            ended_at: None,
+            alert_route: None,
+            events: vec![],
+        }
+    }
+
     /// The call's alert as it is now, when the call raises one.
     pub fn alert(&self) -> Option<Alert> {
         if self.route_pending && self.outcome.is_none() {

@@ -10,6 +10,8 @@ use switchboard_webhook::state::{CallState, Outcome};
 
 #[path = "calls/callbacks.rs"]
 mod callbacks;
+#[path = "calls/callers.rs"]
+mod callers;
 #[path = "calls/choices.rs"]
 mod choices;
 #[path = "calls/escalation.rs"]

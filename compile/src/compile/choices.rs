@@ -62,3 +62,99 @@ pub(super) fn compile_choices(
         timeout_seconds: c.timeout_seconds,
     })
 }
+
+/// Said to a caller an allowlist-only policy turns away.
+pub const DEFAULT_REJECT_MESSAGE: &str =
+    "Sorry, this hotline only takes calls from registered numbers. Goodbye.";
+
+/// The compiled caller rules; problems name the rule's field and the fix.
+pub(super) fn compile_callers(
+    spec: &IncomingCallPolicySpec,
+    id: &ObjectId,
+    chains: &std::collections::BTreeSet<String>,
+    invalid: &std::collections::BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<switchboard_routing::callers::Callers> {
+    use switchboard_routing::callers::{CallerRule, Callers, RuleTarget};
+    let c = spec.callers.as_ref()?;
+    super::report_repeated_names(
+        id,
+        c.rules.iter().map(|r| r.name.as_str()),
+        |i| format!("spec.callers.rules[{i}].name"),
+        |name| format!("{name:?} is used by two caller rules: names must be unique"),
+        problems,
+    );
+    let digits: Vec<&str> = match &spec.menu {
+        Some(m) => m.options.iter().map(|o| o.digit.as_str()).collect(),
+        None => vec![],
+    };
+    let mut seen: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut rules = Vec::new();
+    for (i, r) in c.rules.iter().enumerate() {
+        let field = |f: &str| format!("spec.callers.rules[{i}].{f}");
+        for (j, n) in r.numbers.iter().enumerate() {
+            if let Some(first) = seen.insert(n.as_str(), r.name.as_str()) {
+                problems.push(Problem::field(
+                    id,
+                    field(&format!("numbers[{j}]")),
+                    format!(
+                        "{n} is already in caller rule {first:?}: list each number in one rule"
+                    ),
+                ));
+            }
+        }
+        let to = match (&r.chain_ref, &r.menu_digit) {
+            (Some(chain), None) => {
+                super::policy::check_chain_ref(
+                    id,
+                    chains,
+                    invalid,
+                    &chain.name,
+                    field("chainRef.name"),
+                    problems,
+                );
+                RuleTarget::Chain(chain.name.clone())
+            }
+            (None, Some(d)) => {
+                if !digits.contains(&d.as_str()) {
+                    problems.push(Problem::field(
+                        id,
+                        field("menuDigit"),
+                        if digits.is_empty() {
+                            format!("{d} names a menu option, but the policy has no spec.menu: use chainRef")
+                        } else {
+                            format!("{d} is not the digit of any menu option: use one of {}", digits.join(", "))
+                        },
+                    ));
+                }
+                RuleTarget::Option(d.clone())
+            }
+            (None, None) => RuleTarget::Usual,
+            (Some(_), Some(_)) => {
+                problems.push(Problem::field(
+                    id,
+                    field("chainRef"),
+                    "set at most one of chainRef and menuDigit: where these callers go",
+                ));
+                continue;
+            }
+        };
+        let list = switchboard_routing::table::Blocklist::from_entries(
+            r.numbers.iter().map(String::as_str),
+        );
+        rules.push(CallerRule {
+            name: r.name.clone(),
+            exact: list.exact,
+            prefixes: list.prefixes,
+            to,
+        });
+    }
+    Some(Callers {
+        rules,
+        allowlist_only: c.allowlist_only,
+        reject_message: c
+            .reject_message
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REJECT_MESSAGE.into()),
+    })
+}

@@ -52,12 +52,14 @@ pub fn compile_policy(
         .as_ref()
         .and_then(|h| super::hours::compile_hours(spec, h, id, chains, invalid, &mut problems));
     let choices = super::choices::compile_choices(spec, id, &mut problems);
+    let callers = super::choices::compile_callers(spec, id, chains, invalid, &mut problems);
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };
     let mut policy = build(spec, id, mode, greeting, entry);
     policy.opening_hours = hours;
     policy.caller_choices = choices;
+    policy.callers = callers;
     policy.voicemail_only = (spec.mode == Mode::VoicemailOnly).then(|| table::VoicemailOnly {
         message: spec.mode_message.clone(),
     });
@@ -425,6 +427,7 @@ fn build(
         opening_hours: None,
         voicemail_only: None,
         caller_choices: None,
+        callers: None,
     }
 }
 

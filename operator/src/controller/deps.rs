@@ -35,6 +35,9 @@ fn chain_names(p: &IncomingCallPolicy) -> BTreeSet<String> {
     {
         names.insert(c.name.clone());
     }
+    for rule in p.spec.callers.iter().flat_map(|c| &c.rules) {
+        names.extend(rule.chain_ref.iter().map(|c| c.name.clone()));
+    }
     names
 }
 

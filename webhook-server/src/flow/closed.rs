@@ -11,7 +11,7 @@
 
 use jiff::Timestamp;
 use switchboard_routing::hours::{ClosedAction, Closure, OpeningHours};
-use switchboard_routing::table::{Entry, RoutingTable};
+use switchboard_routing::table::RoutingTable;
 
 use super::*;
 use crate::state::{CallState, Outcome, Phase};
@@ -111,26 +111,6 @@ pub fn emergency(
             after_choice(t, state, now, urls)
         }
         None => usual_entry(t, state, now, urls),
-    }
-}
-
-/// The menu, or the chain, as when the hotline is open.
-fn usual_entry(
-    t: &RoutingTable,
-    mut state: CallState,
-    now: Timestamp,
-    urls: &Urls,
-) -> (CallState, Response) {
-    match &t.policy.entry {
-        Entry::Menu(_) => {
-            state.phase = Phase::Menu { attempt: 0 };
-            state.route_pending = t.has_option_routes();
-            menu_prompt(t, state, urls)
-        }
-        Entry::Chain(chain) => {
-            state.chain = Some(chain.clone());
-            after_choice(t, state, now, urls)
-        }
     }
 }
 

@@ -23,6 +23,7 @@
 //! again for what is left of the step's time (`redial_rest`).
 
 use jiff::Timestamp;
+use switchboard_routing::callers::{CallerRule, RuleTarget, Verdict};
 use switchboard_routing::table::{Entry, Greeting, Mode, RoutingTable};
 
 mod caller;
@@ -103,43 +104,7 @@ pub fn incoming(
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
-    let mut state = CallState {
-        call_sid: req.call_sid.to_string(),
-        to: req.to.to_string(),
-        from: req.from.to_string(),
-        started_at: now,
-        policy: String::new(),
-        revision: String::new(),
-        phase: Phase::Ringing,
-        menu_choice: None,
-        chain: None,
-        description: None,
-        closed: None,
-        raise_again_at: None,
-        callback: None,
-        route_pending: false,
-        routed_at: None,
-        pass: 0,
-        next_step: 0,
-        pending: vec![],
-        later_rounds: vec![],
-        ringing: vec![],
-        declines: 0,
-        step_deadline: None,
-        seq: 0,
-        picked_up: None,
-        picked_up_at: None,
-        accepted: None,
-        rung: vec![],
-        talk_seconds: None,
-        recording_url: None,
-        conversation_recording_url: None,
-        transcription: None,
-        outcome: None,
-        ended_at: None,
-        alert_route: None,
-        events: vec![],
-    };
+    let mut state = CallState::new(req.call_sid, req.from, req.to, now);
     let Some(t) = table else {
         state.event(now, format!("no routing table for {}", req.to));
         state.end(Outcome::UnknownNumber, now);
@@ -164,6 +129,22 @@ pub fn incoming(
         state.end(Outcome::Unavailable, now);
         return (state, Response::new().push(say(t, message)).hangup());
     }
+    let known = t.policy.callers.as_ref().map(|c| (c, c.judge(req.from)));
+    if let Some((c, Verdict::Rejected { withheld })) = known {
+        state.event(
+            now,
+            if withheld {
+                format!("caller {} withholds their number: the hotline takes only the callers its rules name", req.from)
+            } else {
+                format!("caller {} is not on the allowlist", req.from)
+            },
+        );
+        state.end(Outcome::Blocked, now);
+        return (
+            state,
+            Response::new().push(say(t, &c.reject_message)).hangup(),
+        );
+    }
     if let Some(hours) = &t.policy.opening_hours
         && t.policy.voicemail_only.is_none()
         && let Some(why) = hours.closed_at(now)
@@ -179,17 +160,80 @@ pub fn incoming(
         Some(Greeting::Play(url)) => r = r.push(Verb::Play(url.clone())),
         None => {}
     }
+    if let Some((_, Verdict::Rule { rule, matched })) = known {
+        let (state, more) = known_caller(t, state, rule, matched, now, urls);
+        return (state, append(r, more));
+    }
+    let (state, more) = usual_entry(t, state, now, urls);
+    (state, append(r, more))
+}
+
+/// A caller a rule names: straight to its chain or menu option, or the usual entry.
+fn known_caller(
+    t: &RoutingTable,
+    mut state: CallState,
+    rule: &CallerRule,
+    matched: &str,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
+    let star = if rule.exact.iter().any(|n| n == matched) {
+        ""
+    } else {
+        "*"
+    };
+    let who = format!(
+        "known caller {} (rule {}, {matched}{star})",
+        state.from, rule.name
+    );
+    match &rule.to {
+        RuleTarget::Chain(chain) => {
+            state.event(now, format!("{who}: chain {chain}"));
+            state.chain = Some(chain.clone());
+            after_choice(t, state, now, urls)
+        }
+        RuleTarget::Option(digit) => {
+            let option = match &t.policy.entry {
+                Entry::Menu(m) => m.options.iter().find(|o| &o.digit == digit),
+                Entry::Chain(_) => None,
+            };
+            match option {
+                Some(o) => {
+                    state.event(now, format!("{who}: menu option {} ({})", o.digit, o.name));
+                    choose(t, state, o, now, urls)
+                }
+                None => {
+                    state.event(
+                        now,
+                        format!("{who}: menu option {digit} is missing; the usual entry"),
+                    );
+                    usual_entry(t, state, now, urls)
+                }
+            }
+        }
+        RuleTarget::Usual => {
+            state.event(now, format!("{who}: admitted"));
+            usual_entry(t, state, now, urls)
+        }
+    }
+}
+
+/// The menu, or the chain, as for any caller.
+fn usual_entry(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
     match &t.policy.entry {
         Entry::Menu(_) => {
             state.phase = Phase::Menu { attempt: 0 };
             state.route_pending = t.has_option_routes();
-            let (state, more) = menu_prompt(t, state, urls);
-            (state, append(r, more))
+            menu_prompt(t, state, urls)
         }
         Entry::Chain(chain) => {
             state.chain = Some(chain.clone());
-            let (state, more) = after_choice(t, state, now, urls);
-            (state, append(r, more))
+            after_choice(t, state, now, urls)
         }
     }
 }
@@ -289,8 +333,23 @@ pub fn menu(
                 .hangup(),
         );
     };
+    state.event(
+        now,
+        format!("menu: chose {} ({})", option.digit, option.name),
+    );
+    choose(t, state, option, now, urls)
+}
+
+/// Goes where menu option `option` goes: its chain, with its alerts.
+fn choose(
+    t: &RoutingTable,
+    mut state: CallState,
+    option: &switchboard_routing::table::MenuOption,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
     state.menu_choice = Some(format!("{} {}", option.digit, option.name));
-    if state.route_pending {
+    if state.route_pending || option.alerts.is_some() {
         // The option's own targets (or the policy's): the alert is raised from here.
         let route = t.option_route(&option.digit);
         state.alert_route = (!route.targets.is_empty()).then_some(route);
@@ -298,10 +357,6 @@ pub fn menu(
         state.routed_at = Some(now);
     }
     state.chain = Some(option.chain.clone());
-    state.event(
-        now,
-        format!("menu: chose {} ({})", option.digit, option.name),
-    );
     after_choice(t, state, now, urls)
 }
 
