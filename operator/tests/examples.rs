@@ -187,3 +187,24 @@ fn a_policy_using_a_broken_chain_says_so_and_publishes_nothing() {
     assert!(messages.iter().any(|m| m.contains("PhoneNumber oncall/support-hotline: spec.policyRef.name: IncomingCallPolicy \"support\" has problems of its own")));
     assert!(compiled.tables.is_empty());
 }
+
+/// What a reconcile compiles for one PhoneNumber is its closure: for a voicemail-only policy
+/// that is no chain and no schedule at all. Found on a real API server, where the operator
+/// panicked compiling the feedback line of `examples/office-hours/`.
+#[test]
+fn a_voicemail_only_number_compiles_alone_without_any_chain_in_its_namespace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(examples().join("office-hours/front-desk.yaml")).unwrap();
+    let alone: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|d| d.contains("name: feedback"))
+        .collect();
+    assert_eq!(alone.len(), 2, "the feedback policy and its PhoneNumber");
+    std::fs::write(tmp.path().join("feedback.yaml"), alone.join("\n---\n")).unwrap();
+    let (loaded, compiled) = check(&[tmp.path().to_path_buf()]);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    assert!(compiled.problems.is_empty(), "{:?}", compiled.problems);
+    assert_eq!(compiled.tables.len(), 1);
+    let t = &compiled.tables[0];
+    assert!(t.chains.is_empty() && t.policy.voicemail_only.is_some());
+}

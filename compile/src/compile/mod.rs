@@ -428,13 +428,15 @@ fn table_for(
     schedules: &ByNamespace<routing::Schedule>,
     directory: Option<&schedule::Directory<'_>>,
 ) -> RoutingTable {
-    let ns_chains = &chains[&id.namespace];
     let mut table_chains = BTreeMap::new();
     let mut table_schedules = BTreeMap::new();
     let mut direct: Vec<&str> = Vec::new();
     for chain_name in policy::chains_of(policy) {
-        let chain = ns_chains[chain_name]
-            .as_ref()
+        // A policy may name no chain at all (voicemail only): then its namespace may have none.
+        let chain = chains
+            .get(&id.namespace)
+            .and_then(|c| c.get(chain_name))
+            .and_then(Option::as_ref)
             .expect("a valid policy names valid chains");
         for schedule_name in chain::schedules_of(chain) {
             let schedule = schedules[&id.namespace][schedule_name]

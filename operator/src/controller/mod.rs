@@ -114,6 +114,32 @@ pub enum Error {
     /// The finalizer machinery failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The reconcile panicked (a bug): caught, logged and retried with backoff, so that one
+    /// object never stops the controller, nor every other hotline with it.
+    #[error("the reconcile panicked (a bug, please report it): {0}")]
+    Panicked(String),
+}
+
+/// Runs a reconcile, turning a panic into [`Error::Panicked`]. NB (kube-runtime): a panic in a
+/// reconcile is re-raised where the controller's stream is polled, which ended the operator
+/// process (found on a real API server); caught here, the object is retried with backoff and
+/// the other objects go on.
+pub async fn guarded<T>(
+    reconcile: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(reconcile).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            tracing::error!(panic = %what, "a reconcile panicked; retrying it with backoff");
+            Err(Error::Panicked(what))
+        }
+    }
 }
 
 impl Error {
@@ -124,6 +150,7 @@ impl Error {
             Error::Redis(_) | Error::Store(_) => "redis".into(),
             Error::Twilio(e) => format!("twilio-{}", e.metric_label()),
             Error::Finalizer(_) => "finalizer".into(),
+            Error::Panicked(_) => "panic".into(),
         }
     }
 }
@@ -157,4 +184,25 @@ where
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_is_an_error_not_the_end_of_the_operator() {
+        let r: Result<(), Error> = guarded(async { panic!("no entry found for key") }).await;
+        match r {
+            Err(Error::Panicked(what)) => assert_eq!(what, "no entry found for key"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Error::Panicked("x".into()).metric_label(), "panic");
+        let ok: Result<u8, Error> = guarded(async { Ok(7) }).await;
+        assert_eq!(ok.unwrap(), 7);
+        let n = 3;
+        let formatted: Result<(), Error> =
+            guarded(async move { panic!("index {n} out of range") }).await;
+        assert!(matches!(formatted, Err(Error::Panicked(w)) if w == "index 3 out of range"));
+    }
 }

@@ -110,7 +110,7 @@ pub(super) async fn start(
         })
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            controller::schedule::reconcile,
+            |o, c| controller::guarded(controller::schedule::reconcile(o, c)),
             controller::schedule::error_policy,
             ctx,
         )
@@ -196,7 +196,7 @@ fn schedule_overrides(
         )
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            controller::schedule_override::reconcile,
+            |o, c| controller::guarded(controller::schedule_override::reconcile(o, c)),
             controller::schedule_override::error_policy,
             ctx,
         )
@@ -315,7 +315,11 @@ fn phone_numbers(
     }
     numbers_ctl
         .graceful_shutdown_on(shutdown_signal())
-        .run(phone_number::reconcile, phone_number::error_policy, ctx)
+        .run(
+            |o, c| controller::guarded(phone_number::reconcile(o, c)),
+            phone_number::error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 warn!(error = %e, "PhoneNumber controller");
@@ -377,7 +381,7 @@ fn policies(
         )
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            controller::validity::reconcile_policy,
+            |o, c| controller::guarded(controller::validity::reconcile_policy(o, c)),
             controller::validity::error_policy,
             ctx,
         )
@@ -411,7 +415,7 @@ fn chains(
         })
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            controller::validity::reconcile_chain,
+            |o, c| controller::guarded(controller::validity::reconcile_chain(o, c)),
             controller::validity::error_policy,
             ctx,
         )
