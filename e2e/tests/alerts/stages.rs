@@ -324,3 +324,64 @@ async fn a_voicemail_left_while_closed_is_raised_again_at_every_target_when_the_
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(h.r.webhook.received().len(), 4, "raised again once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_back_request_reaches_every_target_with_the_number_despite_the_trigger_delay() {
+    use switchboard_routing::table::CallerChoices;
+    let h = Harness::start(None).await;
+    let mut table = (*h.store.table(HOTLINE).await.unwrap().unwrap()).clone();
+    table.policy.caller_choices = Some(CallerChoices {
+        prompt: "To be called back, press 2.".into(),
+        prompt_without_callback: None,
+        voicemail_digit: None,
+        callback_digit: Some("2".into()),
+        timeout_seconds: 3,
+    });
+    // A delay longer than the call: without the request, nothing would be raised.
+    table.policy.alerting.trigger_delay_seconds = 600;
+    h.store.put_table(&table.seal()).await.unwrap();
+    let _d = h.dispatch().await;
+    let mut call = database_call().responder(DANA, Behaviour::NoAnswer);
+    call.presses.push("2".into());
+    let t = h.simulator().run(call).await.unwrap();
+    assert!(
+        t.heard
+            .iter()
+            .any(|s| s.starts_with("Thank you. We will call you back")),
+        "{}",
+        t.render()
+    );
+    h.drained().await;
+    let got = h.r.webhook.wait_for(2, WAIT).await;
+    assert_eq!(events(&got, "event"), ["triggered", "callback-requested"]);
+    assert_eq!(got[1].json()["alert"]["callback"], CALLER);
+    assert_eq!(
+        got[1].json()["summary"],
+        format!(
+            "Hotline call from {CALLER} to {HOTLINE} (2 the database team): call-back requested to {CALLER}"
+        )
+    );
+    let slack = h.r.slack.wait_for(2, WAIT).await;
+    assert_eq!(
+        slack[1].json()["text"],
+        format!(":telephone_receiver: {CALLER} asked to be called back at {CALLER}")
+    );
+    let pd = h.r.pagerduty.wait_for(2, WAIT).await;
+    assert_eq!(
+        pd_actions(&pd),
+        ["trigger", "trigger"],
+        "open, and never resolved"
+    );
+    assert_eq!(
+        pd[1].json()["payload"]["custom_details"]["callback"],
+        CALLER
+    );
+    assert_eq!(h.r.alertmanager.wait_for(2, WAIT).await.len(), 2);
+    assert_eq!(h.r.grafana.wait_for(2, WAIT).await.len(), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.r.webhook.received().len(),
+        2,
+        "resolveUnanswered does not resolve it"
+    );
+}

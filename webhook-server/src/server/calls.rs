@@ -138,28 +138,20 @@ pub(super) async fn menu(
     handle(st, Hook::Menu { attempt }, sid, p).await
 }
 
-pub(super) async fn choice(
-    State(st): State<AppState>,
-    q: Result<Query<SeqQuery>, QueryRejection>,
-    Extension(p): Extension<Params>,
-) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    match q {
-        Ok(Query(q)) => handle(st, Hook::Choice { seq: q.seq }, sid, p).await,
-        Err(_) => malformed(&st, "choice", &sid),
-    }
-}
-
-pub(super) async fn dial(
-    State(st): State<AppState>,
-    q: Result<Query<SeqQuery>, QueryRejection>,
-    Extension(p): Extension<Params>,
-) -> HttpResponse {
-    let sid = p.get("CallSid").to_string();
-    match q {
-        Ok(Query(q)) => handle(st, Hook::Dial { seq: q.seq }, sid, p).await,
-        Err(_) => malformed(&st, "dial", &sid),
-    }
+/// A webhook of the caller's leg whose URL names the dial it follows (`?seq=`): the `<Dial
+/// action>`, and the caller's choice offered after a dial.
+pub(super) fn after_dial(hook: fn(u32) -> Hook, name: &'static str) -> MethodRouter<AppState> {
+    post(
+        move |State(st): State<AppState>,
+              q: Result<Query<SeqQuery>, QueryRejection>,
+              Extension(p): Extension<Params>| async move {
+            let sid = p.get("CallSid").to_string();
+            match q {
+                Ok(Query(q)) => handle(st, hook(q.seq), sid, p).await,
+                Err(_) => malformed(&st, name, &sid),
+            }
+        },
+    )
 }
 
 /// Twilio's fallback URL: answers without touching the store.

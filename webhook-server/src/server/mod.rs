@@ -38,7 +38,7 @@ mod calls;
 mod signature_check;
 mod sms;
 
-use calls::{Hook, caller, choice, dial, fallback, menu, responder};
+use calls::{Hook, after_dial, caller, fallback, menu, responder};
 use signature_check::check_signature;
 use sms::sms;
 
@@ -205,8 +205,14 @@ pub fn app(state: AppState) -> Router {
         .route("/twilio/voice/menu", post(menu))
         .route("/twilio/voice/describe", caller(Hook::Describe))
         .route("/twilio/voice/closed", caller(Hook::Closed))
-        .route("/twilio/voice/choice", post(choice))
-        .route("/twilio/voice/dial", post(dial))
+        .route(
+            "/twilio/voice/choice",
+            after_dial(|seq| Hook::Choice { seq }, "choice"),
+        )
+        .route(
+            "/twilio/voice/dial",
+            after_dial(|seq| Hook::Dial { seq }, "dial"),
+        )
         .route(
             "/twilio/voice/whisper",
             responder(|seq, ring| Hook::Whisper { seq, ring }, "whisper"),
