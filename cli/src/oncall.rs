@@ -245,7 +245,8 @@ fn hotline_hours(compiled: &switchboard_compile::Compiled, at: At) -> anyhow::Re
             At::Instant(ts) => ts,
             At::Local(dt) => tz.to_ambiguous_timestamp(dt).compatible().context("--at")?,
         };
-        let answers = match h.closed_at(instant) {
+        let closed = h.closed_at(instant);
+        let answers = match closed {
             None => "open: the greeting, menu and chain".to_string(),
             Some(why) => {
                 let then = match &h.when_closed.action {
@@ -262,7 +263,7 @@ fn hotline_hours(compiled: &switchboard_compile::Compiled, at: At) -> anyhow::Re
                 format!("closed ({why}): {then}")
             }
         };
-        let next = match h.closed_at(instant) {
+        let next = match closed {
             Some(_) => h
                 .next_opening(instant)
                 .map_or("-".into(), |o| local(o, &tz)),

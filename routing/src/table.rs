@@ -305,6 +305,16 @@ pub enum Entry {
     Menu(Menu),
 }
 
+impl Entry {
+    /// The menu option of key `digit`; `None` for an unknown key or a chain.
+    pub fn option(&self, digit: &str) -> Option<&MenuOption> {
+        match self {
+            Entry::Menu(m) => m.options.iter().find(|o| o.digit == digit),
+            Entry::Chain(_) => None,
+        }
+    }
+}
+
 /// A keypad menu.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

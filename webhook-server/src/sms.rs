@@ -162,15 +162,12 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         // A known sender goes where their rule sends callers.
         Some(Verdict::Rule { rule, .. }) => match &rule.to {
             RuleTarget::Chain(c) => (None, Some(c.clone())),
-            RuleTarget::Option(d) => match &policy.entry {
-                Entry::Menu(m) => match m.options.iter().find(|o| &o.digit == d) {
-                    Some(o) => (
-                        Some(format!("{} {}", o.digit, o.name)),
-                        Some(o.chain.clone()),
-                    ),
-                    None => route(table, t.body),
-                },
-                Entry::Chain(_) => route(table, t.body),
+            RuleTarget::Option(d) => match policy.entry.option(d) {
+                Some(o) => (
+                    Some(format!("{} {}", o.digit, o.name)),
+                    Some(o.chain.clone()),
+                ),
+                None => route(table, t.body),
             },
             RuleTarget::Usual => route(table, t.body),
         },

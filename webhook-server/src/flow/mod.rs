@@ -192,25 +192,19 @@ fn known_caller(
             state.chain = Some(chain.clone());
             after_choice(t, state, now, urls)
         }
-        RuleTarget::Option(digit) => {
-            let option = match &t.policy.entry {
-                Entry::Menu(m) => m.options.iter().find(|o| &o.digit == digit),
-                Entry::Chain(_) => None,
-            };
-            match option {
-                Some(o) => {
-                    state.event(now, format!("{who}: menu option {} ({})", o.digit, o.name));
-                    choose(t, state, o, now, urls)
-                }
-                None => {
-                    state.event(
-                        now,
-                        format!("{who}: menu option {digit} is missing; the usual entry"),
-                    );
-                    usual_entry(t, state, now, urls)
-                }
+        RuleTarget::Option(digit) => match t.policy.entry.option(digit) {
+            Some(o) => {
+                state.event(now, format!("{who}: menu option {} ({})", o.digit, o.name));
+                choose(t, state, o, now, urls)
             }
-        }
+            None => {
+                state.event(
+                    now,
+                    format!("{who}: menu option {digit} is missing; the usual entry"),
+                );
+                usual_entry(t, state, now, urls)
+            }
+        },
         RuleTarget::Usual => {
             state.event(now, format!("{who}: admitted"));
             usual_entry(t, state, now, urls)
