@@ -24,7 +24,7 @@ pub struct CallerChoices {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
     pub callback_digit: Option<String>,
-    /// What the caller hears. Default: "We are still trying to reach someone. To leave a
+    /// What the caller hears. Default (in English; the phrase catalogue's in other languages): "We are still trying to reach someone. To leave a
     /// message, press 1. To be called back, press 2. Otherwise, please stay on the line."
     /// (with this policy's keys; a choice that is not offered is left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,7 +56,7 @@ pub struct Callers {
     /// number, hears `rejectMessage` and the call ends (at any hour).
     #[serde(default)]
     pub allowlist_only: bool,
-    /// What a caller turned away hears. Default: "Sorry, this hotline only takes calls from
+    /// What a caller turned away hears. Default (in English; the phrase catalogue's in other languages): "Sorry, this hotline only takes calls from
     /// registered numbers. Goodbye."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]

@@ -55,14 +55,14 @@ pub struct WhenClosed {
     /// when it is left out), no key takes a voicemail.
     #[serde(default)]
     pub action: ClosedAction,
-    /// Said first, instead of the greeting. Default: "We are closed right now."
+    /// Said first, instead of the greeting. Default (in English; the phrase catalogue's in other languages): "We are closed right now."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub message: Option<String>,
     /// The chain of `Chain` and `EmergencyPrompt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_ref: Option<LocalRef>,
-    /// What `EmergencyPrompt` asks. Default: "If this is an emergency, press 1." (with
+    /// What `EmergencyPrompt` asks. Default (in English; the phrase catalogue's in other languages): "If this is an emergency, press 1." (with
     /// `emergencyDigit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]

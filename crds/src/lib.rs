@@ -23,6 +23,7 @@ pub mod phone_number;
 pub mod policy;
 pub mod schedule;
 pub mod schedule_override;
+pub mod speech;
 
 pub use chain::{EscalationChain, EscalationChainSpec, EscalationChainStatus};
 pub use common::{CommonStatus, LocalRef, SecretKeyRef, SecretRef, condition};

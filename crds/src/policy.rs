@@ -4,10 +4,11 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::alerts::{OptionAlerts, Severity};
+pub use crate::alerts::{Alerting, OptionAlerts, Severity};
 pub use crate::choices::{CallerChoices, CallerRule, Callers};
 use crate::common::{CommonStatus, LocalRef, SecretKeyRef};
 pub use crate::hours::{ClosedAction, Holiday, OpeningHours, WhenClosed};
+pub use crate::speech::{LanguageChoice, OtherLanguage};
 
 /// How a hotline answers: greeting, optional menu, blocklist, the "press 1 to accept" check,
 /// voicemail, recording and the escalation chain(s) that ring responders.
@@ -47,7 +48,9 @@ pub struct IncomingCallPolicySpec {
     #[schemars(length(min = 1, max = 1000))]
     pub mode_message: Option<String>,
 
-    /// Language of everything spoken to the caller (Twilio `<Say language>`), such as `en-US`.
+    /// Language of everything spoken to the caller (Twilio `<Say language>`), such as `en-US`:
+    /// one of the phrase catalogue's (English, German, French, Spanish, Italian, Portuguese,
+    /// Dutch, Japanese; any region, such as `de-AT`).
     #[serde(default = "default_language")]
     #[schemars(regex(pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"), length(max = 35))]
     pub language: String,
@@ -57,6 +60,20 @@ pub struct IncomingCallPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 100))]
     pub voice: Option<String>,
+
+    /// Built-in phrases said in this policy's words instead of the catalogue's, by key
+    /// (`menuNotAnOption: "Sorry, no such option."`). A text may use the phrase's
+    /// placeholders, such as `{option}` and `{digit}` of `menuOption`. The keys and
+    /// placeholders are listed in docs/phrases.md; `switchboard validate` names
+    /// any it does not know.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schemars(schema_with = "crate::speech::phrases_schema")]
+    pub phrases: std::collections::BTreeMap<String, String>,
+
+    /// Let the caller choose the language first ("For English, press 1. Für Deutsch drücken
+    /// Sie die 2."). Leave it out to speak `language` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_choice: Option<LanguageChoice>,
 
     /// The hotline's name as responders hear it in the whisper: "Incoming call to
     /// {hotlineName} from ...", such as `Acme's support line`. Default: `the <policy name>
@@ -69,7 +86,7 @@ pub struct IncomingCallPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub greeting: Option<Greeting>,
 
-    /// The other things callers hear. Each has a sensible English default.
+    /// The other things callers hear. Each defaults to the phrase catalogue's text in `language`.
     #[serde(default)]
     pub messages: Messages,
 
@@ -146,29 +163,6 @@ pub struct IncomingCallPolicySpec {
     pub alerting: Alerting,
 }
 
-/// When the alert of a call is raised and resolved.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Alerting {
-    /// Raise the alert only when nobody has accepted the call after this many seconds, and the
-    /// caller is still on the line (or left a voicemail): a misdialled call that hangs up at once,
-    /// or a call taken within the delay, raises no alert. 0 raises it as soon as the call comes
-    /// in. Texts are always raised at once.
-    #[serde(default)]
-    #[schemars(range(max = 600))]
-    pub trigger_delay_seconds: u32,
-    /// How severe the alerts are (PagerDuty's severity, Alertmanager's `severity` label). A
-    /// menu option may set its own.
-    #[serde(default)]
-    pub severity: Severity,
-    /// Also resolve the alert of a call that ended with nobody answering and no voicemail (the
-    /// caller hung up, or nobody answered). Off by default: such an alert stays open so somebody
-    /// calls back. Answered calls are always resolved when they end; a voicemail's alert always
-    /// stays open for somebody to listen to it.
-    #[serde(default)]
-    pub resolve_unanswered: bool,
-}
-
 fn default_language() -> String {
     "en-US".to_string()
 }
@@ -211,21 +205,21 @@ pub struct Greeting {
 #[serde(rename_all = "camelCase")]
 pub struct Messages {
     /// Said when every step of the chain was tried and nobody accepted, before voicemail or hang-up.
-    /// Default: "Sorry, nobody is available to take your call right now."
+    /// Default (in English; catalogued in other languages): "Sorry, nobody is available to take your call right now."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub no_answer: Option<String>,
     /// Said when the chain has nobody to ring at all (every schedule is empty right now).
-    /// Default: "Sorry, nobody is on call right now."
+    /// Default (in English): "Sorry, nobody is on call right now."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub no_one_on_call: Option<String>,
     /// Said before the voicemail beep.
-    /// Default: "Please leave a message after the tone, and press the pound key when you are done."
+    /// Default (in English): "Please leave a message after the tone, and press the pound key when you are done."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub voicemail_greeting: Option<String>,
-    /// Said before Switchboard hangs up. Default: "Goodbye."
+    /// Said before Switchboard hangs up. Default (in English): "Goodbye."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub goodbye: Option<String>,
@@ -317,7 +311,7 @@ pub struct Acceptance {
     /// (a staffed desk, a SIP queue): then the first pickup is connected.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// What the responder hears after who is calling which hotline. Default: "Press 1 to
+    /// What the responder hears after who is calling which hotline. Default (in English; in the responder's language when theirs differs): "Press 1 to
     /// accept this call, or 2 to pass it on." (with this policy's keys). A prompt of your own
     /// should name the decline key too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -401,7 +395,7 @@ pub struct Recording {
     #[serde(default)]
     pub enabled: bool,
     /// Said to the caller before they are connected when recording is on.
-    /// Default: "This call will be recorded."
+    /// Default (in English): "This call will be recorded."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
     pub announcement: Option<String>,
@@ -411,7 +405,7 @@ pub struct Recording {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DescribeProblem {
-    /// What the caller is asked. Default: "After the tone, please describe the problem in a few
+    /// What the caller is asked. Default (in English): "After the tone, please describe the problem in a few
     /// words."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1000))]
@@ -434,7 +428,7 @@ pub struct Sms {
     /// get no reply (Twilio's STOP and HELP handling still applies).
     #[serde(default)]
     pub enabled: bool,
-    /// The reply the sender gets. Default: "Thanks, the on-call engineer has been notified."
+    /// The reply the sender gets. Default (in English): "Thanks, the on-call engineer has been notified."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 320))]
     pub reply: Option<String>,

@@ -21,6 +21,7 @@ pub mod gaps;
 pub mod hours;
 pub mod keys;
 pub mod oncall;
+pub mod phrases;
 #[cfg(feature = "redis")]
 pub mod publish;
 pub mod queue;

@@ -20,8 +20,10 @@ use crate::error::TableError;
 use crate::schedule::Schedule;
 
 mod notification;
+mod speech;
 
 pub use notification::{NotificationTarget, SecretKey, TargetKind};
+pub use speech::{LanguageChoice, Speech, Translation};
 
 /// The version of this document's shape. A reader refuses a table with a higher version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -155,6 +157,10 @@ pub struct Policy {
     /// previous release treats every caller alike (and takes strangers an allowlist refuses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callers: Option<crate::callers::Callers>,
+    /// The languages a caller may choose first; `None` speaks `speech.language` only.
+    /// Optional: a webhook server of the previous release speaks the policy's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_choice: Option<LanguageChoice>,
 }
 
 /// Keys the caller may press between rings.
@@ -259,16 +265,6 @@ pub enum Mode {
         /// What callers hear.
         message: String,
     },
-}
-
-/// Language and voice for `<Say>`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Speech {
-    /// BCP 47 language tag.
-    pub language: String,
-    /// Twilio voice name; `None` for Twilio's default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice: Option<String>,
 }
 
 /// The greeting.

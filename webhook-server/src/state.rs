@@ -18,6 +18,8 @@ pub enum Phase {
     Describe,
     /// Closed: asking whether it is an emergency.
     Closed,
+    /// Asking the caller to choose a language.
+    Language,
     /// Between rings: offering the caller's choices (voicemail now, a call-back).
     Choosing,
     /// Ringing responders.
@@ -306,6 +308,9 @@ pub struct CallState {
     /// The number the caller asked to be called back at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
+    /// The language the caller chose, when it is not the policy's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// Pass through the chain.
     pub pass: u32,
     /// Next step to plan (index into the chain's steps).
@@ -384,6 +389,7 @@ impl CallState {
             closed: None,
             raise_again_at: None,
             callback: None,
+            language: None,
             route_pending: false,
             routed_at: None,
             pass: 0,

@@ -18,6 +18,8 @@ mod choices;
 mod escalation;
 #[path = "calls/hours.rs"]
 mod hours;
+#[path = "calls/languages.rs"]
+mod languages;
 #[path = "calls/resilience.rs"]
 mod resilience;
 

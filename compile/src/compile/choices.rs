@@ -2,12 +2,10 @@
 //! call-back choice.
 
 use switchboard_crds::policy::IncomingCallPolicySpec;
+use switchboard_routing::phrases::Phrase;
 use switchboard_routing::table;
 
 use crate::problem::{ObjectId, Problem};
-
-/// The start of the default prompt.
-pub const DEFAULT_STILL_TRYING: &str = "We are still trying to reach someone.";
 
 /// The compiled choices; `None` with a problem added when they cannot work.
 pub(super) fn compile_choices(
@@ -40,16 +38,17 @@ pub(super) fn compile_choices(
             format!("{b} is also voicemailDigit: give each choice its own key"),
         ));
     }
+    let texts = super::speech::texts(spec);
     let prompt = |callback: bool| {
-        let mut p = DEFAULT_STILL_TRYING.to_string();
+        let mut p = vec![texts.get(Phrase::StillTrying).to_string()];
         if let Some(d) = &c.voicemail_digit {
-            p.push_str(&format!(" To leave a message, press {d}."));
+            p.push(texts.say(Phrase::LeaveMessageKey, &[("digit", d)]));
         }
         if let Some(d) = c.callback_digit.as_ref().filter(|_| callback) {
-            p.push_str(&format!(" To be called back, press {d}."));
+            p.push(texts.say(Phrase::CallbackKey, &[("digit", d)]));
         }
-        p.push_str(" Otherwise, please stay on the line.");
-        p
+        p.push(texts.get(Phrase::StayOnLine).to_string());
+        texts.join(&p)
     };
     Some(table::CallerChoices {
         prompt: c.prompt.clone().unwrap_or_else(|| prompt(true)),
@@ -62,10 +61,6 @@ pub(super) fn compile_choices(
         timeout_seconds: c.timeout_seconds,
     })
 }
-
-/// Said to a caller an allowlist-only policy turns away.
-pub const DEFAULT_REJECT_MESSAGE: &str =
-    "Sorry, this hotline only takes calls from registered numbers. Goodbye.";
 
 /// The compiled caller rules; problems name the rule's field and the fix.
 pub(super) fn compile_callers(
@@ -152,9 +147,10 @@ pub(super) fn compile_callers(
     Some(Callers {
         rules,
         allowlist_only: c.allowlist_only,
-        reject_message: c
-            .reject_message
-            .clone()
-            .unwrap_or_else(|| DEFAULT_REJECT_MESSAGE.into()),
+        reject_message: c.reject_message.clone().unwrap_or_else(|| {
+            super::speech::texts(spec)
+                .get(Phrase::AllowlistReject)
+                .into()
+        }),
     })
 }

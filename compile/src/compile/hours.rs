@@ -5,15 +5,11 @@ use std::collections::BTreeSet;
 
 use jiff::civil;
 use switchboard_crds::policy::{ClosedAction, IncomingCallPolicySpec, OpeningHours};
+use switchboard_routing::phrases::Phrase;
 use switchboard_routing::{Days, Window, hours};
 
 use super::schedule::{parse_time, weekday};
 use crate::problem::{ObjectId, Problem};
-
-/// Said first while closed.
-pub const DEFAULT_CLOSED_MESSAGE: &str = "We are closed right now.";
-/// The emergency question (`1` replaced by the policy's key).
-pub const DEFAULT_EMERGENCY_PROMPT: &str = "If this is an emergency, press 1.";
 
 /// The compiled opening hours; `None` with the problems added when something is wrong.
 pub(super) fn compile_hours(
@@ -157,7 +153,7 @@ fn when_closed(
         },
         ClosedAction::EmergencyPrompt => hours::ClosedAction::Emergency {
             prompt: w.emergency_prompt.clone().unwrap_or_else(|| {
-                DEFAULT_EMERGENCY_PROMPT.replace("press 1", &format!("press {}", w.emergency_digit))
+                super::speech::texts(spec).say(Phrase::Emergency, &[("digit", &w.emergency_digit)])
             }),
             digit: w.emergency_digit.clone(),
             timeout_seconds: w.emergency_timeout_seconds,
@@ -175,7 +171,7 @@ fn when_closed(
         message: w
             .message
             .clone()
-            .unwrap_or_else(|| DEFAULT_CLOSED_MESSAGE.into()),
+            .unwrap_or_else(|| super::speech::texts(spec).get(Phrase::Closed).into()),
         action,
         raise_again_when_open: w.raise_again_when_open,
     })

@@ -17,6 +17,7 @@ pub mod hours;
 pub mod people;
 pub mod policy;
 pub mod schedule;
+pub mod speech;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -223,6 +224,9 @@ fn directories<'a>(
 ) -> BTreeMap<String, schedule::Directory<'a>> {
     let mut directories: BTreeMap<String, schedule::Directory<'a>> = BTreeMap::new();
     for (id, p) in unique(&objects.people, problems) {
+        if let Some(l) = &p.object.spec.language {
+            speech::check_language(&id, "spec.language", l, problems);
+        }
         directories.entry(id.namespace).or_default().insert(
             p.object.metadata.name.as_deref().unwrap_or_default(),
             &p.object,

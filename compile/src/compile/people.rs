@@ -81,6 +81,10 @@ pub(super) fn people(
 ) -> Vec<routing::Person> {
     let mut people = Vec::new();
     for (i, p) in spec.iter().enumerate() {
+        if let Some(l) = &p.language {
+            let field = format!("spec.people[{i}].language");
+            super::speech::check_language(id, &field, l, problems);
+        }
         let contacts: Vec<_> = if p.contacts.is_empty() {
             vec![(p.phone.as_ref(), p.sip.as_ref(), None)]
         } else if p.phone.is_none() && p.sip.is_none() {

@@ -3,32 +3,10 @@
 use std::collections::BTreeSet;
 
 use switchboard_crds::policy::{self as api, CallerId, Mode, NotificationType};
+use switchboard_routing::phrases::Phrase;
 use switchboard_routing::{table, voice};
 
 use crate::problem::{ObjectId, Problem};
-
-/// Said when nobody accepted after every step.
-pub const DEFAULT_NO_ANSWER: &str = "Sorry, nobody is available to take your call right now.";
-/// Said when there is nobody to ring at all.
-pub const DEFAULT_NO_ONE_ON_CALL: &str = "Sorry, nobody is on call right now.";
-/// Said before the voicemail beep.
-pub const DEFAULT_VOICEMAIL_GREETING: &str =
-    "Please leave a message after the tone, and press the pound key when you are done.";
-/// Said before hanging up.
-pub const DEFAULT_GOODBYE: &str = "Goodbye.";
-/// The responder's acceptance prompt.
-pub const DEFAULT_ACCEPT_PROMPT: &str = "Press 1 to accept this call, or 2 to pass it on.";
-
-/// The default prompt when the policy has no decline key.
-pub const DEFAULT_ACCEPT_ONLY_PROMPT: &str =
-    "Press 1 to accept this call, or hang up to pass it on.";
-/// Said before a recorded conversation.
-pub const DEFAULT_RECORDING_ANNOUNCEMENT: &str = "This call will be recorded.";
-/// The question before the spoken description.
-pub const DEFAULT_DESCRIBE_PROMPT: &str =
-    "After the tone, please describe the problem in a few words.";
-/// The reply to a routed text.
-pub const DEFAULT_SMS_REPLY: &str = "Thanks, the on-call engineer has been notified.";
 
 /// Compiles one policy. `chains` are the names of valid chains in its namespace; `invalid`
 /// the names of chains that exist but have problems.
@@ -38,7 +16,16 @@ pub fn compile_policy(
     chains: &BTreeSet<String>,
     invalid: &BTreeSet<String>,
 ) -> Result<table::Policy, Vec<Problem>> {
-    let spec = &p.spec;
+    compile_spec(&p.spec, id, chains, invalid)
+}
+
+/// Compiles one policy's spec (also each language it offers, translated).
+fn compile_spec(
+    spec: &switchboard_crds::policy::IncomingCallPolicySpec,
+    id: &ObjectId,
+    chains: &BTreeSet<String>,
+    invalid: &BTreeSet<String>,
+) -> Result<table::Policy, Vec<Problem>> {
     let mut problems = Vec::new();
     let entry = check_entry(spec, id, chains, invalid, &mut problems);
     let Some(mode) = check_mode(spec, id, &mut problems) else {
@@ -46,6 +33,7 @@ pub fn compile_policy(
     };
     let greeting = check_greeting(spec, id, &mut problems);
     check_voice(spec, id, &mut problems);
+    super::speech::check_speech(spec, id, &mut problems);
     check_notifications(spec, id, &mut problems);
     let hours = spec
         .opening_hours
@@ -53,6 +41,9 @@ pub fn compile_policy(
         .and_then(|h| super::hours::compile_hours(spec, h, id, chains, invalid, &mut problems));
     let choices = super::choices::compile_choices(spec, id, &mut problems);
     let callers = super::choices::compile_callers(spec, id, chains, invalid, &mut problems);
+    let languages = super::speech::compile_language_choice(spec, id, &mut problems, |s| {
+        compile_spec(s, id, chains, invalid).ok()
+    });
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };
@@ -60,6 +51,7 @@ pub fn compile_policy(
     policy.opening_hours = hours;
     policy.caller_choices = choices;
     policy.callers = callers;
+    policy.language_choice = languages;
     policy.voicemail_only = (spec.mode == Mode::VoicemailOnly).then(|| table::VoicemailOnly {
         message: spec.mode_message.clone(),
     });
@@ -337,29 +329,28 @@ fn build(
     entry: table::Entry,
 ) -> table::Policy {
     let m = &spec.messages;
+    let texts = super::speech::texts(spec);
+    let text = |p: Phrase| texts.get(p).to_string();
     table::Policy {
         name: id.name.clone(),
         hotline_name: spec.hotline_name.clone(),
         mode,
-        speech: table::Speech {
-            language: spec.language.clone(),
-            voice: spec.voice.clone(),
-        },
+        speech: super::speech::speech(spec),
         greeting,
         messages: table::Messages {
             no_answer: m
                 .no_answer
                 .clone()
-                .unwrap_or_else(|| DEFAULT_NO_ANSWER.into()),
+                .unwrap_or_else(|| text(Phrase::NoAnswer)),
             no_one_on_call: m
                 .no_one_on_call
                 .clone()
-                .unwrap_or_else(|| DEFAULT_NO_ONE_ON_CALL.into()),
+                .unwrap_or_else(|| text(Phrase::NoOneOnCall)),
             voicemail_greeting: m
                 .voicemail_greeting
                 .clone()
-                .unwrap_or_else(|| DEFAULT_VOICEMAIL_GREETING.into()),
-            goodbye: m.goodbye.clone().unwrap_or_else(|| DEFAULT_GOODBYE.into()),
+                .unwrap_or_else(|| text(Phrase::VoicemailGreeting)),
+            goodbye: m.goodbye.clone().unwrap_or_else(|| text(Phrase::Goodbye)),
         },
         entry,
         blocklist: table::Blocklist::from_entries(spec.blocklist.iter().map(String::as_str)),
@@ -377,12 +368,11 @@ fn build(
                 .filter(|d| *d != a.digit);
             table::Acceptance {
                 prompt: a.prompt.clone().unwrap_or_else(|| match &decline {
-                    Some(d) => DEFAULT_ACCEPT_PROMPT
-                        .replace("Press 1", &format!("Press {}", a.digit))
-                        .replace("or 2", &format!("or {d}")),
-                    None => {
-                        DEFAULT_ACCEPT_ONLY_PROMPT.replace("Press 1", &format!("Press {}", a.digit))
-                    }
+                    Some(d) => texts.say(
+                        Phrase::AcceptPrompt,
+                        &[("accept", &a.digit), ("decline", d)],
+                    ),
+                    None => texts.say(Phrase::AcceptOnlyPrompt, &[("accept", &a.digit)]),
                 }),
                 digit: a.digit.clone(),
                 timeout_seconds: a.timeout_seconds,
@@ -398,7 +388,7 @@ fn build(
             spec.recording
                 .announcement
                 .clone()
-                .unwrap_or_else(|| DEFAULT_RECORDING_ANNOUNCEMENT.into())
+                .unwrap_or_else(|| text(Phrase::RecordingAnnouncement))
         }),
         describe_problem: spec
             .describe_problem
@@ -407,14 +397,14 @@ fn build(
                 prompt: d
                     .prompt
                     .clone()
-                    .unwrap_or_else(|| DEFAULT_DESCRIBE_PROMPT.into()),
+                    .unwrap_or_else(|| text(Phrase::DescribeProblem)),
                 timeout_seconds: d.timeout_seconds,
             }),
         sms_reply: spec.sms.enabled.then(|| {
             spec.sms
                 .reply
                 .clone()
-                .unwrap_or_else(|| DEFAULT_SMS_REPLY.into())
+                .unwrap_or_else(|| text(Phrase::SmsReply))
         }),
         notifications: spec.notifications.iter().map(target).collect(),
         alerting: table::Alerting {
@@ -428,6 +418,7 @@ fn build(
         voicemail_only: None,
         caller_choices: None,
         callers: None,
+        language_choice: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The caller's number as responders see it (the caller ID of the `<Dial>`) and hear it.
 
+use switchboard_routing::phrases::{Phrase, Texts};
 use switchboard_routing::table::CallerId;
 
 /// The caller ID a rung responder sees. NB (Twilio, TwiML `<Dial callerId>` and error 13214):
@@ -17,11 +18,11 @@ pub(super) fn caller_id(policy: CallerId, from: &str, to: &str) -> String {
 }
 
 /// The caller's number as the whisper says it, or what stands for one that is withheld.
-pub(super) fn caller_spoken(from: &str) -> String {
+pub(super) fn caller_spoken(from: &str, texts: Texts<'_>) -> String {
     if switchboard_routing::is_known_caller(from) {
         spell(from)
     } else {
-        "a withheld number".to_string()
+        texts.get(Phrase::WithheldNumber).to_string()
     }
 }
 
@@ -42,6 +43,7 @@ mod caller_id_tests {
     #[test]
     fn a_withheld_client_or_sip_caller_is_shown_and_announced_without_a_refused_caller_id() {
         let hotline = "+14155550100";
+        let (en, de) = (Texts::new("en-US", None), Texts::new("de-DE", None));
         assert_eq!(
             caller_id(CallerId::Caller, "+15105550123", hotline),
             "+15105550123"
@@ -59,12 +61,17 @@ mod caller_id_tests {
                 hotline,
                 "{withheld}"
             );
-            assert_eq!(caller_spoken(withheld), "a withheld number", "{withheld}");
+            assert_eq!(
+                caller_spoken(withheld, en),
+                "a withheld number",
+                "{withheld}"
+            );
+            assert_eq!(caller_spoken(withheld, de), "einer unterdrückten Nummer");
         }
         assert_eq!(
             caller_id(CallerId::Hotline, "+15105550123", hotline),
             hotline
         );
-        assert_eq!(caller_spoken("+15105550123"), "1 5 1 0 5 5 5 0 1 2 3");
+        assert_eq!(caller_spoken("+15105550123", en), "1 5 1 0 5 5 5 0 1 2 3");
     }
 }

@@ -104,10 +104,9 @@ pub fn choice(
             ),
         );
         state.end(Outcome::NoAnswer, now);
-        let thanks = format!(
-            "Thank you. We will call you back at {} as soon as we can.",
-            caller_spoken(&state.from)
-        );
+        let texts = t.policy.speech.texts();
+        let number = caller_spoken(&state.from, texts);
+        let thanks = texts.say(Phrase::CallbackConfirmed, &[("number", &number)]);
         let r = Response::new()
             .push(say(t, &thanks))
             .push(say(t, &t.policy.messages.goodbye))

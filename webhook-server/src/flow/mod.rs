@@ -24,17 +24,20 @@
 
 use jiff::Timestamp;
 use switchboard_routing::callers::{CallerRule, RuleTarget, Verdict};
+use switchboard_routing::phrases::Phrase;
 use switchboard_routing::table::{Entry, Greeting, Mode, RoutingTable};
 
 mod caller;
 mod choices;
 mod closed;
 mod ending;
+mod language;
 mod ring;
 
 pub use choices::choice;
 pub use closed::emergency;
 pub use ending::{DialResult, dial_result, recording, status, transcription, voicemail};
+pub use language::language;
 pub use ring::{accept, whisper};
 
 use caller::*;
@@ -129,8 +132,9 @@ pub fn incoming(
         state.end(Outcome::Unavailable, now);
         return (state, Response::new().push(say(t, message)).hangup());
     }
-    let known = t.policy.callers.as_ref().map(|c| (c, c.judge(req.from)));
-    if let Some((c, Verdict::Rejected { withheld })) = known {
+    if let Some(Verdict::Rejected { withheld }) =
+        t.policy.callers.as_ref().map(|c| c.judge(req.from))
+    {
         state.event(
             now,
             if withheld {
@@ -140,11 +144,29 @@ pub fn incoming(
             },
         );
         state.end(Outcome::Blocked, now);
+        let reject = t.policy.callers.as_ref().map(|c| c.reject_message.as_str());
         return (
             state,
-            Response::new().push(say(t, &c.reject_message)).hangup(),
+            Response::new()
+                .push(say(t, reject.unwrap_or_default()))
+                .hangup(),
         );
     }
+    if let Some(choice) = &t.policy.language_choice {
+        state.phase = Phase::Language;
+        return (state, language::prompt(t, choice, urls));
+    }
+    admitted(t, state, now, urls)
+}
+
+/// A caller past the blocklist, the mode and the allowlist (and the language choice): closed,
+/// or greeted and on to the menu or the chain.
+fn admitted(
+    t: &RoutingTable,
+    mut state: CallState,
+    now: Timestamp,
+    urls: &Urls,
+) -> (CallState, Response) {
     if let Some(hours) = &t.policy.opening_hours
         && t.policy.voicemail_only.is_none()
         && let Some(why) = hours.closed_at(now)
@@ -160,7 +182,9 @@ pub fn incoming(
         Some(Greeting::Play(url)) => r = r.push(Verb::Play(url.clone())),
         None => {}
     }
-    if let Some((_, Verdict::Rule { rule, matched })) = known {
+    let from = state.from.clone();
+    let known = t.policy.callers.as_ref().map(|c| c.judge(&from));
+    if let Some(Verdict::Rule { rule, matched }) = known {
         let (state, more) = known_caller(t, state, rule, matched, now, urls);
         return (state, append(r, more));
     }
@@ -251,7 +275,11 @@ fn menu_prompt(t: &RoutingTable, state: CallState, urls: &Urls) -> (CallState, R
         prompts.push(say(t, p));
     }
     for o in &menu.options {
-        prompts.push(say(t, &format!("For {}, press {}.", o.name, o.digit)));
+        let line = t.policy.speech.say(
+            Phrase::MenuOption,
+            &[("option", &o.name), ("digit", &o.digit)],
+        );
+        prompts.push(say(t, &line));
     }
     let gather = Verb::Gather(Gather {
         action: urls.voice("menu", &[("attempt", attempt.to_string())]),
@@ -308,11 +336,11 @@ pub fn menu(
                 attempt: attempt + 1,
             };
             let (state, r) = menu_prompt(t, state, urls);
-            let again = if digits.is_empty() {
-                "Sorry, I did not get that."
+            let again = t.policy.speech.texts().get(if digits.is_empty() {
+                Phrase::MenuNoInput
             } else {
-                "Sorry, that is not an option."
-            };
+                Phrase::MenuNotAnOption
+            });
             return (state, append(Response::new().push(say(t, again)), r));
         }
         _ => default,

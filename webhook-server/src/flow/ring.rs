@@ -2,7 +2,8 @@
 //! and the key press that accepts.
 
 use jiff::{SignedDuration, Timestamp};
-use switchboard_routing::table::{Chain, RingStrategy, RoutingTable, Voicemail};
+use switchboard_routing::phrases::{self, Phrase, Texts};
+use switchboard_routing::table::{Acceptance, Chain, RingStrategy, RoutingTable, Voicemail};
 use switchboard_routing::{CallProgress, Contact, voice};
 
 use super::*;
@@ -335,17 +336,7 @@ pub fn whisper(
     state.picked_up = Some(ring);
     state.picked_up_at = Some(now);
     state.event(now, format!("{} picked up", r.display_name));
-    let language = r
-        .language
-        .clone()
-        .unwrap_or_else(|| t.policy.speech.language.clone());
-    // The policy's voice only where it can speak the responder's language (Twilio may fail a
-    // `<Say>` with a voice and language that do not go together; `switchboard_routing::voice`).
-    let voice = voice::voice_for(
-        t.policy.speech.voice.as_deref(),
-        &t.policy.speech.language,
-        &language,
-    );
+    let (texts, voice, language) = responder_speech(t, r.language.as_deref());
     let speak = |text: String| {
         Verb::Say(Say {
             text,
@@ -353,27 +344,7 @@ pub fn whisper(
             language: Some(language.clone()),
         })
     };
-    let hotline = match &t.policy.hotline_name {
-        Some(name) => name.clone(),
-        None => format!("the {} hotline", t.policy.name),
-    };
-    let mut intro = format!(
-        "Incoming call to {hotline} from {}.",
-        caller_spoken(&state.from)
-    );
-    if let Some(choice) = &state.menu_choice {
-        intro.push_str(&format!(
-            " The caller chose {}.",
-            choice.split_once(' ').map(|(_, n)| n).unwrap_or(choice)
-        ));
-    }
-    if state.closed.is_some() {
-        // Rung while closed (an emergency, or the closed chain): say so.
-        intro.push_str(" The hotline is closed: this call came in out of hours.");
-    }
-    if let Some(d) = &state.description {
-        intro.push_str(&format!(" They said: {d}."));
-    }
+    let intro = whisper_intro(t, &state, texts);
     let Some(acceptance) = &t.policy.acceptance else {
         // No acceptance check: the pickup is the acceptance; an empty response bridges the call.
         state.accepted = Some((r, now));
@@ -394,14 +365,14 @@ pub fn whisper(
         timeout: acceptance.timeout_seconds,
         language: None,
         action_on_empty_result: false,
-        prompts: vec![speak(intro), speak(acceptance.prompt.clone())],
+        prompts: vec![speak(intro), speak(accept_prompt(t, acceptance, texts))],
     });
     // Falling out of the Gather (no key) hangs up this leg; the caller is not connected.
     (
         state,
         Response::new()
             .push(gather)
-            .push(speak("The call was not accepted. Goodbye.".into()))
+            .push(speak(texts.get(Phrase::NotAccepted).into()))
             .hangup(),
     )
 }
@@ -427,7 +398,18 @@ pub fn accept(
         .as_ref()
         .and_then(|a| a.decline_digit.as_deref());
     let current = seq == state.seq && state.phase == Phase::Ringing && state.accepted.is_none();
-    match state.ringing.get(ring).cloned() {
+    let rung = state.ringing.get(ring);
+    let (texts, voice, language) = responder_speech(t, rung.and_then(|r| r.language.as_deref()));
+    let bye = |p: Phrase| {
+        Response::new()
+            .push(Verb::Say(Say {
+                text: texts.get(p).to_string(),
+                voice: voice.clone(),
+                language: Some(language.clone()),
+            }))
+            .hangup()
+    };
+    match rung.cloned() {
         Some(r) if current && digits == digit => {
             state.event(now, format!("{} accepted the call", r.display_name));
             state.accepted = Some((r, now));
@@ -435,12 +417,7 @@ pub fn accept(
             // An empty response ends the whisper, and Twilio bridges the two parties.
             (state, Response::new())
         }
-        Some(_) if state.phase == Phase::Ended => (
-            state,
-            Response::new()
-                .say("The caller has hung up. Goodbye.", None, None)
-                .hangup(),
-        ),
+        Some(_) if state.phase == Phase::Ended => (state, bye(Phrase::CallerHungUp)),
         // The decline key: this leg hangs up now, so Twilio ends the `<Dial>` and its action
         // moves the escalation on, without waiting out the whisper's or the step's timeout.
         Some(r) if current && decline == Some(digits) => {
@@ -452,18 +429,69 @@ pub fn accept(
                     r.display_name
                 ),
             );
-            (
-                state,
-                Response::new()
-                    .say("Passing the call on. Goodbye.", None, None)
-                    .hangup(),
-            )
+            (state, bye(Phrase::PassingOn))
         }
-        _ => (
-            state,
-            Response::new()
-                .say("The call was not accepted. Goodbye.", None, None)
-                .hangup(),
+        _ => (state, bye(Phrase::NotAccepted)),
+    }
+}
+
+/// What a responder hears the whisper in: the policy's texts when they speak its language
+/// (with its overrides), else the catalogue's in their own; the policy's voice where it can
+/// speak their language, else the catalogue's voice of it.
+fn responder_speech<'t>(
+    t: &'t RoutingTable,
+    language: Option<&str>,
+) -> (Texts<'t>, Option<String>, String) {
+    let speech = &t.policy.speech;
+    let language = language.unwrap_or(&speech.language).to_string();
+    let own = phrases::same_language(&language, &speech.language);
+    let texts = if own {
+        speech.texts()
+    } else {
+        Texts::new(&language, None)
+    };
+    // The policy's voice only where it can speak the responder's language (Twilio may fail a
+    // `<Say>` with a voice and language that do not go together; `switchboard_routing::voice`).
+    let voice = voice::voice_for(speech.voice.as_deref(), &speech.language, &language)
+        .or_else(|| phrases::voice(&language));
+    (texts, voice, language)
+}
+
+/// Who is calling which hotline, and what the responder should know first.
+fn whisper_intro(t: &RoutingTable, state: &CallState, texts: Texts<'_>) -> String {
+    let hotline = match &t.policy.hotline_name {
+        Some(name) => name.clone(),
+        None => texts.say(Phrase::HotlineName, &[("name", &t.policy.name)]),
+    };
+    let caller = caller_spoken(&state.from, texts);
+    let mut intro = vec![texts.say(
+        Phrase::Whisper,
+        &[("hotline", &hotline), ("caller", &caller)],
+    )];
+    if let Some(choice) = &state.menu_choice {
+        let option = choice.split_once(' ').map(|(_, n)| n).unwrap_or(choice);
+        intro.push(texts.say(Phrase::WhisperChoice, &[("option", option)]));
+    }
+    if state.closed.is_some() {
+        // Rung while closed (an emergency, or the closed chain): say so.
+        intro.push(texts.get(Phrase::WhisperClosed).to_string());
+    }
+    if let Some(d) = &state.description {
+        intro.push(texts.say(Phrase::WhisperDescription, &[("description", d)]));
+    }
+    texts.join(&intro)
+}
+
+/// The acceptance prompt: the policy's, or the catalogue's in a responder's other language.
+fn accept_prompt(t: &RoutingTable, a: &Acceptance, texts: Texts<'_>) -> String {
+    if phrases::same_language(texts.language().code, &t.policy.speech.language) {
+        return a.prompt.clone();
+    }
+    match &a.decline_digit {
+        Some(d) => texts.say(
+            Phrase::AcceptPrompt,
+            &[("accept", &a.digit), ("decline", d)],
         ),
+        None => texts.say(Phrase::AcceptOnlyPrompt, &[("accept", &a.digit)]),
     }
 }

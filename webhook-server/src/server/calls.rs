@@ -28,6 +28,7 @@ pub(super) enum Hook {
     Menu { attempt: u32 },
     Describe,
     Closed,
+    Language,
     Choice { seq: u32 },
     Dial { seq: u32 },
     Whisper { seq: u32, ring: usize },
@@ -45,6 +46,7 @@ impl Hook {
             Hook::Menu { .. } => "menu",
             Hook::Describe => "describe",
             Hook::Closed => "closed",
+            Hook::Language => "language",
             Hook::Choice { .. } => "choice",
             Hook::Dial { .. } => "dial",
             Hook::Whisper { .. } => "whisper",
@@ -341,8 +343,16 @@ async fn decide(
     let Some(t) = table else {
         return Err(Failure::NoTable(s.to.clone()));
     };
-    let t = &t;
+    // A caller who chose another language hears the policy translated; responders hear it in
+    // their own language or the policy's (`flow::whisper`).
+    let t = if hook.responder_leg() {
+        std::borrow::Cow::Borrowed(&*t)
+    } else {
+        t.in_language(s.language.as_deref())
+    };
+    let t = &*t;
     Ok(match hook {
+        Hook::Language => flow::language(t, s, p.get("Digits"), now, urls),
         Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
         Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
         Hook::Closed => flow::emergency(t, s, p.get("Digits"), now, urls),
