@@ -21,7 +21,7 @@ use switchboard_webhook::{AppState, AuthToken, Clock, Credentials, Fallback, Sto
 
 /// The account every simulated table is served under (the signature check runs all the same).
 const SIMULATED_ACCOUNT: &str = "AC00000000000000000000000000000000";
-const SIMULATED_TOKEN: &str = "simulated-auth-token";
+pub(crate) const SIMULATED_TOKEN: &str = "simulated-auth-token";
 const PUBLIC_URL: &str = "https://switchboard.simulated";
 
 /// A webhook server on a memory store and the simulator that calls it: many calls in turn,

@@ -69,7 +69,8 @@ pub fn table_of(
     manifests: &crate::validate::Manifests,
     to: &str,
 ) -> anyhow::Result<(switchboard_compile::Loaded, Option<RoutingTable>)> {
-    let (loaded, compiled) = crate::validate::check(&manifests.paths, manifests.recursive)?;
+    let (loaded, compiled) =
+        crate::validate::check_for(&manifests.paths, manifests.recursive, true)?;
     for p in loaded.problems.iter().chain(&compiled.problems) {
         eprintln!("warning: {p}");
     }

@@ -17,8 +17,19 @@ pub struct Manifests {
     pub recursive: bool,
 }
 
-/// Loads, checks and compiles the manifests of `paths`.
+/// Loads, checks and compiles the manifests of `paths`, PINs sealed with the auth tokens of
+/// the credentials Secrets among them (as `dev` and the folder operator publish them).
 pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Compiled)> {
+    check_for(paths, recursive, false)
+}
+
+/// As [`check`]; `simulated`: PINs sealed with the simulated account's auth token instead,
+/// for the in-process server of `simulate` and `test`.
+pub fn check_for(
+    paths: &[PathBuf],
+    recursive: bool,
+    simulated: bool,
+) -> anyhow::Result<(Loaded, Compiled)> {
     let files = manifest_files(paths, recursive)?;
     if files.is_empty() {
         anyhow::bail!("no .yaml or .yml files in {}", display_paths(paths));
@@ -27,7 +38,14 @@ pub fn check(paths: &[PathBuf], recursive: bool) -> anyhow::Result<(Loaded, Comp
     // The account SIDs of the credentials Secrets among the manifests, as `dev` and the folder
     // operator compile with: the revisions printed are the ones they publish.
     let sids = switchboard_apply::folder::manifest_account_sids(&loaded);
-    let compiled = compile(&loaded.objects, &sids);
+    let mut compiled = compile(&loaded.objects, &sids);
+    if simulated {
+        let token = || Some(crate::engine::SIMULATED_TOKEN.to_string());
+        switchboard_compile::pins::seal_manifest_pins(&loaded, &mut compiled, |_| token());
+    } else {
+        let token = switchboard_apply::folder::manifest_auth_token(&loaded);
+        switchboard_compile::pins::seal_manifest_pins(&loaded, &mut compiled, token);
+    }
     Ok((loaded, compiled))
 }
 

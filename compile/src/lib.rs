@@ -16,6 +16,7 @@
 
 pub mod compile;
 pub mod manifests;
+pub mod pins;
 pub mod problem;
 pub mod schema;
 pub mod secrets;

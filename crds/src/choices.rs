@@ -84,3 +84,37 @@ pub struct CallerRule {
     #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
     pub menu_digit: Option<String>,
 }
+
+/// A PIN every caller keys in before anything else is said (after the language choice):
+/// "Please enter your PIN, then press the pound key." A wrong PIN is asked again; after
+/// `attempts` wrong ones the caller hears that the PIN was wrong too many times and the call
+/// ends. The PIN stays in its Secret: the operator publishes only a digest keyed by the Twilio
+/// account's auth token (so the PhoneNumber's credentials Secret must hold `authToken`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pin {
+    /// The Secret key of the PIN, 4 to 12 digits, in the policy's namespace (`kubectl create
+    /// secret generic partner-pin --from-literal=pin=482916`). Not the PhoneNumber's Twilio
+    /// credentials Secret. A changed PIN is published at the operator's next resync.
+    pub secret_ref: crate::common::SecretKeyRef,
+    /// Wrong PINs allowed before the call ends.
+    #[serde(default = "default_attempts")]
+    #[schemars(range(min = 1, max = 5))]
+    pub attempts: u32,
+    /// Also ask callers that a `callers` rule names (they skip the PIN otherwise).
+    #[serde(default)]
+    pub ask_known_callers: bool,
+    /// Seconds to wait for the digits (Twilio `<Gather timeout>`; the pound key ends them
+    /// sooner).
+    #[serde(default = "default_pin_timeout")]
+    #[schemars(range(min = 3, max = 30))]
+    pub timeout_seconds: u32,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+
+fn default_pin_timeout() -> u32 {
+    10
+}

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use crate::alerts::{Alerting, OptionAlerts, Severity};
-pub use crate::choices::{CallerChoices, CallerRule, Callers};
+pub use crate::choices::{CallerChoices, CallerRule, Callers, Pin};
 use crate::common::{CommonStatus, LocalRef, SecretKeyRef};
 pub use crate::hours::{ClosedAction, Holiday, OpeningHours, WhenClosed};
 pub use crate::speech::{LanguageChoice, OtherLanguage};
@@ -108,6 +108,10 @@ pub struct IncomingCallPolicySpec {
     /// an allowlist-only mode. (The blocklist below still comes first.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callers: Option<Callers>,
+
+    /// A PIN callers must key in before they are put through. Leave it out to ask none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<Pin>,
 
     /// Callers who are rejected before anything else happens: exact E.164 numbers
     /// (`+14155550123`) or prefixes ending in `*` (`+4420*`).

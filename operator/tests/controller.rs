@@ -31,6 +31,8 @@ mod edges;
 mod overrides;
 #[path = "controller/people.rs"]
 mod people;
+#[path = "controller/pin.rs"]
+mod pin;
 #[path = "controller/reconcile.rs"]
 mod reconcile;
 
@@ -79,6 +81,13 @@ fn api_server(
                             json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "secrets \"twilio-credentials\" not found"}),
                         ),
                     }
+                } else if path.ends_with("/secrets/partner-pin") {
+                    (200, pin_secret())
+                } else if path.contains("/secrets/") {
+                    (
+                        404,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "secrets not found"}),
+                    )
                 } else {
                     // Patches: answer with the object (finalizer or status applied is enough).
                     let mut o = serde_json::to_value(&object).unwrap();
@@ -106,6 +115,18 @@ fn secret() -> Value {
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "twilio-credentials", "namespace": "oncall"},
         "data": {"accountSid": b(ACCOUNT), "authToken": b(TOKEN)}
+    })
+}
+
+/// The PIN Secret every scenario's API server holds (`controller/pin.rs`).
+const PARTNER_PIN: &str = "482916";
+
+fn pin_secret() -> Value {
+    use base64::Engine;
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "partner-pin", "namespace": "oncall"},
+        "data": {"pin": base64::engine::general_purpose::STANDARD.encode(PARTNER_PIN)}
     })
 }
 

@@ -21,6 +21,7 @@ fn client(base: &str) -> Client {
             account_sid: ACCOUNT.into(),
             username: ACCOUNT.into(),
             password: "token".into(),
+            auth_token: None,
         },
     )
     .unwrap()

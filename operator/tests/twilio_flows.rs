@@ -15,6 +15,7 @@ fn client(base: &str) -> Client {
             account_sid: ACCOUNT.into(),
             username: ACCOUNT.into(),
             password: TOKEN.into(),
+            auth_token: None,
         },
     )
     .unwrap()
@@ -321,6 +322,7 @@ async fn throttling_and_server_errors_are_transient_with_twilio_codes() {
             account_sid: ACCOUNT.into(),
             username: ACCOUNT.into(),
             password: "wrong-token".into(),
+            auth_token: None,
         },
     )
     .unwrap();

@@ -22,6 +22,7 @@ pub mod hours;
 pub mod keys;
 pub mod oncall;
 pub mod phrases;
+pub mod pin;
 #[cfg(feature = "redis")]
 pub mod publish;
 pub mod queue;

@@ -161,6 +161,10 @@ pub struct Policy {
     /// Optional: a webhook server of the previous release speaks the policy's language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_choice: Option<LanguageChoice>,
+    /// The PIN callers must key in; `None` asks none. Optional: a webhook server of the
+    /// previous release asks no PIN (roll the webhook servers out first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<crate::pin::Pin>,
 }
 
 /// Keys the caller may press between rings.

@@ -20,6 +20,11 @@ pub enum Phase {
     Closed,
     /// Asking the caller to choose a language.
     Language,
+    /// Asking for the PIN; `attempt` counts wrong ones so far.
+    Pin {
+        /// Wrong PINs so far.
+        attempt: u32,
+    },
     /// Between rings: offering the caller's choices (voicemail now, a call-back).
     Choosing,
     /// Ringing responders.
@@ -311,6 +316,9 @@ pub struct CallState {
     /// The language the caller chose, when it is not the policy's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The caller keyed the right PIN.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_passed: bool,
     /// Pass through the chain.
     pub pass: u32,
     /// Next step to plan (index into the chain's steps).
@@ -390,6 +398,7 @@ impl CallState {
             raise_again_at: None,
             callback: None,
             language: None,
+            pin_passed: false,
             route_pending: false,
             routed_at: None,
             pass: 0,

@@ -20,6 +20,8 @@ mod escalation;
 mod hours;
 #[path = "calls/languages.rs"]
 mod languages;
+#[path = "calls/pin.rs"]
+mod pin;
 #[path = "calls/resilience.rs"]
 mod resilience;
 

@@ -113,6 +113,28 @@ fn account_sids(secrets: &BTreeMap<(String, String), Result<Credentials, String>
         .collect()
 }
 
+/// The auth token of `table`'s account, from the credentials Secrets among the manifests.
+pub fn auth_token(
+    secrets: &BTreeMap<(String, String), Result<Credentials, String>>,
+    table: &RoutingTable,
+) -> Option<String> {
+    let account = table.account_sid.as_deref()?;
+    secrets
+        .values()
+        .filter_map(|c| c.as_ref().ok())
+        .find(|c| c.account_sid == account)
+        .and_then(|c| c.auth_token.clone())
+}
+
+/// The auth token of `table`'s account among `loaded`'s credentials Secrets (what `dev` and
+/// `validate` seal PINs with).
+pub fn manifest_auth_token(
+    loaded: &switchboard_compile::Loaded,
+) -> impl Fn(&RoutingTable) -> Option<String> {
+    let secrets = credentials_of(&loaded.secrets);
+    move |t| auth_token(&secrets, t)
+}
+
 /// The Twilio credentials each Secret among the manifests holds (or what it lacks).
 fn credentials_of(
     secrets: &[switchboard_compile::manifests::SecretManifest],
@@ -189,10 +211,20 @@ impl Folder {
                 &mut report,
             )
             .await;
+        let numbers: Vec<_> = objects
+            .phone_numbers
+            .iter()
+            .map(|p| p.object.clone())
+            .collect();
+        let pin_of = switchboard_compile::pins::manifest_pin(&loaded.secrets, &numbers);
+        let seal = |c: &mut switchboard_compile::Compiled| {
+            switchboard_compile::pins::seal_pins(c, &pin_of, |t| auth_token(&secrets, t));
+        };
         let mut live = self
             .publish_tables(
                 settings,
                 &objects,
+                &seal,
                 found,
                 &sids,
                 &policies,

@@ -81,6 +81,7 @@ impl Folder {
         &mut self,
         settings: &Settings,
         objects: &Objects,
+        seal: &(dyn Fn(&mut switchboard_compile::Compiled) + Sync),
         mut found: Vec<switchboard_compile::Problem>,
         sids: &AccountSids,
         policies: &BTreeSet<Key>,
@@ -89,7 +90,8 @@ impl Folder {
         metrics: &Metrics,
         report: &mut Report,
     ) -> Vec<RoutingTable> {
-        let compiled = compile(objects, sids);
+        let mut compiled = compile(objects, sids);
+        seal(&mut compiled);
         let mut live = Vec::new();
         // What the manifests have wrong, root causes first; a PhoneNumber's own problems are
         // reported with it below.

@@ -458,6 +458,7 @@ mod tests {
             account_sid: "AC1".into(),
             username: "AC1".into(),
             password: "hunter2".into(),
+            auth_token: None,
         };
         assert!(!format!("{c:?}").contains("hunter2"));
     }

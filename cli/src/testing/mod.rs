@@ -152,7 +152,7 @@ fn test_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// The tables compiled from `manifests`; refused when the manifests have problems, since a
 /// test of broken manifests would test something else than what the operator publishes.
 fn tables(manifests: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<RoutingTable>> {
-    let (loaded, compiled) = crate::validate::check(manifests, recursive)?;
+    let (loaded, compiled) = crate::validate::check_for(manifests, recursive, true)?;
     let problems: Vec<String> = loaded
         .problems
         .iter()

@@ -52,6 +52,7 @@ fn compile_spec(
     policy.caller_choices = choices;
     policy.callers = callers;
     policy.language_choice = languages;
+    policy.pin = super::choices::compile_pin(spec);
     policy.voicemail_only = (spec.mode == Mode::VoicemailOnly).then(|| table::VoicemailOnly {
         message: spec.mode_message.clone(),
     });
@@ -419,6 +420,7 @@ fn build(
         caller_choices: None,
         callers: None,
         language_choice: None,
+        pin: None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The call flow as pure functions: (routing table, call state, webhook) -> (new state, TwiML).
 //!
 //! ```text
-//!   incoming ─► blocked? Reject ─► disabled? say, hang up ─► closed? closed.rs ─► greeting
+//!   incoming ─► blocked? Reject ─► disabled? say, hang up ─► allowlist? say, hang up
+//!      ─► language choice (language.rs) ─► PIN (pin.rs) ─► closed? closed.rs ─► greeting
 //!      ─► menu (Gather digit, retries, default) ─► describe (Gather speech) ─► escalate
 //!   escalate ─► plan next step (who is on call now) ─► Dial(Number url=whisper) ─► dial callback
 //!   whisper ─► Gather "press 1" ─► accept: state.accepted, empty TwiML bridges the call
@@ -32,12 +33,14 @@ mod choices;
 mod closed;
 mod ending;
 mod language;
+mod pin;
 mod ring;
 
 pub use choices::choice;
 pub use closed::emergency;
 pub use ending::{DialResult, dial_result, recording, status, transcription, voicemail};
 pub use language::language;
+pub use pin::pin;
 pub use ring::{accept, whisper};
 
 use caller::*;
@@ -167,6 +170,16 @@ fn admitted(
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
+    let from = state.from.clone();
+    let known = t.policy.callers.as_ref().map(|c| c.judge(&from));
+    let named = matches!(known, Some(Verdict::Rule { .. }));
+    if let Some(p) = &t.policy.pin
+        && !state.pin_passed
+        && (p.ask_known_callers || !named)
+    {
+        state.phase = Phase::Pin { attempt: 0 };
+        return (state, pin::prompt(t, p, 0, urls));
+    }
     if let Some(hours) = &t.policy.opening_hours
         && t.policy.voicemail_only.is_none()
         && let Some(why) = hours.closed_at(now)
@@ -182,8 +195,6 @@ fn admitted(
         Some(Greeting::Play(url)) => r = r.push(Verb::Play(url.clone())),
         None => {}
     }
-    let from = state.from.clone();
-    let known = t.policy.callers.as_ref().map(|c| c.judge(&from));
     if let Some(Verdict::Rule { rule, matched }) = known {
         let (state, more) = known_caller(t, state, rule, matched, now, urls);
         return (state, append(r, more));

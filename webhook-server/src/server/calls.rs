@@ -29,6 +29,7 @@ pub(super) enum Hook {
     Describe,
     Closed,
     Language,
+    Pin { attempt: u32 },
     Choice { seq: u32 },
     Dial { seq: u32 },
     Whisper { seq: u32, ring: usize },
@@ -47,6 +48,7 @@ impl Hook {
             Hook::Describe => "describe",
             Hook::Closed => "closed",
             Hook::Language => "language",
+            Hook::Pin { .. } => "pin",
             Hook::Choice { .. } => "choice",
             Hook::Dial { .. } => "dial",
             Hook::Whisper { .. } => "whisper",
@@ -63,6 +65,7 @@ impl Hook {
     fn key(self, p: &Params) -> String {
         match self {
             Hook::Menu { attempt } => format!("menu:{attempt}"),
+            Hook::Pin { attempt } => format!("pin:{attempt}"),
             Hook::Dial { seq } => format!("dial:{seq}"),
             Hook::Choice { seq } => format!("choice:{seq}"),
             Hook::Whisper { seq, ring } => format!("whisper:{seq}:{ring}"),
@@ -128,6 +131,16 @@ pub(super) fn responder(
             }
         },
     )
+}
+
+pub(super) async fn pin(
+    State(st): State<AppState>,
+    q: Result<Query<AttemptQuery>, QueryRejection>,
+    Extension(p): Extension<Params>,
+) -> HttpResponse {
+    let attempt = q.map(|q| q.attempt).unwrap_or(0);
+    let sid = p.get("CallSid").to_string();
+    handle(st, Hook::Pin { attempt }, sid, p).await
 }
 
 pub(super) async fn menu(
@@ -353,6 +366,11 @@ async fn decide(
     let t = &*t;
     Ok(match hook {
         Hook::Language => flow::language(t, s, p.get("Digits"), now, urls),
+        Hook::Pin { attempt } => {
+            let token = st.0.credentials.token(p.get("AccountSid"));
+            let token = token.as_ref().map(|k| k.expose());
+            flow::pin(t, s, attempt, p.get("Digits"), token, now, urls)
+        }
         Hook::Menu { attempt } => flow::menu(t, s, attempt, p.get("Digits"), now, urls),
         Hook::Describe => flow::describe(t, s, p.get("SpeechResult"), now, urls),
         Hook::Closed => flow::emergency(t, s, p.get("Digits"), now, urls),

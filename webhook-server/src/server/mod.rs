@@ -206,6 +206,7 @@ pub fn app(state: AppState) -> Router {
         .route("/twilio/voice/describe", caller(Hook::Describe))
         .route("/twilio/voice/closed", caller(Hook::Closed))
         .route("/twilio/voice/language", caller(Hook::Language))
+        .route("/twilio/voice/pin", post(calls::pin))
         .route(
             "/twilio/voice/choice",
             after_dial(|seq| Hook::Choice { seq }, "choice"),

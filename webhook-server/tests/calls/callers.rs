@@ -37,7 +37,12 @@ fn with_rules(allowlist_only: bool) -> RoutingTable {
     t.seal()
 }
 
-async fn call_from(table: RoutingTable, from: &str, keys: &[&str]) -> (Transcript, CallState) {
+/// One call from `from` pressing `keys`; Dana accepts, the caller describes a database outage.
+pub(super) async fn call_from(
+    table: RoutingTable,
+    from: &str,
+    keys: &[&str],
+) -> (Transcript, CallState) {
     let c = Cluster::with_table(1, monday_10am(), table).await;
     let mut script = Script::call(from, HOTLINE)
         .press(keys)

@@ -2,6 +2,7 @@
 //! for the caller who chose one, and responders whispered to in their own language, through
 //! the real server and Redis.
 
+use super::callers::call_from;
 use super::*;
 use switchboard_routing::RoutingTable;
 use switchboard_routing::table::{Entry, LanguageChoice, Speech, Translation};
@@ -34,24 +35,13 @@ fn with_german() -> RoutingTable {
     t.seal()
 }
 
-async fn call(table: RoutingTable, keys: &[&str]) -> (Transcript, CallState) {
-    let c = Cluster::with_table(1, monday_10am(), table).await;
-    let mut script = Script::call(CALLER, HOTLINE)
-        .press(keys)
-        .responder(DANA, Behaviour::Accept { after: 3 });
-    script.speech = Some("the primary database is down".into());
-    let t = c.simulator().run(script).await.unwrap();
-    let call = finished(&c, &t).await;
-    (t, call)
-}
-
 fn heard(t: &Transcript, text: &str) -> bool {
     t.heard.iter().any(|h| h.contains(text))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_chooses_german_hears_the_rest_of_the_call_in_german() {
-    let (t, call) = call(with_german(), &["2", "2"]).await;
+    let (t, call) = call_from(with_german(), CALLER, &["2", "2"]).await;
     assert!(heard(&t, "For English, press 1."), "{:?}", t.heard);
     assert!(heard(&t, "Für Deutsch drücken Sie die 2."), "{:?}", t.heard);
     assert!(
@@ -76,7 +66,7 @@ async fn a_caller_who_chooses_german_hears_the_rest_of_the_call_in_german() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_presses_nothing_goes_on_in_the_policys_language() {
-    let (t, call) = call(with_german(), &["", "2"]).await;
+    let (t, call) = call_from(with_german(), CALLER, &["", "2"]).await;
     assert!(
         heard(&t, "For the database team, press 2."),
         "{:?}",
@@ -102,7 +92,7 @@ async fn a_german_policy_speaks_the_catalogues_german_and_whispers_in_german() {
     if let Entry::Menu(m) = &mut t.policy.entry {
         m.default_digit = None;
     }
-    let (t, call) = call(t.seal(), &["7", "2"]).await;
+    let (t, call) = call_from(t.seal(), CALLER, &["7", "2"]).await;
     assert!(heard(&t, "Diese Taste gibt es nicht."), "{:?}", t.heard);
     assert!(
         heard(&t, "Für the database team drücken Sie die 2."),

@@ -11,6 +11,9 @@ pub struct Credentials {
     pub username: String,
     /// Basic auth password: the auth token, or the API key secret.
     pub password: String,
+    /// The account's auth token, when the Secret holds it (also beside an API key): the key
+    /// of PIN digests (`switchboard_routing::pin`).
+    pub auth_token: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -68,6 +71,7 @@ impl Credentials {
             account_sid,
             username,
             password,
+            auth_token: get("authToken"),
         })
     }
 }

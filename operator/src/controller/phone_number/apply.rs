@@ -53,7 +53,10 @@ pub(super) async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Err
     deps::add_people(&mut objects, &ctx.stores.people.state());
 
     // validate + build
-    let (compiled, problem) = validate(pn, &objects, &creds, &ns);
+    let (mut compiled, mut problem) = validate(pn, &objects, &creds, &ns);
+    if problem.is_none() && compiled.tables.iter().any(|t| t.policy.pin.is_some()) {
+        problem = seal_pins(pn, ctx, &ns, &creds, &mut compiled).await?;
+    }
     checks.push(match (&creds, &problem) {
         (Err(m), _) => Check::failed(REFERENCES_RESOLVED, "CredentialsMissing", m.clone()),
         (_, Some(m)) => Check::failed(REFERENCES_RESOLVED, "InvalidReferences", m.clone()),
@@ -152,14 +155,20 @@ pub(super) fn validate(
     creds: &Result<Credentials, String>,
     ns: &str,
 ) -> (Compiled, Option<String>) {
-    let name = pn.name_any();
     let secret_name = &pn.spec.credentials_secret_ref.name;
     let mut sids = AccountSids::new();
     if let Ok(c) = &creds {
         sids.insert((ns.to_string(), secret_name.clone()), c.account_sid.clone());
     }
     let compiled = compile(objects, &sids);
-    let problem = compiled.problems.first().map(|p| {
+    let problem = first_problem(pn, &compiled);
+    (compiled, problem)
+}
+
+/// The first problem of `compiled`, naming the object it is in when that is not `pn` itself.
+fn first_problem(pn: &PhoneNumber, compiled: &Compiled) -> Option<String> {
+    let name = pn.name_any();
+    compiled.problems.first().map(|p| {
         let whose = p
             .object
             .as_ref()
@@ -172,8 +181,51 @@ pub(super) fn validate(
             format!("{}: ", p.field)
         };
         format!("{whose}{field}{}", p.message)
-    });
-    (compiled, problem)
+    })
+}
+
+/// The PIN step's I/O: each PIN Secret the tables name, read, and the digests set with the
+/// account's auth token (`switchboard_compile::pins`); the first problem, as `validate`'s.
+async fn seal_pins(
+    pn: &PhoneNumber,
+    ctx: &Context,
+    ns: &str,
+    creds: &Result<Credentials, String>,
+    compiled: &mut Compiled,
+) -> Result<Option<String>, Error> {
+    let names: std::collections::BTreeSet<String> = compiled
+        .tables
+        .iter()
+        .filter_map(|t| t.policy.pin.as_ref().map(|p| p.secret.name.clone()))
+        .collect();
+    let api = Api::<Secret>::namespaced(ctx.client.clone(), ns);
+    let mut secrets = std::collections::BTreeMap::new();
+    for name in names {
+        let read = match api.get_opt(&name).await {
+            Ok(s) => Ok(s),
+            Err(kube::Error::Api(e)) if e.code == 403 => Err(format!(
+                "the operator may not read Secrets in namespace {ns}: add {ns} to the chart's operator.secretNamespaces"
+            )),
+            Err(e) => return Err(e.into()),
+        };
+        secrets.insert(name, read);
+    }
+    let numbers = ctx.stores.numbers.state();
+    let token = creds.as_ref().ok().and_then(|c| c.auth_token.clone());
+    switchboard_compile::pins::seal_pins(
+        compiled,
+        |ns, key| {
+            let secret = secrets.get(&key.name).cloned().unwrap_or(Ok(None))?;
+            let credentials = switchboard_compile::secrets::holds_credentials(
+                numbers.iter().map(|n| n.as_ref()),
+                ns,
+                &key.name,
+            );
+            switchboard_compile::pins::pin_in(secret.as_ref(), ns, key, credentials)
+        },
+        |_| token.clone(),
+    );
+    Ok(first_problem(pn, compiled))
 }
 
 /// What the Twilio step left for the rest of a reconcile.
