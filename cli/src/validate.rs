@@ -81,6 +81,8 @@ pub fn run(paths: &[PathBuf], recursive: bool) -> anyhow::Result<ExitCode> {
     for (n, kind) in [
         (o.schedule_overrides.len(), "ScheduleOverride"),
         (o.people.len(), "Person"),
+        (o.calendars.len(), "HolidayCalendar"),
+        (o.caller_lists.len(), "CallerList"),
     ] {
         let n = n + rejected(kind);
         if n > 0 {

@@ -11,7 +11,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::ObjectMeta;
 use serde_json::Value;
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
+    CallerList, EscalationChain, HolidayCalendar, IncomingCallPolicy, Person, PhoneNumber,
+    Schedule, ScheduleOverride,
 };
 
 use crate::problem::{ObjectId, Origin, Problem};
@@ -41,6 +42,10 @@ pub struct Objects {
     pub schedule_overrides: Vec<Sourced<ScheduleOverride>>,
     /// People (the directory that schedules and chains name people from).
     pub people: Vec<Sourced<Person>>,
+    /// HolidayCalendars (policies' `openingHours.calendarRefs`).
+    pub calendars: Vec<Sourced<HolidayCalendar>>,
+    /// CallerLists (caller rules' `listRefs`).
+    pub caller_lists: Vec<Sourced<CallerList>>,
     /// Documents of other kinds (Secrets, ...), with their kind and name, kept for reference.
     pub others: Vec<(ObjectId, Option<Origin>)>,
     /// Switchboard objects among the manifests that failed their schema checks or could not be
@@ -246,6 +251,8 @@ fn load_value(value: Value, origin: Option<Origin>, checker: &SchemaChecker, loa
         "Schedule" => decode_into(&mut objects.schedules, value, &origin),
         "ScheduleOverride" => decode_into(&mut objects.schedule_overrides, value, &origin),
         "Person" => decode_into(&mut objects.people, value, &origin),
+        "HolidayCalendar" => decode_into(&mut objects.calendars, value, &origin),
+        "CallerList" => decode_into(&mut objects.caller_lists, value, &origin),
         _ => unreachable!("SchemaChecker::check rejects unknown kinds"),
     };
     if let Err(e) = result {

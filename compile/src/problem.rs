@@ -186,7 +186,7 @@ fn dependency_rank(kind: Option<&str>) -> u8 {
     match kind {
         None => 0, // a file that cannot be read at all
         Some("Secret") => 1,
-        Some("Person") => 2,
+        Some("Person" | "HolidayCalendar" | "CallerList") => 2,
         Some("Schedule") => 3,
         Some("ScheduleOverride") => 4,
         Some("EscalationChain") => 5,

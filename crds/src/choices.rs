@@ -66,6 +66,7 @@ pub struct Callers {
 /// Callers sent somewhere of their own.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[x_kube(validation = Rule::new("!(has(self.chainRef) && has(self.menuDigit))").message("set at most one of chainRef and menuDigit: where these callers go"))]
+#[x_kube(validation = Rule::new("(has(self.numbers) && size(self.numbers) > 0) || (has(self.listRefs) && size(self.listRefs) > 0)").message("set numbers, listRefs or both: the callers this rule names"))]
 #[serde(rename_all = "camelCase")]
 pub struct CallerRule {
     /// A name for the rule, unique in the policy; transcripts and the call log show it.
@@ -73,9 +74,14 @@ pub struct CallerRule {
     pub name: String,
     /// The callers: exact E.164 numbers (`+14155550123`) or prefixes ending in `*`
     /// (`+4420*`).
-    #[schemars(length(min = 1, max = 1000))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
     #[schemars(inner(regex(pattern = r"^\+[0-9]{1,15}\*?$"), length(max = 17)))]
     pub numbers: Vec<String>,
+    /// CallerLists of the namespace whose numbers this rule names too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub list_refs: Vec<crate::common::LocalRef>,
     /// Ring this chain, skipping the menu.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_ref: Option<crate::common::LocalRef>,
@@ -95,7 +101,7 @@ pub struct CallerRule {
 pub struct Pin {
     /// The Secret key of the PIN, 4 to 12 digits, in the policy's namespace (`kubectl create
     /// secret generic partner-pin --from-literal=pin=482916`). Not the PhoneNumber's Twilio
-    /// credentials Secret. A changed PIN is published at the operator's next resync.
+    /// credentials Secret. A changed PIN is published as soon as the operator sees the Secret change.
     pub secret_ref: crate::common::SecretKeyRef,
     /// Wrong PINs allowed before the call ends.
     #[serde(default = "default_attempts")]

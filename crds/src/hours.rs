@@ -27,6 +27,11 @@ pub struct OpeningHours {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 400))]
     pub holidays: Vec<Holiday>,
+    /// HolidayCalendars of the namespace whose holidays this hotline keeps too (a date in
+    /// `holidays` wins over a calendar's; an earlier calendar over a later one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub calendar_refs: Vec<LocalRef>,
     /// What a caller gets while the hotline is closed.
     #[serde(default)]
     pub when_closed: WhenClosed,

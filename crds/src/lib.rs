@@ -18,6 +18,7 @@ pub mod chain;
 pub mod choices;
 pub mod common;
 pub mod hours;
+pub mod lists;
 pub mod person;
 pub mod phone_number;
 pub mod policy;
@@ -27,6 +28,7 @@ pub mod speech;
 
 pub use chain::{EscalationChain, EscalationChainSpec, EscalationChainStatus};
 pub use common::{CommonStatus, LocalRef, SecretKeyRef, SecretRef, condition};
+pub use lists::{CallerList, CallerListSpec, HolidayCalendar, HolidayCalendarSpec};
 pub use person::{ContactSpec, Person, PersonSpec};
 pub use phone_number::{PhoneNumber, PhoneNumberSpec, PhoneNumberStatus};
 pub use policy::{IncomingCallPolicy, IncomingCallPolicySpec, IncomingCallPolicyStatus};
@@ -56,6 +58,8 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         PhoneNumber::crd(),
         ScheduleOverride::crd(),
         Person::crd(),
+        HolidayCalendar::crd(),
+        CallerList::crd(),
     ]
     .into_iter()
     .map(for_the_api_server)

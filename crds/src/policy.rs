@@ -56,7 +56,8 @@ pub struct IncomingCallPolicySpec {
     pub language: String,
 
     /// Voice of everything spoken (Twilio `<Say voice>`), such as `Polly.Joanna` or
-    /// `Google.en-US-Neural2-F`. Leave it out for Twilio's default voice.
+    /// `Google.en-US-Neural2-F`. Leave it out for the phrase catalogue's voice of `language`
+    /// (such as `Polly.Vicki` for `de-DE`; docs/phrases.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 100))]
     pub voice: Option<String>,

@@ -27,6 +27,8 @@ use switchboard_testkit::RedisServer as Redis;
 
 #[path = "controller/edges.rs"]
 mod edges;
+#[path = "controller/lists.rs"]
+mod lists;
 #[path = "controller/overrides.rs"]
 mod overrides;
 #[path = "controller/people.rs"]
@@ -228,6 +230,8 @@ async fn setup_with(
             schedules,
             overrides: reflector::store().0,
             people: reflector::store().0,
+            calendars: reflector::store().0,
+            caller_lists: reflector::store().0,
         },
         metrics: Arc::new(Metrics::default()),
         live: Default::default(),

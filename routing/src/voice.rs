@@ -3,7 +3,7 @@
 //! ```text
 //!   policy speech.voice + speech.language ──► validate: the voice speaks the language
 //!   whisper in a responder's language ──► voice_for(): the policy's voice if it speaks it,
-//!                                          else none (Twilio's default voice of that language)
+//!                                          else the phrase catalogue's voice of that language
 //! ```
 //!
 //! NB (Twilio, TwiML `<Say>`): "Using an invalid combination of voice and language may result

@@ -22,7 +22,7 @@ fn the_example_routing_tests_pass() {
     let (code, out, err) = switchboard(&["test", "examples/tests/"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
-        out.contains("18 case(s) in 4 file(s): 18 passed, 0 failed"),
+        out.contains("19 case(s) in 4 file(s): 19 passed, 0 failed"),
         "{out}"
     );
     assert!(!out.contains("FAIL"), "{out}");

@@ -17,6 +17,7 @@ pub mod hours;
 pub mod people;
 pub mod policy;
 pub mod schedule;
+mod shared;
 pub mod speech;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -169,6 +170,7 @@ fn unique<'a, K: kube::Resource<DynamicType = ()>>(
 pub fn compile(objects: &Objects, account_sids: &AccountSids) -> Compiled {
     let mut out = Compiled::default();
     let directories = directories(objects, &mut out.problems);
+    shared::check_calendars(objects, &mut out.problems);
     let schedules = compile_schedules(objects, &directories, &mut out);
     let chains = compile_chains(objects, &schedules, &directories, &mut out.problems);
     let policies = compile_policies(objects, &chains, &mut out.problems);
@@ -367,8 +369,20 @@ fn compile_policies(
                 )
             })
             .unwrap_or_default();
-        let compiled = policy::compile_policy(&p.object, &id, &valid, &invalid)
-            .map_err(|ps| problems.extend(ps.into_iter().map(|p2| p2.at(p.origin.as_ref()))))
+        let mut unresolved = Vec::new();
+        let resolved = shared::resolve(&p.object, &id, objects, &mut unresolved);
+        let compiled = policy::compile_policy(&resolved, &id, &valid, &invalid)
+            .and_then(|c| {
+                if unresolved.is_empty() {
+                    Ok(c)
+                } else {
+                    Err(vec![])
+                }
+            })
+            .map_err(|ps| {
+                let all = unresolved.drain(..).chain(ps);
+                problems.extend(all.map(|p2| p2.at(p.origin.as_ref())))
+            })
             .ok();
         policies
             .entry(id.namespace.clone())

@@ -227,12 +227,12 @@ fn check_voice(
         let others = voice::polly_voices_for(&spec.language);
         let advice = if others.is_empty() {
             format!(
-                "use a Google voice named for {}, or leave voice out for Twilio's default voice of the language",
+                "use a Google voice named for {}, or leave voice out for the phrase catalogue's voice of the language",
                 spec.language
             )
         } else {
             format!(
-                "for {} use one of {}, or leave voice out for Twilio's default",
+                "for {} use one of {}, or leave voice out for the catalogue's",
                 spec.language,
                 others.join(", ")
             )

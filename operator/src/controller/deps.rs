@@ -16,7 +16,8 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
+    CallerList, EscalationChain, HolidayCalendar, IncomingCallPolicy, Person, PhoneNumber,
+    Schedule, ScheduleOverride,
 };
 
 use crate::manifests::{Objects, Sourced};
@@ -116,6 +117,71 @@ pub fn add_people(objects: &mut Objects, people: &[Arc<Person>]) {
         .filter(|p| namespaces.contains(&p.namespace().unwrap_or_default()))
         .map(sourced)
         .collect();
+}
+
+/// Adds to `objects` the HolidayCalendars and CallerLists of its policies' namespaces (what
+/// `openingHours.calendarRefs` and `callers.rules[].listRefs` name).
+pub fn add_lists(
+    objects: &mut Objects,
+    calendars: &[Arc<HolidayCalendar>],
+    lists: &[Arc<CallerList>],
+) {
+    let namespaces: BTreeSet<String> = objects
+        .policies
+        .iter()
+        .map(|p| p.object.namespace().unwrap_or_default())
+        .collect();
+    let wanted = |ns: Option<String>| namespaces.contains(&ns.unwrap_or_default());
+    objects.calendars = calendars
+        .iter()
+        .filter(|c| wanted(c.namespace()))
+        .map(sourced)
+        .collect();
+    objects.caller_lists = lists
+        .iter()
+        .filter(|l| wanted(l.namespace()))
+        .map(sourced)
+        .collect();
+}
+
+/// The policies of namespace `ns` that name HolidayCalendar (`calendar`) or CallerList
+/// (`!calendar`) `name`.
+pub fn policies_naming_list(
+    ns: &str,
+    name: &str,
+    calendar: bool,
+    policies: &[Arc<IncomingCallPolicy>],
+) -> Vec<ObjectRef<IncomingCallPolicy>> {
+    same_ns(ns, policies)
+        .filter(|p| {
+            if calendar {
+                let h = p.spec.opening_hours.as_ref();
+                h.is_some_and(|h| h.calendar_refs.iter().any(|r| r.name == name))
+            } else {
+                let c = p.spec.callers.as_ref();
+                c.is_some_and(|c| {
+                    c.rules
+                        .iter()
+                        .any(|r| r.list_refs.iter().any(|l| l.name == name))
+                })
+            }
+        })
+        .map(|p| ObjectRef::from_obj(&**p))
+        .collect()
+}
+
+/// The PhoneNumbers whose policies name HolidayCalendar (`calendar`) or CallerList `ns/name`.
+pub fn list_users(
+    ns: &str,
+    name: &str,
+    calendar: bool,
+    numbers: &[Arc<PhoneNumber>],
+    policies: &[Arc<IncomingCallPolicy>],
+) -> Vec<ObjectRef<PhoneNumber>> {
+    policies_naming_list(ns, name, calendar, policies)
+        .iter()
+        .flat_map(|p| policy_users(ns, &p.name, numbers))
+        .collect()
 }
 
 /// The Schedules of namespace `ns` that name person `name`: in a layer, an override, a
@@ -285,10 +351,24 @@ pub fn secret_users(
     ns: &str,
     name: &str,
     numbers: &[Arc<PhoneNumber>],
+    policies: &[Arc<IncomingCallPolicy>],
 ) -> Vec<ObjectRef<PhoneNumber>> {
+    // A PIN's Secret: the numbers of the policies that ask it.
+    let asking: BTreeSet<String> = same_ns(ns, policies)
+        .filter(|p| {
+            p.spec
+                .pin
+                .as_ref()
+                .is_some_and(|pin| pin.secret_ref.name == name)
+        })
+        .map(|p| p.name_any())
+        .collect();
     refs(
         same_ns(ns, numbers)
-            .filter(|n| n.spec.credentials_secret_ref.name == name)
+            .filter(|n| {
+                n.spec.credentials_secret_ref.name == name
+                    || asking.contains(&n.spec.policy_ref.name)
+            })
             .cloned(),
     )
 }

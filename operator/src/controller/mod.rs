@@ -23,7 +23,8 @@ use std::sync::Arc;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
+    CallerList, EscalationChain, HolidayCalendar, IncomingCallPolicy, Person, PhoneNumber,
+    Schedule, ScheduleOverride,
 };
 
 use crate::metrics::Metrics;
@@ -78,6 +79,10 @@ pub struct Stores {
     pub overrides: Store<ScheduleOverride>,
     /// People (the directory).
     pub people: Store<Person>,
+    /// HolidayCalendars (policies' `openingHours.calendarRefs`).
+    pub calendars: Store<HolidayCalendar>,
+    /// CallerLists (caller rules' `listRefs`).
+    pub caller_lists: Store<CallerList>,
 }
 
 /// The pod this process runs in: `POD_NAME` from the downward API, or the `HOSTNAME`

@@ -80,6 +80,11 @@ pub async fn reconcile_policy(
         &ctx.stores.schedules.state(),
     );
     deps::add_people(&mut objects, &ctx.stores.people.state());
+    deps::add_lists(
+        &mut objects,
+        &ctx.stores.calendars.state(),
+        &ctx.stores.caller_lists.state(),
+    );
     let previous = p.status.clone().unwrap_or_default();
     let c = check(&objects);
     let status = IncomingCallPolicyStatus {

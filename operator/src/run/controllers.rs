@@ -4,8 +4,9 @@
 //!
 //! ```text
 //!   stores (policies, chains, schedules) listed ─► GC ─► context ─► live-table guard
-//!   PhoneNumber ◄── policy, chain, schedule, override, person, peer number, Secret (metadata)
-//!   IncomingCallPolicy ◄── chain, schedule, person, PhoneNumber
+//!   PhoneNumber ◄── policy, chain, schedule, override, person, calendar, caller list,
+//!                   peer number, Secret (metadata)
+//!   IncomingCallPolicy ◄── chain, schedule, person, calendar, caller list, PhoneNumber
 //!   EscalationChain ◄── schedule, person      Schedule ◄── override, person
 //!   ScheduleOverride ◄── schedule
 //! ```
@@ -23,7 +24,8 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
+    CallerList, EscalationChain, HolidayCalendar, IncomingCallPolicy, Person, PhoneNumber,
+    Schedule, ScheduleOverride,
 };
 use tracing::{info, warn};
 
@@ -58,6 +60,8 @@ pub(super) async fn start(
     let schedule_store = reflect::<Schedule>(client, ns, &wc);
     let override_store = reflect::<ScheduleOverride>(client, ns, &wc);
     let people_store = reflect::<Person>(client, ns, &wc);
+    let calendar_store = reflect::<HolidayCalendar>(client, ns, &wc);
+    let list_store = reflect::<CallerList>(client, ns, &wc);
     // Not one reconcile before every store a reconcile reads has listed: an object missing
     // from a store that has not listed yet is unknown, not deleted, and a PhoneNumber
     // reconciled then would be compiled without its policy (kube-runtime's controllers wait
@@ -65,6 +69,8 @@ pub(super) async fn start(
     let all_listed = async {
         wait_until_listed(&policy_store, &chain_store, &schedule_store).await?;
         listed(&override_store).await?;
+        listed(&calendar_store).await?;
+        listed(&list_store).await?;
         listed(&people_store).await
     };
     tokio::select! {
@@ -79,6 +85,8 @@ pub(super) async fn start(
         schedules: schedule_store,
         overrides: override_store,
         people: people_store,
+        calendars: calendar_store,
+        caller_lists: list_store,
     };
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -284,6 +292,23 @@ fn phone_numbers(
                 users
             }
         })
+        // A shared calendar or caller list: the numbers of the policies that name it.
+        .watches(scoped::<HolidayCalendar>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |c: HolidayCalendar| {
+                let ns = c.namespace().unwrap_or_default();
+                let (n, p) = (s.numbers.state(), s.policies.state());
+                deps::list_users(&ns, &c.name_any(), true, &n, &p)
+            }
+        })
+        .watches(scoped::<CallerList>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |l: CallerList| {
+                let ns = l.namespace().unwrap_or_default();
+                let (n, p) = (s.numbers.state(), s.policies.state());
+                deps::list_users(&ns, &l.name_any(), false, &n, &p)
+            }
+        })
         // The other claimants of a number: a duplicate takes over when its owner goes.
         .watches(scoped::<PhoneNumber>(client, ns), wc.clone(), {
             let s = stores.clone();
@@ -309,6 +334,7 @@ fn phone_numbers(
                     &secret.namespace().unwrap_or_default(),
                     &secret.name_any(),
                     &s.numbers.state(),
+                    &s.policies.state(),
                 )
             }
         });
@@ -367,6 +393,20 @@ fn policies(
                     .into_iter()
                     .flat_map(|c| deps::policies_of_chain(&ns, &c.name, &s.policies.state()))
                     .collect::<Vec<_>>()
+            }
+        })
+        .watches(scoped::<HolidayCalendar>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |c: HolidayCalendar| {
+                let ns = c.namespace().unwrap_or_default();
+                deps::policies_naming_list(&ns, &c.name_any(), true, &s.policies.state())
+            }
+        })
+        .watches(scoped::<CallerList>(client, ns), wc.clone(), {
+            let s = stores.clone();
+            move |l: CallerList| {
+                let ns = l.namespace().unwrap_or_default();
+                deps::policies_naming_list(&ns, &l.name_any(), false, &s.policies.state())
             }
         })
         .watches(

@@ -20,7 +20,8 @@ use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{self};
 use kube::{Client, ResourceExt};
 use switchboard_crds::{
-    EscalationChain, IncomingCallPolicy, Person, PhoneNumber, Schedule, ScheduleOverride,
+    CallerList, EscalationChain, HolidayCalendar, IncomingCallPolicy, Person, PhoneNumber,
+    Schedule, ScheduleOverride,
 };
 use tracing::{error, info, warn};
 
@@ -55,7 +56,9 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> anyhow::Res
     // The newest kinds: CRDs applied from an older release lack them, and their watches
     // would never list (the controllers wait for them).
     newer_kind_listed(scoped::<ScheduleOverride>(client, namespace)).await?;
-    newer_kind_listed(scoped::<Person>(client, namespace)).await
+    newer_kind_listed(scoped::<Person>(client, namespace)).await?;
+    newer_kind_listed(scoped::<HolidayCalendar>(client, namespace)).await?;
+    newer_kind_listed(scoped::<CallerList>(client, namespace)).await
 }
 
 /// Lists one object of a kind added after the first release, naming the fix when its CRD is

@@ -259,7 +259,13 @@ async fn with_a_watched_namespace_the_crd_check_lists_only_that_namespace() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let verifier = tokio::spawn(async move {
         let mut paths = Vec::new();
-        for kind in ["PhoneNumberList", "ScheduleOverrideList", "PersonList"] {
+        for kind in [
+            "PhoneNumberList",
+            "ScheduleOverrideList",
+            "PersonList",
+            "HolidayCalendarList",
+            "CallerListList",
+        ] {
             let (req, send) = handle.next_request().await.unwrap();
             paths.push(req.uri().path().to_string());
             send.send_response(
@@ -282,7 +288,9 @@ async fn with_a_watched_namespace_the_crd_check_lists_only_that_namespace() {
         [
             "/apis/switchboard.dev/v1alpha1/namespaces/oncall/phonenumbers",
             "/apis/switchboard.dev/v1alpha1/namespaces/oncall/scheduleoverrides",
-            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/people"
+            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/people",
+            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/holidaycalendars",
+            "/apis/switchboard.dev/v1alpha1/namespaces/oncall/callerlists"
         ]
     );
 }

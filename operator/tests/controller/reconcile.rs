@@ -258,9 +258,34 @@ async fn a_schedule_change_maps_to_the_numbers_that_ring_it() {
         ["major-incident-line", "support-hotline"]
     );
     assert_eq!(
-        names(deps::secret_users("oncall", "twilio-credentials", &numbers)),
+        names(deps::secret_users(
+            "oncall",
+            "twilio-credentials",
+            &numbers,
+            &policies
+        )),
         ["major-incident-line", "support-hotline"]
     );
+    // A PIN's Secret changes the numbers of the policies that ask it.
+    let mut asking = (*policies[0]).clone();
+    asking.spec.pin = Some(switchboard_crds::policy::Pin {
+        secret_ref: switchboard_crds::SecretKeyRef {
+            name: "partner-pin".into(),
+            key: "pin".into(),
+        },
+        attempts: 3,
+        ask_known_callers: false,
+        timeout_seconds: 10,
+    });
+    let users = deps::secret_users(
+        "oncall",
+        "partner-pin",
+        &numbers,
+        &[Arc::new(asking.clone())],
+    );
+    let expected = deps::policy_users("oncall", &asking.name_any(), &numbers);
+    assert!(!users.is_empty());
+    assert_eq!(users, expected);
     assert!(
         deps::schedule_users("other-namespace", "database", &numbers, &policies, &chains)
             .is_empty()

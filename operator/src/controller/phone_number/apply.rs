@@ -51,6 +51,11 @@ pub(super) async fn apply(pn: &PhoneNumber, ctx: &Context) -> Result<Action, Err
     );
     deps::add_overrides(&mut objects, &ctx.stores.overrides.state());
     deps::add_people(&mut objects, &ctx.stores.people.state());
+    deps::add_lists(
+        &mut objects,
+        &ctx.stores.calendars.state(),
+        &ctx.stores.caller_lists.state(),
+    );
 
     // validate + build
     let (mut compiled, mut problem) = validate(pn, &objects, &creds, &ns);
