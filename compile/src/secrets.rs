@@ -169,6 +169,14 @@ fn notification_secret_problems(loaded: &Loaded) -> Vec<crate::Problem> {
                 ));
             }
         }
+        for (k, r) in spec.callers.iter().flat_map(|c| c.rules.iter().enumerate()) {
+            if let Some(a) = &r.alerts {
+                lists.push((
+                    format!("spec.callers.rules[{k}].alerts.targets"),
+                    &a.targets[..],
+                ));
+            }
+        }
         for (prefix, i, n) in lists
             .iter()
             .flat_map(|(prefix, ts)| ts.iter().enumerate().map(move |(i, n)| (prefix, i, n)))

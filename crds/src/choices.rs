@@ -89,6 +89,11 @@ pub struct CallerRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]$"), length(max = 1))]
     pub menu_digit: Option<String>,
+    /// Where the alerts of these callers' calls and texts go: targets added to the policy's (or
+    /// replacing them) and a severity. They win over the alerts of the menu option `menuDigit`
+    /// names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::alerts::OptionAlerts>,
 }
 
 /// A PIN every caller keys in before anything else is said (after the language choice):

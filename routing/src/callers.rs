@@ -38,6 +38,9 @@ pub struct CallerRule {
     pub prefixes: Vec<String>,
     /// Where the caller goes.
     pub to: RuleTarget,
+    /// Where these callers' alerts go; `None`: where their menu option's (or the policy's) go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::table::OptionAlerts>,
 }
 
 /// Where a known caller goes, skipping the menu.
@@ -115,6 +118,7 @@ mod tests {
             exact: exact.iter().map(|s| s.to_string()).collect(),
             prefixes: prefixes.iter().map(|s| s.to_string()).collect(),
             to: RuleTarget::Chain(name.into()),
+            alerts: None,
         }
     }
 

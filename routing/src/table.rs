@@ -64,11 +64,12 @@ pub struct RoutingTable {
 #[derive(Clone, Debug, Default)]
 pub struct RouteMemo(std::sync::OnceLock<(String, Routes)>);
 
-/// The policy's alert route and each menu option's own, built together.
+/// The policy's alert route and each menu option's and caller rule's own, built together.
 #[derive(Clone, Debug)]
 struct Routes {
     policy: crate::alert::SharedRoute,
     options: Vec<(String, crate::alert::SharedRoute)>,
+    rules: Vec<(String, crate::alert::SharedRoute)>,
 }
 
 impl PartialEq for RouteMemo {
@@ -513,6 +514,16 @@ impl RoutingTable {
         })
     }
 
+    /// The alert route of the callers caller rule `name` names, when it has alerts of its own.
+    pub fn rule_route(&self, name: &str) -> Option<crate::alert::SharedRoute> {
+        self.with_routes(|r| {
+            r.rules
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, route)| route.clone())
+        })
+    }
+
     /// Whether some menu option sends its alerts elsewhere than the policy's targets.
     pub fn has_option_routes(&self) -> bool {
         matches!(&self.policy.entry, Entry::Menu(m) if m.options.iter().any(|o| o.alerts.is_some()))
@@ -521,28 +532,36 @@ impl RoutingTable {
     fn with_routes<T>(&self, f: impl Fn(&Routes) -> T) -> T {
         let build = || {
             let policy = crate::alert::AlertRoute::of(self);
+            let own = |alerts: &OptionAlerts| {
+                let mut route = policy.clone();
+                if alerts.replace {
+                    route.targets.clear();
+                }
+                route.targets.extend(alerts.targets.iter().cloned());
+                if alerts.severity.is_some() {
+                    route.alerting.severity = alerts.severity;
+                }
+                crate::alert::SharedRoute::new(route)
+            };
             let options = match &self.policy.entry {
                 Entry::Menu(m) => m
                     .options
                     .iter()
-                    .filter_map(|o| {
-                        let alerts = o.alerts.as_ref()?;
-                        let mut route = policy.clone();
-                        if alerts.replace {
-                            route.targets.clear();
-                        }
-                        route.targets.extend(alerts.targets.iter().cloned());
-                        if alerts.severity.is_some() {
-                            route.alerting.severity = alerts.severity;
-                        }
-                        Some((o.digit.clone(), crate::alert::SharedRoute::new(route)))
-                    })
+                    .filter_map(|o| Some((o.digit.clone(), own(o.alerts.as_ref()?))))
                     .collect(),
                 Entry::Chain(_) => Vec::new(),
             };
+            let rules = self
+                .policy
+                .callers
+                .iter()
+                .flat_map(|c| &c.rules)
+                .filter_map(|r| Some((r.name.clone(), own(r.alerts.as_ref()?))))
+                .collect();
             Routes {
                 policy: crate::alert::SharedRoute::new(policy),
                 options,
+                rules,
             }
         };
         let (revision, routes) = self

@@ -173,10 +173,18 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
         },
         _ => route(table, t.body),
     };
-    // The chosen option's own targets, when it has them.
-    let alert_route = match menu_choice.as_deref().and_then(|c| c.split(' ').next()) {
-        Some(digit) => table.option_route(digit),
-        None => table.alert_route(),
+    // The sender's rule's own targets, else the chosen option's, when they have them.
+    let rule_route = match known {
+        Some(Verdict::Rule { rule, .. }) => table.rule_route(&rule.name),
+        _ => None,
+    };
+    let alert_route = match (
+        rule_route,
+        menu_choice.as_deref().and_then(|c| c.split(' ').next()),
+    ) {
+        (Some(route), _) => route,
+        (None, Some(digit)) => table.option_route(digit),
+        (None, None) => table.alert_route(),
     };
     let forwards = chain
         .as_deref()
@@ -361,6 +369,7 @@ mod tests {
                 exact: vec!["+15105550123".into()],
                 prefixes: vec![],
                 to: RuleTarget::Option("2".into()),
+                alerts: None,
             }],
             allowlist_only: true,
             reject_message: "Sorry.".into(),

@@ -316,6 +316,9 @@ pub struct CallState {
     /// The language the caller chose, when it is not the policy's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The caller rule whose own alerts this call's alert follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_rule: Option<String>,
     /// The caller keyed the right PIN.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pin_passed: bool,
@@ -399,6 +402,7 @@ impl CallState {
             callback: None,
             language: None,
             pin_passed: false,
+            alert_rule: None,
             route_pending: false,
             routed_at: None,
             pass: 0,

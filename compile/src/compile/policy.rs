@@ -269,21 +269,23 @@ fn check_notifications(
         problems,
     );
     check_targets(id, &spec.notifications, "spec.notifications", problems);
-    if let Some(menu) = &spec.menu {
-        for (i, o) in menu.options.iter().enumerate() {
-            let Some(alerts) = &o.alerts else { continue };
-            let prefix = format!("spec.menu.options[{i}].alerts.targets");
-            check_targets(id, &alerts.targets, &prefix, problems);
-            for (j, t) in alerts.targets.iter().enumerate() {
-                let clash = spec.notifications.iter().any(|n| n.name == t.name)
-                    || alerts.targets[..j].iter().any(|n| n.name == t.name);
-                if clash {
-                    problems.push(Problem::field(
-                        id,
-                        format!("{prefix}[{j}].name"),
-                        format!("{:?} is already the name of a notification target of this policy: give each target its own name", t.name),
-                    ));
-                }
+    let options = spec.menu.iter().flat_map(|m| m.options.iter().enumerate());
+    let options = options.map(|(i, o)| (format!("spec.menu.options[{i}]"), o.alerts.as_ref()));
+    let rules = spec.callers.iter().flat_map(|c| c.rules.iter().enumerate());
+    let rules = rules.map(|(i, r)| (format!("spec.callers.rules[{i}]"), r.alerts.as_ref()));
+    for (at, alerts) in options.chain(rules) {
+        let Some(alerts) = alerts else { continue };
+        let prefix = format!("{at}.alerts.targets");
+        check_targets(id, &alerts.targets, &prefix, problems);
+        for (j, t) in alerts.targets.iter().enumerate() {
+            let clash = spec.notifications.iter().any(|n| n.name == t.name)
+                || alerts.targets[..j].iter().any(|n| n.name == t.name);
+            if clash {
+                problems.push(Problem::field(
+                    id,
+                    format!("{prefix}[{j}].name"),
+                    format!("{:?} is already the name of a notification target of this policy: give each target its own name", t.name),
+                ));
             }
         }
     }
@@ -438,17 +440,22 @@ fn compile_menu(menu: &api::Menu) -> table::Entry {
                 digit: o.digit.clone(),
                 name: o.name.clone(),
                 chain: o.chain_ref.name.clone(),
-                alerts: o.alerts.as_ref().map(|a| table::OptionAlerts {
-                    targets: a.targets.iter().map(target).collect(),
-                    replace: a.replace,
-                    severity: a.severity.map(severity),
-                }),
+                alerts: o.alerts.as_ref().map(option_alerts),
             })
             .collect(),
         default_digit: menu.default_digit.clone(),
         retries: menu.retries,
         timeout_seconds: menu.timeout_seconds,
     })
+}
+
+/// A menu option's or a caller rule's alerts, compiled.
+pub(super) fn option_alerts(a: &api::OptionAlerts) -> table::OptionAlerts {
+    table::OptionAlerts {
+        targets: a.targets.iter().map(target).collect(),
+        replace: a.replace,
+        severity: a.severity.map(severity),
+    }
 }
 
 fn target(n: &api::NotificationTarget) -> table::NotificationTarget {

@@ -221,6 +221,12 @@ fn known_caller(
         "known caller {} (rule {}, {matched}{star})",
         state.from, rule.name
     );
+    if let Some(route) = t.rule_route(&rule.name) {
+        // The rule's own alerts, over its menu option's: fixed here, whatever is pressed next.
+        state.alert_route = (!route.targets.is_empty()).then_some(route);
+        state.alert_rule = Some(rule.name.clone());
+        state.routed_at = Some(now);
+    }
     match &rule.to {
         RuleTarget::Chain(chain) => {
             state.event(now, format!("{who}: chain {chain}"));
@@ -257,7 +263,7 @@ fn usual_entry(
     match &t.policy.entry {
         Entry::Menu(_) => {
             state.phase = Phase::Menu { attempt: 0 };
-            state.route_pending = t.has_option_routes();
+            state.route_pending = t.has_option_routes() && state.alert_rule.is_none();
             menu_prompt(t, state, urls)
         }
         Entry::Chain(chain) => {
@@ -382,7 +388,7 @@ fn choose(
     urls: &Urls,
 ) -> (CallState, Response) {
     state.menu_choice = Some(format!("{} {}", option.digit, option.name));
-    if state.route_pending || option.alerts.is_some() {
+    if (state.route_pending || option.alerts.is_some()) && state.alert_rule.is_none() {
         // The option's own targets (or the policy's): the alert is raised from here.
         let route = t.option_route(&option.digit);
         state.alert_route = (!route.targets.is_empty()).then_some(route);

@@ -17,18 +17,21 @@ fn with_rules(allowlist_only: bool) -> RoutingTable {
                 exact: vec![VIP.into()],
                 prefixes: vec![],
                 to: RuleTarget::Chain("database".into()),
+                alerts: None,
             },
             CallerRule {
                 name: "bay-area".into(),
                 exact: vec![],
                 prefixes: vec!["+1415".into()],
                 to: RuleTarget::Option("2".into()),
+                alerts: None,
             },
             CallerRule {
                 name: "staff".into(),
                 exact: vec![],
                 prefixes: vec!["+1510".into()],
                 to: RuleTarget::Usual,
+                alerts: None,
             },
         ],
         allowlist_only,
@@ -129,4 +132,47 @@ async fn allowlist_only_turns_strangers_and_withheld_callers_away_and_admits_the
         &call,
         "known caller +15105550123 (rule staff, +1510*): admitted"
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rules_own_alerts_replace_the_policys_and_win_over_its_menu_options() {
+    use switchboard_routing::table::{NotificationTarget, OptionAlerts, Severity, TargetKind};
+    let mut t = with_rules(false);
+    let alerts = OptionAlerts {
+        targets: vec![NotificationTarget {
+            name: "vip-pager".into(),
+            kind: TargetKind::Slack,
+            url: Some("https://hooks.example.com/vip".into()),
+            url_secret: None,
+            secret: None,
+        }],
+        replace: true,
+        severity: Some(Severity::Warning),
+    };
+    if let Some(c) = &mut t.policy.callers {
+        for r in &mut c.rules {
+            r.alerts = Some(alerts.clone());
+        }
+    }
+    let t = t.seal();
+    for (from, keys) in [
+        (VIP, &[][..]),
+        ("+14155550177", &[][..]),
+        ("+15105550123", &["2"][..]),
+    ] {
+        let (tr, call) = call_from(t.clone(), from, keys).await;
+        let alert = call.alert().expect("an alert");
+        let names: Vec<&str> = alert
+            .route
+            .targets
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(names, ["vip-pager"], "{from}: {}", tr.render());
+        assert_eq!(
+            alert.route.alerting.severity,
+            Some(Severity::Warning),
+            "{from}"
+        );
+    }
 }

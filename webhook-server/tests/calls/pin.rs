@@ -30,6 +30,7 @@ fn with_pin(ask_known_callers: bool) -> RoutingTable {
             exact: vec![NOC.into()],
             prefixes: vec![],
             to: RuleTarget::Option("2".into()),
+            alerts: None,
         }],
         allowlist_only: false,
         reject_message: "Sorry.".into(),
