@@ -469,7 +469,14 @@ fn whisper_intro(t: &RoutingTable, state: &CallState, texts: Texts<'_>) -> Strin
         &[("hotline", &hotline), ("caller", &caller)],
     )];
     if let Some(choice) = &state.menu_choice {
-        let option = choice.split_once(' ').map(|(_, n)| n).unwrap_or(choice);
+        // The option's name in the policy's language (a caller who chose another language
+        // chose it under a translated name).
+        let (digit, name) = choice.split_once(' ').unwrap_or((choice, choice));
+        let option = t
+            .policy
+            .entry
+            .option(digit)
+            .map_or(name, |o| o.name.as_str());
         intro.push(texts.say(Phrase::WhisperChoice, &[("option", option)]));
     }
     if state.closed.is_some() {

@@ -55,6 +55,12 @@ async fn a_caller_who_chooses_german_hears_the_rest_of_the_call_in_german() {
     assert_eq!(call.outcome, Some(Outcome::Answered), "{}", t.render());
     // Dana speaks the policy's language: her whisper is English, whatever the caller chose.
     assert!(t.render().contains("Incoming call to"), "{}", t.render());
+    // ... naming the option as the policy does, not as the German caller heard it.
+    assert!(
+        t.render().contains("The caller chose the database team."),
+        "{}",
+        t.render()
+    );
     assert!(
         call.events
             .iter()
