@@ -133,24 +133,18 @@ pub(super) fn responder(
     )
 }
 
-pub(super) async fn pin(
-    State(st): State<AppState>,
-    q: Result<Query<AttemptQuery>, QueryRejection>,
-    Extension(p): Extension<Params>,
-) -> HttpResponse {
-    let attempt = q.map(|q| q.attempt).unwrap_or(0);
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Pin { attempt }, sid, p).await
-}
-
-pub(super) async fn menu(
-    State(st): State<AppState>,
-    q: Result<Query<AttemptQuery>, QueryRejection>,
-    Extension(p): Extension<Params>,
-) -> HttpResponse {
-    let attempt = q.map(|q| q.attempt).unwrap_or(0);
-    let sid = p.get("CallSid").to_string();
-    handle(st, Hook::Menu { attempt }, sid, p).await
+/// A webhook of the caller's leg whose URL counts its attempts (`?attempt=`): the menu and
+/// the PIN, read again after no key or a wrong one.
+pub(super) fn with_attempt(hook: fn(u32) -> Hook) -> MethodRouter<AppState> {
+    post(
+        move |State(st): State<AppState>,
+              q: Result<Query<AttemptQuery>, QueryRejection>,
+              Extension(p): Extension<Params>| async move {
+            let attempt = q.map(|q| q.attempt).unwrap_or(0);
+            let sid = p.get("CallSid").to_string();
+            handle(st, hook(attempt), sid, p).await
+        },
+    )
 }
 
 /// A webhook of the caller's leg whose URL names the dial it follows (`?seq=`): the `<Dial

@@ -38,7 +38,7 @@ mod calls;
 mod signature_check;
 mod sms;
 
-use calls::{Hook, after_dial, caller, fallback, menu, responder};
+use calls::{Hook, after_dial, caller, fallback, responder, with_attempt};
 use signature_check::check_signature;
 use sms::sms;
 
@@ -202,11 +202,17 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let twilio = Router::new()
         .route("/twilio/voice", caller(Hook::Incoming))
-        .route("/twilio/voice/menu", post(menu))
+        .route(
+            "/twilio/voice/menu",
+            with_attempt(|attempt| Hook::Menu { attempt }),
+        )
         .route("/twilio/voice/describe", caller(Hook::Describe))
         .route("/twilio/voice/closed", caller(Hook::Closed))
         .route("/twilio/voice/language", caller(Hook::Language))
-        .route("/twilio/voice/pin", post(calls::pin))
+        .route(
+            "/twilio/voice/pin",
+            with_attempt(|attempt| Hook::Pin { attempt }),
+        )
         .route(
             "/twilio/voice/choice",
             after_dial(|seq| Hook::Choice { seq }, "choice"),
