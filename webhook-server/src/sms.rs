@@ -158,6 +158,17 @@ pub fn text(table: Option<&RoutingTable>, t: &Text<'_>, now: Timestamp) -> Answe
             t.from
         ));
     }
+    // A text cannot key a PIN: only senders a caller rule names get past it (unless the PIN
+    // is asked of them too, which a text cannot answer either).
+    if let Some(pin) = &policy.pin {
+        let named = matches!(known, Some(Verdict::Rule { .. }));
+        if !named || pin.ask_known_callers {
+            return nothing(format!(
+                "sender {} cannot key the hotline's PIN (spec.pin) in a text",
+                t.from
+            ));
+        }
+    }
     let (menu_choice, chain) = match known {
         // A known sender goes where their rule sends callers.
         Some(Verdict::Rule { rule, .. }) => match &rule.to {
@@ -390,6 +401,49 @@ mod tests {
             "{}",
             stranger.note
         );
+    }
+
+    #[test]
+    fn a_pin_hotline_takes_texts_only_from_senders_a_rule_names() {
+        use switchboard_routing::callers::{CallerRule, Callers};
+        use switchboard_routing::pin::Pin;
+        let mut t = table();
+        t.policy.callers = Some(Callers {
+            rules: vec![CallerRule {
+                name: "noc".into(),
+                exact: vec!["+15105550123".into()],
+                prefixes: vec![],
+                to: RuleTarget::Usual,
+                alerts: None,
+            }],
+            allowlist_only: false,
+            reject_message: "Sorry.".into(),
+        });
+        let mut pin = Pin {
+            secret: switchboard_routing::table::SecretKey {
+                name: "pin".into(),
+                key: "pin".into(),
+            },
+            digest: "00".into(),
+            attempts: 3,
+            ask_known_callers: false,
+            timeout_seconds: 10,
+        };
+        t.policy.pin = Some(pin.clone());
+        let sealed = t.clone().seal();
+        assert!(send(&sealed, "+15105550123", "db down", "").alert.is_some());
+        let stranger = send(&sealed, "+12125550100", "db down", "");
+        assert!(stranger.alert.is_none());
+        assert!(
+            stranger.note.contains("cannot key the hotline's PIN"),
+            "{}",
+            stranger.note
+        );
+        // Asked of known callers too: nobody's text gets past it.
+        pin.ask_known_callers = true;
+        t.policy.pin = Some(pin);
+        let t = t.seal();
+        assert!(send(&t, "+15105550123", "db down", "").alert.is_none());
     }
 
     #[test]
