@@ -101,6 +101,7 @@ pub struct CallerRule {
 /// `attempts` wrong ones the caller hears that the PIN was wrong too many times and the call
 /// ends. The PIN stays in its Secret: the operator publishes only a digest keyed by the Twilio
 /// account's auth token (so the PhoneNumber's credentials Secret must hold `authToken`).
+/// Texts cannot key a PIN: only those from senders a `callers` rule names are routed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pin {
