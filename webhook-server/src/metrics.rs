@@ -30,6 +30,13 @@ pub struct ChoiceLabels {
     pub choice: String,
 }
 
+/// Labels of a PIN check.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PinLabels {
+    /// `right`, `wrong` (asked again) or `locked` (the call ended).
+    pub result: String,
+}
+
 /// Labels of a signature rejection.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -61,6 +68,8 @@ pub struct Metrics {
     pub declines: Counter,
     /// What callers chose when offered their choices between rings.
     pub caller_choices: Family<ChoiceLabels, Counter>,
+    /// PINs keyed, by result.
+    pub pin_checks: Family<PinLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -143,6 +152,17 @@ impl Default for Metrics {
                 choice: choice.to_string(),
             });
         }
+        let pin_checks = Family::<PinLabels, Counter>::default();
+        registry.register(
+            "pin_checks",
+            "PINs keyed at hotlines that ask one, by result: right, wrong (asked again) or locked (too many wrong: the call ended). A rise in locked is someone guessing",
+            pin_checks.clone(),
+        );
+        for result in ["right", "wrong", "locked"] {
+            let _ = pin_checks.get_or_create(&PinLabels {
+                result: result.to_string(),
+            });
+        }
         let store_up = Gauge::default();
         registry.register(
             "store_up",
@@ -153,6 +173,7 @@ impl Default for Metrics {
             store_up,
             declines,
             caller_choices,
+            pin_checks,
             registry,
             calls,
             time_to_answer,

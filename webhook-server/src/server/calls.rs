@@ -500,6 +500,23 @@ pub(super) fn observe(st: &AppState, before: Option<&CallState>, after: &CallSta
                 .inc();
         }
     }
+    if let Some(crate::state::Phase::Pin { attempt }) = before.map(|b| b.phase) {
+        let result = match after.phase {
+            _ if after.pin_passed => Some("right"),
+            crate::state::Phase::Pin { attempt: a } if a > attempt => Some("wrong"),
+            crate::state::Phase::Ended if after.outcome == Some(crate::state::Outcome::Blocked) => {
+                Some("locked")
+            }
+            _ => None,
+        };
+        if let Some(result) = result {
+            m.pin_checks
+                .get_or_create(&crate::metrics::PinLabels {
+                    result: result.to_string(),
+                })
+                .inc();
+        }
+    }
     if before.and_then(|b| b.accepted.as_ref()).is_none()
         && let Some((_, at)) = &after.accepted
     {

@@ -107,3 +107,30 @@ async fn a_pin_sealed_with_another_accounts_token_matches_nothing() {
     let (t, call) = call_from(t.seal(), CALLER, &[&right, &right, &right]).await;
     assert_eq!(call.outcome, Some(Outcome::Blocked), "{}", t.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_checks_are_counted_by_result() {
+    let c = Cluster::with_table(1, monday_10am(), with_pin(false)).await;
+    let right = format!("{PIN}#");
+    for keys in [
+        vec!["1111#", "2222#", "3333#"],
+        vec!["1111#", right.as_str(), "2"],
+    ] {
+        let script = Script::call(CALLER, HOTLINE)
+            .press(&keys)
+            .responder(DANA, Behaviour::Accept { after: 3 });
+        let t = c.simulator().run(script).await.unwrap();
+        finished(&c, &t).await;
+    }
+    let text = c.replicas[0].metrics().encode();
+    let count = |result: &str| {
+        let line = format!("switchboard_webhook_pin_checks_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .unwrap_or_else(|| panic!("no {line} in\n{text}"))
+            .to_string()
+    };
+    assert_eq!(count("wrong"), "3");
+    assert_eq!(count("locked"), "1");
+    assert_eq!(count("right"), "1");
+}
