@@ -41,9 +41,15 @@ fn compile_spec(
         .and_then(|h| super::hours::compile_hours(spec, h, id, chains, invalid, &mut problems));
     let choices = super::choices::compile_choices(spec, id, &mut problems);
     let callers = super::choices::compile_callers(spec, id, chains, invalid, &mut problems);
-    let languages = super::speech::compile_language_choice(spec, id, &mut problems, |s| {
-        compile_spec(s, id, chains, invalid).ok()
-    });
+    // A translation is compiled only when the policy itself is valid: its own problems would
+    // otherwise be reported once more for each language.
+    let languages = if problems.is_empty() {
+        super::speech::compile_language_choice(spec, id, &mut problems, |s| {
+            compile_spec(s, id, chains, invalid)
+        })
+    } else {
+        None
+    };
     let Some(entry) = entry.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };

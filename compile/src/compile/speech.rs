@@ -104,13 +104,14 @@ pub(super) fn compile_language_choice(
     spec: &IncomingCallPolicySpec,
     id: &ObjectId,
     problems: &mut Vec<Problem>,
-    compile: impl Fn(&IncomingCallPolicySpec) -> Option<table::Policy>,
+    compile: impl Fn(&IncomingCallPolicySpec) -> Result<table::Policy, Vec<Problem>>,
 ) -> Option<table::LanguageChoice> {
     let choice = spec.language_choice.as_ref()?;
     let mut digits = BTreeSet::from([choice.digit.as_str()]);
     let mut languages = Vec::new();
     for (i, other) in choice.languages.iter().enumerate() {
         let field = |f: &str| format!("spec.languageChoice.languages[{i}].{f}");
+        let before = problems.len();
         if !digits.insert(other.digit.as_str()) {
             problems.push(Problem::field(
                 id,
@@ -167,11 +168,21 @@ pub(super) fn compile_language_choice(
                 ));
             }
         }
-        if let Some(policy) = compile(&translated(spec, other)) {
-            languages.push(table::Translation {
+        if problems.len() > before {
+            // Said already, on this language's own fields.
+            continue;
+        }
+        match compile(&translated(spec, other)) {
+            Ok(policy) => languages.push(table::Translation {
                 digit: other.digit.clone(),
                 policy: Box::new(policy),
-            });
+            }),
+            // What only the translation has wrong (its greeting, say); a problem the policy
+            // itself has is reported once, on the policy's own field.
+            Err(ps) => problems.extend(ps.into_iter().map(|p| {
+                let field = format!("spec.languageChoice.languages[{i}] ({})", p.field);
+                Problem::field(id, field, p.message)
+            })),
         }
     }
     Some(table::LanguageChoice {
