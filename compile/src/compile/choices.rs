@@ -142,7 +142,7 @@ pub(super) fn compile_callers(
             exact: list.exact,
             prefixes: list.prefixes,
             to,
-            alerts: r.alerts.as_ref().map(super::policy::option_alerts),
+            alerts: r.alerts.as_ref().map(super::targets::option_alerts),
         });
     }
     Some(Callers {

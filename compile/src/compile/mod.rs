@@ -19,6 +19,7 @@ pub mod policy;
 pub mod schedule;
 mod shared;
 pub mod speech;
+mod targets;
 
 use std::collections::{BTreeMap, BTreeSet};
 

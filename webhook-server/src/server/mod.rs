@@ -35,6 +35,7 @@ use crate::store::{Store, StoreError};
 use crate::twiml::{Dial, Noun, Response, Say, Verb};
 
 mod calls;
+mod observe;
 mod signature_check;
 mod sms;
 
