@@ -17,7 +17,7 @@ use switchboard_routing::table::SecretKey;
 use crate::problem::{ObjectId, Problem};
 use switchboard_crds::PhoneNumber;
 
-use crate::manifests::SecretManifest;
+use crate::manifests::{SecretManifest, Sourced};
 use crate::{Compiled, Loaded};
 
 /// What keeps a PIN from being read from its Secret, as the condition says it.
@@ -88,20 +88,6 @@ fn seal(
     Ok(table.seal())
 }
 
-/// The value of `key` in `secret` (`data`, else `stringData`), trimmed; `None` when absent.
-pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
-    let data = secret.data.as_ref().and_then(|d| d.get(key));
-    data.and_then(|v| String::from_utf8(v.0.clone()).ok())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key).cloned())
-        })
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 /// Reads a PIN from `secret` (`None`: it does not exist), refusing the Twilio credentials
 /// Secret (`credentials`: a PhoneNumber of the namespace names it).
 pub fn pin_in(
@@ -122,7 +108,7 @@ pub fn pin_in(
             key.name, key.name, key.key
         ));
     };
-    secret_value(secret, &key.key).ok_or_else(|| {
+    crate::secrets::secret_value(secret, &key.key).ok_or_else(|| {
         format!(
             "Secret {ns}/{} has no key {}: add the PIN under it",
             key.name, key.key
@@ -134,7 +120,7 @@ pub fn pin_in(
 /// (whose credentials Secrets a PIN may not come from).
 pub fn manifest_pin<'a>(
     secrets: &'a [SecretManifest],
-    numbers: &'a [PhoneNumber],
+    numbers: &'a [Sourced<PhoneNumber>],
 ) -> impl Fn(&str, &SecretKey) -> Result<String, PinError> + 'a {
     move |ns, key| {
         let secret = secrets
@@ -143,6 +129,7 @@ pub fn manifest_pin<'a>(
                 s.namespace == ns && s.secret.metadata.name.as_deref() == Some(key.name.as_str())
             })
             .map(|s| &s.secret);
+        let numbers = numbers.iter().map(|n| &n.object);
         let credentials = crate::secrets::holds_credentials(numbers, ns, &key.name);
         pin_in(secret, ns, key, credentials)
     }
@@ -154,13 +141,11 @@ pub fn seal_manifest_pins(
     compiled: &mut Compiled,
     token_of: impl Fn(&RoutingTable) -> Option<String>,
 ) {
-    let numbers: Vec<PhoneNumber> = loaded
-        .objects
-        .phone_numbers
-        .iter()
-        .map(|p| p.object.clone())
-        .collect();
-    seal_pins(compiled, manifest_pin(&loaded.secrets, &numbers), token_of);
+    seal_pins(
+        compiled,
+        manifest_pin(&loaded.secrets, &loaded.objects.phone_numbers),
+        token_of,
+    );
 }
 
 #[cfg(test)]

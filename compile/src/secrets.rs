@@ -49,6 +49,24 @@ pub fn usable_for_notifications(
     Ok(())
 }
 
+/// The value of `key` in a Secret (`data`, else `stringData`), trimmed; `None` when absent or
+/// empty.
+pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .and_then(|v| String::from_utf8(v.0.clone()).ok())
+        .map(|s| s.trim().to_string())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(key).map(|s| s.trim().to_string()))
+        })
+        .filter(|s| !s.is_empty())
+}
+
 /// The keys a Secret holds (of `data` and `stringData`), with a value that is not empty.
 fn keys_of(secret: &Secret) -> Vec<&str> {
     let data = secret.data.iter().flatten();

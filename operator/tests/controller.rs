@@ -120,6 +120,22 @@ fn secret() -> Value {
     })
 }
 
+/// The setup's policies, each changed by `edit`.
+fn edited_policies(
+    s: &Setup,
+    edit: impl Fn(&mut switchboard_crds::IncomingCallPolicy),
+) -> Vec<switchboard_crds::IncomingCallPolicy> {
+    let policies = s.ctx.stores.policies.state();
+    policies
+        .iter()
+        .map(|p| {
+            let mut p = (**p).clone();
+            edit(&mut p);
+            p
+        })
+        .collect()
+}
+
 /// The PIN Secret every scenario's API server holds (`controller/pin.rs`).
 const PARTNER_PIN: &str = "482916";
 

@@ -132,11 +132,10 @@ impl Phrase {
         Phrase::PassingOn,
     ];
 
+    /// Its column in the catalogue: `ALL` lists the phrases in declaration order (a test
+    /// checks it).
     fn index(self) -> usize {
-        Phrase::ALL
-            .iter()
-            .position(|p| *p == self)
-            .expect("every phrase is in ALL")
+        self as usize
     }
 
     /// Its key in `spec.phrases`, such as `menuNotAnOption`.
@@ -223,18 +222,13 @@ pub fn same_language(a: &str, b: &str) -> bool {
 }
 
 /// English: the texts used when a language is not catalogued (which `validate` refuses).
-pub fn english() -> &'static Language {
+fn english() -> &'static Language {
     &catalogue::LANGUAGES[0]
 }
 
 /// The primary subtags of the catalogued languages, for an error's advice.
 pub fn codes() -> Vec<&'static str> {
     catalogue::LANGUAGES.iter().map(|l| l.code).collect()
-}
-
-/// The text of `phrase` in `tag`'s language (English when it is not catalogued).
-pub fn text(tag: &str, phrase: Phrase) -> &'static str {
-    language(tag).unwrap_or_else(english).text(phrase)
 }
 
 /// The voice for `tag` when the policy names none: the catalogue's pairing.
@@ -299,11 +293,6 @@ impl<'a> Texts<'a> {
     /// none between sentences).
     pub fn join(&self, sentences: &[String]) -> String {
         sentences.join(if self.language.code == "ja" { "" } else { " " })
-    }
-
-    /// The language the texts are in.
-    pub fn language(&self) -> &'static Language {
-        self.language
     }
 
     /// The text of `phrase` with its placeholders filled.

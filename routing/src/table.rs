@@ -54,15 +54,20 @@ pub struct RoutingTable {
     /// finds no such person, notes it and rings the rest of the step).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub people: BTreeMap<String, crate::schedule::Person>,
-    /// `alert_route()`, built once; not part of the document (`RouteMemo::default()`).
+    /// `alert_route()` and `in_language()`, built once; not part of the document
+    /// (`RouteMemo::default()`).
     #[serde(skip)]
     pub route_memo: RouteMemo,
 }
 
-/// The alert route of a table, built on first use (`RoutingTable::alert_route`) with the
-/// revision it was built from. Tables compare equal whatever their memos hold.
+/// What a table derives on first use, with the revision it was built from: its alert routes
+/// (`RoutingTable::alert_route`) and the table in each language a caller may choose
+/// (`RoutingTable::in_language`). Tables compare equal whatever their memos hold.
 #[derive(Clone, Debug, Default)]
-pub struct RouteMemo(std::sync::OnceLock<(String, Routes)>);
+pub struct RouteMemo(
+    std::sync::OnceLock<(String, Routes)>,
+    std::sync::OnceLock<(String, speech::Translated)>,
+);
 
 /// The policy's alert route and each menu option's and caller rule's own, built together.
 #[derive(Clone, Debug)]

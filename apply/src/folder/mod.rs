@@ -211,12 +211,8 @@ impl Folder {
                 &mut report,
             )
             .await;
-        let numbers: Vec<_> = objects
-            .phone_numbers
-            .iter()
-            .map(|p| p.object.clone())
-            .collect();
-        let pin_of = switchboard_compile::pins::manifest_pin(&loaded.secrets, &numbers);
+        let pin_of =
+            switchboard_compile::pins::manifest_pin(&loaded.secrets, &objects.phone_numbers);
         let seal = |c: &mut switchboard_compile::Compiled| {
             switchboard_compile::pins::seal_pins(c, &pin_of, |t| auth_token(&secrets, t));
         };

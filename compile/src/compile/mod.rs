@@ -372,19 +372,16 @@ fn compile_policies(
             .unwrap_or_default();
         let mut unresolved = Vec::new();
         let resolved = shared::resolve(&p.object, &id, objects, &mut unresolved);
-        let compiled = policy::compile_policy(&resolved, &id, &valid, &invalid)
-            .and_then(|c| {
-                if unresolved.is_empty() {
-                    Ok(c)
-                } else {
-                    Err(vec![])
-                }
-            })
-            .map_err(|ps| {
-                let all = unresolved.drain(..).chain(ps);
-                problems.extend(all.map(|p2| p2.at(p.origin.as_ref())))
-            })
-            .ok();
+        let compiled = match policy::compile_policy(&resolved, &id, &valid, &invalid) {
+            Ok(c) if unresolved.is_empty() => Some(c),
+            result => {
+                let all = unresolved
+                    .into_iter()
+                    .chain(result.err().unwrap_or_default());
+                problems.extend(all.map(|p2| p2.at(p.origin.as_ref())));
+                None
+            }
+        };
         policies
             .entry(id.namespace.clone())
             .or_default()

@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use switchboard_crds::IncomingCallPolicy;
 
 use crate::Objects;
+use crate::manifests::Sourced;
 use crate::problem::{ObjectId, Problem};
 
 /// `p` with what it names merged in (`p` itself when it names nothing).
@@ -33,29 +34,20 @@ pub(super) fn resolve<'a>(
         return Cow::Borrowed(p);
     }
     let mut p = p.clone();
-    let ns = &id.namespace;
-    let in_ns = |o: &Option<String>| o.as_deref().unwrap_or("default") == ns;
     if let Some(h) = &mut p.spec.opening_hours {
-        let calendars: Vec<_> = objects
-            .calendars
-            .iter()
-            .filter(|c| in_ns(&c.object.metadata.namespace))
-            .collect();
         for (i, r) in h.calendar_refs.iter().enumerate() {
-            let Some(c) = calendars.iter().find(|c| c.object.name_any() == r.name) else {
-                let known = calendars
-                    .iter()
-                    .map(|c| c.object.metadata.name.as_deref().unwrap_or(""));
-                problems.push(Problem::missing_reference(
-                    id,
-                    format!("spec.openingHours.calendarRefs[{i}].name"),
-                    "HolidayCalendar",
-                    &r.name,
-                    known,
-                ));
+            let field = format!("spec.openingHours.calendarRefs[{i}].name");
+            let Some(c) = named(
+                &objects.calendars,
+                id,
+                field,
+                "HolidayCalendar",
+                &r.name,
+                problems,
+            ) else {
                 continue;
             };
-            for d in &c.object.spec.holidays {
+            for d in &c.spec.holidays {
                 let valid = d.date.parse::<civil::Date>().is_ok();
                 if valid && !h.holidays.iter().any(|o| o.date == d.date) {
                     h.holidays.push(d.clone());
@@ -64,27 +56,20 @@ pub(super) fn resolve<'a>(
         }
     }
     if let Some(callers) = &mut p.spec.callers {
-        let lists: Vec<_> = objects
-            .caller_lists
-            .iter()
-            .filter(|l| in_ns(&l.object.metadata.namespace))
-            .collect();
         for (i, rule) in callers.rules.iter_mut().enumerate() {
             for (j, r) in rule.list_refs.iter().enumerate() {
-                let Some(l) = lists.iter().find(|l| l.object.name_any() == r.name) else {
-                    let known = lists
-                        .iter()
-                        .map(|l| l.object.metadata.name.as_deref().unwrap_or(""));
-                    problems.push(Problem::missing_reference(
-                        id,
-                        format!("spec.callers.rules[{i}].listRefs[{j}].name"),
-                        "CallerList",
-                        &r.name,
-                        known,
-                    ));
+                let field = format!("spec.callers.rules[{i}].listRefs[{j}].name");
+                let Some(l) = named(
+                    &objects.caller_lists,
+                    id,
+                    field,
+                    "CallerList",
+                    &r.name,
+                    problems,
+                ) else {
                     continue;
                 };
-                for n in &l.object.spec.numbers {
+                for n in &l.spec.numbers {
                     if !rule.numbers.contains(n) {
                         rule.numbers.push(n.clone());
                     }
@@ -93,6 +78,34 @@ pub(super) fn resolve<'a>(
         }
     }
     Cow::Owned(p)
+}
+
+/// The object named `name` among `items` in the namespace of `id`, or `None` with the problem
+/// on `field` (naming the ones there are).
+fn named<'o, K: ResourceExt>(
+    items: &'o [Sourced<K>],
+    id: &ObjectId,
+    field: String,
+    kind: &str,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<&'o K> {
+    let in_ns = items
+        .iter()
+        .map(|s| &s.object)
+        .filter(|o| o.namespace().as_deref().unwrap_or("default") == id.namespace);
+    let found = in_ns.clone().find(|o| o.name_any() == name);
+    if found.is_none() {
+        let known: Vec<String> = in_ns.map(|o| o.name_any()).collect();
+        problems.push(Problem::missing_reference(
+            id,
+            field,
+            kind,
+            name,
+            known.iter().map(String::as_str),
+        ));
+    }
+    found
 }
 
 /// Each HolidayCalendar's dates are dates, each listed once.

@@ -24,26 +24,17 @@ fn calendar() -> HolidayCalendar {
 }
 
 fn naming_calendar(s: &Setup) -> Vec<IncomingCallPolicy> {
-    s.ctx
-        .stores
-        .policies
-        .state()
-        .iter()
-        .map(|p| {
-            let mut p = (**p).clone();
-            p.spec.opening_hours = Some(OpeningHours {
-                time_zone: "America/New_York".into(),
-                weekly: serde_json::from_value(json!([{"start": "00:00", "end": "00:00"}]))
-                    .unwrap(),
-                holidays: vec![],
-                calendar_refs: vec![LocalRef {
-                    name: "us-holidays".into(),
-                }],
-                when_closed: Default::default(),
-            });
-            p
-        })
-        .collect()
+    edited_policies(s, |p| {
+        p.spec.opening_hours = Some(OpeningHours {
+            time_zone: "America/New_York".into(),
+            weekly: serde_json::from_value(json!([{"start": "00:00", "end": "00:00"}])).unwrap(),
+            holidays: vec![],
+            calendar_refs: vec![LocalRef {
+                name: "us-holidays".into(),
+            }],
+            when_closed: Default::default(),
+        });
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,31 +3,21 @@
 //! Secret that does not exist keeps the last good table and says which field to fix.
 
 use super::*;
-use switchboard_crds::IncomingCallPolicy;
 use switchboard_crds::common::SecretKeyRef;
 use switchboard_crds::policy::Pin;
 
 fn with_pin(s: &Setup, secret: &str) -> Arc<Context> {
-    let policies: Vec<IncomingCallPolicy> = s
-        .ctx
-        .stores
-        .policies
-        .state()
-        .iter()
-        .map(|p| {
-            let mut p = (**p).clone();
-            p.spec.pin = Some(Pin {
-                secret_ref: SecretKeyRef {
-                    name: secret.into(),
-                    key: "pin".into(),
-                },
-                attempts: 3,
-                ask_known_callers: false,
-                timeout_seconds: 10,
-            });
-            p
-        })
-        .collect();
+    let policies = edited_policies(s, |p| {
+        p.spec.pin = Some(Pin {
+            secret_ref: SecretKeyRef {
+                name: secret.into(),
+                key: "pin".into(),
+            },
+            attempts: 3,
+            ask_known_callers: false,
+            timeout_seconds: 10,
+        });
+    });
     let (store, mut w) = reflector::store();
     fill(&mut w, policies);
     with_stores(

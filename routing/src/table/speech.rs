@@ -1,8 +1,8 @@
 //! A policy's language: the catalogue's phrases with the policy's overrides, and the other
 //! languages a caller may choose.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,25 +57,44 @@ pub struct Translation {
     pub policy: Box<Policy>,
 }
 
+/// The table in each language a caller may choose, by language tag.
+pub(super) type Translated = Vec<(String, Arc<RoutingTable>)>;
+
 impl RoutingTable {
-    /// The table as a caller who chose `language` hears it: the same table with the policy
-    /// translated, or this one when `language` is `None` or not offered (a table changed
-    /// since). Clones the table for a translated call.
-    pub fn in_language(&self, language: Option<&str>) -> Cow<'_, RoutingTable> {
-        let translated = language.and_then(|l| {
-            let choice = self.policy.language_choice.as_ref()?;
-            choice
-                .languages
+    /// The table as a caller who chose `language` hears it: this table with the policy
+    /// translated, built once per table revision; `None` when `language` is `None` or not
+    /// offered (a table changed since), which is this table as it is.
+    pub fn in_language(&self, language: Option<&str>) -> Option<Arc<RoutingTable>> {
+        let language = language?;
+        self.policy.language_choice.as_ref()?;
+        let build = || -> Translated {
+            let choice = self
+                .policy
+                .language_choice
                 .iter()
-                .find(|t| t.policy.speech.language == l)
-        });
-        match translated {
-            Some(t) => {
-                let mut table = self.clone();
-                table.policy = (*t.policy).clone();
-                Cow::Owned(table)
-            }
-            None => Cow::Borrowed(self),
+                .flat_map(|c| &c.languages);
+            choice
+                .map(|t| {
+                    let mut table = self.clone();
+                    table.policy = (*t.policy).clone();
+                    (t.policy.speech.language.clone(), Arc::new(table))
+                })
+                .collect()
+        };
+        let find = |all: &Translated| {
+            all.iter()
+                .find(|(l, _)| l == language)
+                .map(|(_, t)| t.clone())
+        };
+        let (revision, translated) = self
+            .route_memo
+            .1
+            .get_or_init(|| (self.revision.clone(), build()));
+        if *revision == self.revision {
+            find(translated)
+        } else {
+            // Changed and sealed again after the memo was filled: build it afresh.
+            find(&build())
         }
     }
 }

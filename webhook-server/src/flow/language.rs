@@ -48,7 +48,8 @@ pub fn language(
     let Some(choice) = &t.policy.language_choice else {
         // The table changed since the choice was offered: on in the policy's language.
         state.phase = Phase::Ringing;
-        return admitted(t, state, now, urls);
+        let known = verdict(t, &state.from);
+        return admitted(t, state, known, now, urls);
     };
     if state.phase != Phase::Language {
         // A late or repeated callback: the call has moved on.
@@ -68,6 +69,8 @@ pub fn language(
         },
     );
     state.phase = Phase::Ringing;
-    let t = t.in_language(state.language.as_deref());
-    admitted(&t, state, now, urls)
+    let translated = t.in_language(state.language.as_deref());
+    let t = translated.as_deref().unwrap_or(t);
+    let known = verdict(t, &state.from);
+    admitted(t, state, known, now, urls)
 }

@@ -135,9 +135,8 @@ pub fn incoming(
         state.end(Outcome::Unavailable, now);
         return (state, Response::new().push(say(t, message)).hangup());
     }
-    if let Some(Verdict::Rejected { withheld }) =
-        t.policy.callers.as_ref().map(|c| c.judge(req.from))
-    {
+    let known = verdict(t, req.from);
+    if let Some(Verdict::Rejected { withheld }) = known {
         state.event(
             now,
             if withheld {
@@ -159,19 +158,24 @@ pub fn incoming(
         state.phase = Phase::Language;
         return (state, language::prompt(t, choice, urls));
     }
-    admitted(t, state, now, urls)
+    admitted(t, state, known, now, urls)
 }
 
-/// A caller past the blocklist, the mode and the allowlist (and the language choice): closed,
-/// or greeted and on to the menu or the chain.
+/// What the policy's caller rules make of caller `from`; `None` without rules.
+fn verdict<'t>(t: &'t RoutingTable, from: &str) -> Option<Verdict<'t>> {
+    t.policy.callers.as_ref().map(|c| c.judge(from))
+}
+
+/// A caller past the blocklist, the mode and the allowlist (and the language choice), whom
+/// the rules judged `known`: asked the PIN, or closed, or greeted and on to the menu or the
+/// chain.
 fn admitted(
     t: &RoutingTable,
     mut state: CallState,
+    known: Option<Verdict<'_>>,
     now: Timestamp,
     urls: &Urls,
 ) -> (CallState, Response) {
-    let from = state.from.clone();
-    let known = t.policy.callers.as_ref().map(|c| c.judge(&from));
     let named = matches!(known, Some(Verdict::Rule { .. }));
     if let Some(p) = &t.policy.pin
         && !state.pin_passed

@@ -40,7 +40,8 @@ pub fn pin(
         // The table no longer asks a PIN: on as if it had been right.
         state.pin_passed = true;
         state.phase = Phase::Ringing;
-        return admitted(t, state, now, urls);
+        let known = verdict(t, &state.from);
+        return admitted(t, state, known, now, urls);
     };
     if state.phase != (Phase::Pin { attempt }) {
         // A late or repeated callback: the call has moved on.
@@ -51,7 +52,8 @@ pub fn pin(
         state.event(now, "the caller keyed the right PIN");
         state.pin_passed = true;
         state.phase = Phase::Ringing;
-        return admitted(t, state, now, urls);
+        let known = verdict(t, &state.from);
+        return admitted(t, state, known, now, urls);
     }
     let wrong = attempt + 1;
     let texts = t.policy.speech.texts();

@@ -336,14 +336,8 @@ pub fn whisper(
     state.picked_up = Some(ring);
     state.picked_up_at = Some(now);
     state.event(now, format!("{} picked up", r.display_name));
-    let (texts, voice, language) = responder_speech(t, r.language.as_deref());
-    let speak = |text: String| {
-        Verb::Say(Say {
-            text,
-            voice: voice.clone(),
-            language: Some(language.clone()),
-        })
-    };
+    let speech = ResponderSpeech::of(t, r.language.as_deref());
+    let (texts, speak) = (speech.texts, |text: String| speech.say(text));
     let intro = whisper_intro(t, &state, texts);
     let Some(acceptance) = &t.policy.acceptance else {
         // No acceptance check: the pickup is the acceptance; an empty response bridges the call.
@@ -365,7 +359,7 @@ pub fn whisper(
         timeout: acceptance.timeout_seconds,
         language: None,
         action_on_empty_result: false,
-        prompts: vec![speak(intro), speak(accept_prompt(t, acceptance, texts))],
+        prompts: vec![speak(intro), speak(speech.accept_prompt(acceptance))],
     });
     // Falling out of the Gather (no key) hangs up this leg; the caller is not connected.
     (
@@ -399,15 +393,10 @@ pub fn accept(
         .and_then(|a| a.decline_digit.as_deref());
     let current = seq == state.seq && state.phase == Phase::Ringing && state.accepted.is_none();
     let rung = state.ringing.get(ring);
-    let (texts, voice, language) = responder_speech(t, rung.and_then(|r| r.language.as_deref()));
+    let speech = ResponderSpeech::of(t, rung.and_then(|r| r.language.as_deref()));
     let bye = |p: Phrase| {
-        Response::new()
-            .push(Verb::Say(Say {
-                text: texts.get(p).to_string(),
-                voice: voice.clone(),
-                language: Some(language.clone()),
-            }))
-            .hangup()
+        let text = speech.texts.get(p).to_string();
+        Response::new().push(speech.say(text)).hangup()
     };
     match rung.cloned() {
         Some(r) if current && digits == digit => {
@@ -438,23 +427,62 @@ pub fn accept(
 /// What a responder hears the whisper in: the policy's texts when they speak its language
 /// (with its overrides), else the catalogue's in their own; the policy's voice where it can
 /// speak their language, else the catalogue's voice of it.
-fn responder_speech<'t>(
-    t: &'t RoutingTable,
-    language: Option<&str>,
-) -> (Texts<'t>, Option<String>, String) {
-    let speech = &t.policy.speech;
-    let language = language.unwrap_or(&speech.language).to_string();
-    let own = phrases::same_language(&language, &speech.language);
-    let texts = if own {
-        speech.texts()
-    } else {
-        Texts::new(&language, None)
-    };
-    // The policy's voice only where it can speak the responder's language (Twilio may fail a
-    // `<Say>` with a voice and language that do not go together; `switchboard_routing::voice`).
-    let voice = voice::voice_for(speech.voice.as_deref(), &speech.language, &language)
-        .or_else(|| phrases::voice(&language));
-    (texts, voice, language)
+struct ResponderSpeech<'t> {
+    texts: Texts<'t>,
+    voice: Option<String>,
+    language: String,
+    /// The responder speaks the policy's language.
+    own: bool,
+}
+
+impl<'t> ResponderSpeech<'t> {
+    fn of(t: &'t RoutingTable, language: Option<&str>) -> ResponderSpeech<'t> {
+        let speech = &t.policy.speech;
+        let language = language.unwrap_or(&speech.language).to_string();
+        let own = phrases::same_language(&language, &speech.language);
+        let texts = if own {
+            speech.texts()
+        } else {
+            Texts::new(&language, None)
+        };
+        // The policy's voice only where it can speak the responder's language (Twilio may
+        // fail a `<Say>` with a voice and language that do not go together;
+        // `switchboard_routing::voice`).
+        let voice = voice::voice_for(speech.voice.as_deref(), &speech.language, &language)
+            .or_else(|| phrases::voice(&language));
+        ResponderSpeech {
+            texts,
+            voice,
+            language,
+            own,
+        }
+    }
+
+    /// `text`, said in the responder's language and voice.
+    fn say(&self, text: String) -> Verb {
+        Verb::Say(Say {
+            text,
+            voice: self.voice.clone(),
+            language: Some(self.language.clone()),
+        })
+    }
+
+    /// The acceptance prompt: the policy's, or the catalogue's in a responder's other
+    /// language.
+    fn accept_prompt(&self, a: &Acceptance) -> String {
+        if self.own {
+            return a.prompt.clone();
+        }
+        match &a.decline_digit {
+            Some(d) => self.texts.say(
+                Phrase::AcceptPrompt,
+                &[("accept", &a.digit), ("decline", d)],
+            ),
+            None => self
+                .texts
+                .say(Phrase::AcceptOnlyPrompt, &[("accept", &a.digit)]),
+        }
+    }
 }
 
 /// Who is calling which hotline, and what the responder should know first.
@@ -487,18 +515,4 @@ fn whisper_intro(t: &RoutingTable, state: &CallState, texts: Texts<'_>) -> Strin
         intro.push(texts.say(Phrase::WhisperDescription, &[("description", d)]));
     }
     texts.join(&intro)
-}
-
-/// The acceptance prompt: the policy's, or the catalogue's in a responder's other language.
-fn accept_prompt(t: &RoutingTable, a: &Acceptance, texts: Texts<'_>) -> String {
-    if phrases::same_language(texts.language().code, &t.policy.speech.language) {
-        return a.prompt.clone();
-    }
-    match &a.decline_digit {
-        Some(d) => texts.say(
-            Phrase::AcceptPrompt,
-            &[("accept", &a.digit), ("decline", d)],
-        ),
-        None => texts.say(Phrase::AcceptOnlyPrompt, &[("accept", &a.digit)]),
-    }
 }

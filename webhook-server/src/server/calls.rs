@@ -353,12 +353,10 @@ async fn decide(
     };
     // A caller who chose another language hears the policy translated; responders hear it in
     // their own language or the policy's (`flow::whisper`).
-    let t = if hook.responder_leg() {
-        std::borrow::Cow::Borrowed(&*t)
-    } else {
-        t.in_language(s.language.as_deref())
-    };
-    let t = &*t;
+    let translated = (!hook.responder_leg())
+        .then(|| t.in_language(s.language.as_deref()))
+        .flatten();
+    let t = translated.as_deref().unwrap_or(&t);
     Ok(match hook {
         Hook::Language => flow::language(t, s, p.get("Digits"), now, urls),
         Hook::Pin { attempt } => {

@@ -26,23 +26,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The value of `key` in a Secret (`data`, else `stringData`), trimmed; `None` when absent or
-/// empty.
-pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .and_then(|v| String::from_utf8(v.0.clone()).ok())
-        .map(|s| s.trim().to_string())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key).map(|s| s.trim().to_string()))
-        })
-        .filter(|s| !s.is_empty())
-}
+pub use switchboard_compile::secrets::secret_value;
 
 impl Credentials {
     /// The credentials a Secret holds (`accountSid` with `authToken`, or with `apiKeySid` and
